@@ -1,0 +1,51 @@
+"""Layer data for napari from core records: radiographs and landmark Points.
+
+napari is (row, col); the core is (x=col, y=row). Layers carry ``scale`` = pixel spacing
+in mm, so napari's coordinates, rulers and measurements are millimetres.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from apn_core.annotations import ImageLabels
+from apn_core.io import Radiograph
+from apn_core.landmarks import LandmarkSet
+
+# One colour per landmark: right = warm, left = cool; hip, knee, ankle in lightness.
+PALETTE = ("#ff4d4d", "#4da6ff", "#ffb84d", "#4dffd2", "#ffe94d", "#b84dff")
+
+
+def image_layer_data(radiograph: Radiograph, name: str | None = None) -> tuple:
+    """``(data, kwargs, "image")`` with the spacing as ``scale`` (1 mm/px if unknown)."""
+    spacing = radiograph.spacing or (1.0, 1.0)
+    lo, hi = np.percentile(radiograph.pixels[::8, ::8], [0.5, 99.5])
+    kwargs = {
+        "name": name or radiograph.path.stem,
+        "scale": spacing,
+        "colormap": "gray",
+        "contrast_limits": (float(lo), float(hi) if hi > lo else float(lo) + 1.0),
+        "metadata": {"apn": radiograph.summary()},
+    }
+    return radiograph.pixels, kwargs, "image"
+
+
+def points_layer_data(
+    labels: ImageLabels, landmarks: LandmarkSet, spacing: tuple[float, float], name: str
+) -> tuple:
+    """Present landmarks as ``(data, kwargs, "points")`` with ``label`` features and text."""
+    keep = labels.present.nonzero()[0]
+    data = labels.xy[keep][:, ::-1].copy()  # (x, y) → (row, col)
+    names = [landmarks.names[i] for i in keep]
+    colours = [PALETTE[i % len(PALETTE)] for i in keep]
+    kwargs = {
+        "name": name,
+        "scale": spacing,
+        "features": {"label": names},
+        "face_color": colours,
+        "border_color": "white",
+        "size": 12.0 / min(spacing),
+        "symbol": "cross",
+        "text": {"string": "{label}", "color": "white", "anchor": "upper_left", "size": 9},
+        "metadata": {"apn_landmarks": list(landmarks.names)},
+    }
+    return data, kwargs, "points"

@@ -1,0 +1,37 @@
+"""Sample data: a synthetic long-leg radiograph with its ground-truth landmarks."""
+
+from __future__ import annotations
+
+SAMPLE_SEED = 2024
+SAMPLE_INDEX = 0
+SAMPLE_SPACING_MM = 0.5
+
+
+def sample_long_leg() -> list[tuple]:
+    """Image layer (mm scale) and a Points layer ``"ground truth"`` with six labelled points."""
+    from pathlib import Path
+
+    from apn_core.io import Radiograph
+    from apn_core.landmarks import DEFAULT_LANDMARKS
+    from apn_core.synth import SynthConfig, generate_case
+
+    from napari_apn._layers import image_layer_data, points_layer_data
+
+    config = SynthConfig(spacing_mm=SAMPLE_SPACING_MM, restricted_fraction=0.0)
+    case = generate_case(SAMPLE_SEED, SAMPLE_INDEX, config)
+    spacing = (case.spacing, case.spacing)
+    radiograph = Radiograph(
+        path=Path("synthetic long leg"),
+        pixels=case.bone_bright.astype("float32"),
+        spacing=spacing,
+        spacing_source="synthetic",
+        photometric="MONOCHROME2",
+        stored_dtype="uint16",
+        format="synthetic",
+        meta={"phantom": case.meta},
+    )
+    labels = case.labels("synthetic long leg")
+    return [
+        image_layer_data(radiograph, "synthetic long leg"),
+        points_layer_data(labels, DEFAULT_LANDMARKS, spacing, "ground truth"),
+    ]

@@ -1,0 +1,71 @@
+"""Helpers shared by subcommands: spacing and landmark-set options, progress bars."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from apn_core.errors import FileProblem
+from apn_core.landmarks import DEFAULT_LANDMARKS, LandmarkSet
+
+
+def spacing_arg(text: str) -> tuple[float, float]:
+    """``0.143`` or ``0.15,0.14`` (row,col) mm/px → a positive pair."""
+    try:
+        values = [float(v) for v in text.replace("x", ",").split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of mm per pixel") from None
+    if len(values) == 1:
+        values *= 2
+    if len(values) != 2 or min(values) <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: need one or two positive numbers (mm/px)")
+    return values[0], values[1]
+
+
+def add_spacing_option(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "--spacing",
+        type=spacing_arg,
+        metavar="MM",
+        help=f"pixel spacing in mm/px (one number, or ROW,COL) {what}",
+    )
+
+
+def add_landmarks_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--landmarks",
+        type=Path,
+        metavar="JSON",
+        help='landmark set file {"names": [...], "mirror_pairs": [[a, b], ...]} '
+        "(default: the six lower-limb landmarks)",
+    )
+
+
+def load_landmarks(path: Path | None) -> LandmarkSet:
+    if path is None:
+        return DEFAULT_LANDMARKS
+    try:
+        return LandmarkSet.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise FileProblem(path, f"not a landmark set file ({exc})") from None
+
+
+def progress_bar(desc: str, unit: str) -> tuple[Callable[[int, int], None], Callable[[], None]]:
+    """A ``(done, total)`` callback drawing a tqdm bar on stderr (hidden when not a terminal)."""
+    from tqdm import tqdm
+
+    bar = None
+
+    def update(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, desc=desc, unit=unit, disable=None, leave=False)
+        bar.update(done - bar.n)
+
+    def close() -> None:
+        if bar is not None:
+            bar.close()
+
+    return update, close
