@@ -66,6 +66,11 @@ def register(sub) -> None:
     p.add_argument(
         "--noise", type=float, default=d.noise_scale, metavar="X", help="quantum noise scale"
     )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="write into a folder that already holds a landmarks.csv (replacing it)",
+    )
     p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1), help="processes")
     p.set_defaults(func=run)
 
@@ -87,7 +92,9 @@ def run(args) -> int:
         raise SystemExit(f"apn synth: error: {exc}") from None
     update, close = progress_bar("rendering", "img")
     try:
-        out = write_synthetic_folder(args.out, args.n, args.seed, config, args.workers, update)
+        out = write_synthetic_folder(
+            args.out, args.n, args.seed, config, args.workers, update, overwrite=args.force
+        )
     finally:
         close()
     labels = read_landmarks_csv(out / "landmarks.csv", DEFAULT_LANDMARKS)

@@ -87,7 +87,7 @@ def generate_case(seed: int, index: int = 0, config: SynthConfig | None = None) 
         & (xy[:, 1] <= rows - 0.5)
     )
     occluded = _occluded(maps.occluder, xy, grid.spacing) & present
-    fmt = str(rng.choice(cfg.formats))
+    fmt = cfg.formats[index % len(cfg.formats)]  # a folder always mixes the formats
     photometric = "MONOCHROME1" if fmt == "dicom-mono1" else "MONOCHROME2"
     if photometric == "MONOCHROME1":
         stored = (2**exposure.bits - 1) - stored
@@ -126,10 +126,10 @@ def _field_of_view(
 ) -> Grid:
     """Detector placement: hips to feet and ~40 cm wide, or a cut-down restricted view."""
     hips, ankles = truth_mm[0:2], truth_mm[4:6]
-    width = float(rng.uniform(360, 430)) * anatomy.scale
+    width = float(rng.uniform(340, 400)) * anatomy.scale
     cx = float(np.mean(truth_mm[:, 0]) + rng.normal(0, 8))
-    top = float(hips[:, 1].min() - rng.uniform(120, 200))
-    bottom = float(ankles[:, 1].max() + rng.uniform(70, 110))
+    top = float(hips[:, 1].min() - rng.uniform(90, 160))
+    bottom = float(ankles[:, 1].max() + rng.uniform(65, 100))
     if restriction == "no-hips":
         top = float(hips[:, 1].max() + rng.uniform(15, 200))
     elif restriction == "no-ankles":
@@ -208,15 +208,17 @@ def write_synthetic_folder(
     config: SynthConfig | None = None,
     workers: int = 1,
     progress: Callable[[int, int], None] | None = None,
+    overwrite: bool = False,
 ) -> Path:
     """Write ``n`` cases as a labelled folder: images, ``landmarks.csv``, ``phantoms.jsonl``.
 
-    Refuses a folder that already holds a ``landmarks.csv`` (nothing is overwritten).
+    Refuses a folder that already holds a ``landmarks.csv`` unless ``overwrite`` (then the
+    files it writes are replaced; nothing else in the folder is touched).
     """
     cfg = config or SynthConfig()
     out = Path(out)
-    if (out / "landmarks.csv").exists():
-        raise FileProblem(out, "already holds a landmarks.csv; choose a new output folder")
+    if (out / "landmarks.csv").exists() and not overwrite:
+        raise FileProblem(out, "already holds a landmarks.csv; choose a new folder or pass --force")
     out.mkdir(parents=True, exist_ok=True)
     results: list[tuple[ImageLabels, dict]] = []
     if workers > 1 and n > 1:
@@ -234,5 +236,5 @@ def write_synthetic_folder(
     write_landmarks_csv(out / "landmarks.csv", [r[0] for r in results], DEFAULT_LANDMARKS)
     meta_lines = [json.dumps({**r[1], "config": cfg.to_dict()}) for r in results]
     write_text_atomic(out / "phantoms.jsonl", "\n".join(meta_lines) + "\n")
-    log.info("wrote %d synthetic radiographs to %s", n, out)
+    log.debug("wrote %d synthetic radiographs to %s", n, out)
     return out

@@ -1,0 +1,116 @@
+"""DICOM reading, on pydicom's own test files (written by others) and on files we write."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from apn_core.errors import ImageReadError, SpacingMissingError
+from apn_core.io import read_radiograph, write_dicom
+from pydicom.data import get_testdata_file
+
+
+def test_ct_small_reads_with_rescale_and_pixel_spacing():
+    import pydicom
+
+    path = get_testdata_file("CT_small.dcm")
+    ds = pydicom.dcmread(path)
+    r = read_radiograph(path)
+    assert r.shape == (128, 128)
+    assert r.pixels.dtype == np.float32
+    expected = ds.pixel_array * float(ds.RescaleSlope) + float(ds.RescaleIntercept)
+    np.testing.assert_allclose(r.pixels, expected)
+    assert r.spacing == pytest.approx((0.661468, 0.661468))
+    assert r.spacing_source == "DICOM PixelSpacing"
+
+
+@pytest.mark.parametrize(
+    "name", ["MR_small_jpeg_ls_lossless.dcm", "MR_small_RLE.dcm", "MR_small_jp2klossless.dcm"]
+)
+def test_compressed_transfer_syntaxes_decode_like_the_uncompressed_file(name):
+    reference = read_radiograph(get_testdata_file("MR_small.dcm"))
+    r = read_radiograph(get_testdata_file(name))
+    np.testing.assert_array_equal(r.pixels, reference.pixels)
+    assert r.meta["transfer_syntax"] != "Explicit VR Little Endian"
+
+
+def test_missing_decoder_names_the_package(monkeypatch):
+    from pydicom.pixels import get_decoder
+    from pydicom.uid import JPEG2000
+
+    decoder_class = type(get_decoder(JPEG2000))
+    monkeypatch.setattr(decoder_class, "is_available", property(lambda self: False))
+    path = get_testdata_file("JPEG2000.dcm")
+    with pytest.raises(ImageReadError) as err:
+        read_radiograph(path)
+    msg = str(err.value)
+    assert "JPEG2000.dcm" in msg and "no decoder is installed" in msg and "dicom-codecs" in msg
+
+
+@pytest.mark.parametrize(
+    ("name", "fragment"),
+    [
+        ("MR_truncated.dcm", "less than expected"),
+        ("rtplan.dcm", "without image pixel data"),
+        ("SC_rgb_jpeg.dcm", "colour DICOM"),
+        ("SC_rgb_rle_2frame.dcm", "colour DICOM"),
+    ],
+)
+def test_unusable_real_files_give_one_clear_error(name, fragment):
+    path = get_testdata_file(name)
+    with pytest.raises(ImageReadError) as err:
+        read_radiograph(path)
+    assert name in str(err.value) and fragment in str(err.value)
+
+
+def test_multiframe_grayscale_rejected(tmp_path):
+    import pydicom
+
+    ds = pydicom.dcmread(get_testdata_file("MR_small.dcm"))
+    frames = np.stack([ds.pixel_array] * 2)
+    ds.NumberOfFrames = 2
+    ds.PixelData = frames.tobytes()
+    ds.save_as(tmp_path / "two.dcm")
+    with pytest.raises(ImageReadError, match="multi-frame DICOM"):
+        read_radiograph(tmp_path / "two.dcm")
+
+
+def test_monochrome1_is_inverted_so_bone_is_bright(tmp_path):
+    bone_bright = np.array([[0, 100], [2000, 4095]], dtype=np.uint16)
+    write_dicom(tmp_path / "m1.dcm", 4095 - bone_bright, (0.2, 0.2), "MONOCHROME1", bits_stored=12)
+    write_dicom(tmp_path / "m2.dcm", bone_bright, (0.2, 0.2), "MONOCHROME2", bits_stored=12)
+    m1, m2 = read_radiograph(tmp_path / "m1.dcm"), read_radiograph(tmp_path / "m2.dcm")
+    np.testing.assert_array_equal(m1.pixels, bone_bright.astype(np.float32))
+    np.testing.assert_array_equal(m1.pixels, m2.pixels)
+    assert m1.photometric == "MONOCHROME1"
+
+
+def test_imager_pixel_spacing_used_and_named_when_pixel_spacing_absent(tmp_path):
+    import pydicom
+
+    write_dicom(tmp_path / "a.dcm", np.zeros((4, 5), np.uint16), (0.15, 0.16))
+    ds = pydicom.dcmread(tmp_path / "a.dcm")
+    del ds.PixelSpacing
+    ds.save_as(tmp_path / "a.dcm")
+    r = read_radiograph(tmp_path / "a.dcm")
+    assert r.spacing == pytest.approx((0.15, 0.16))
+    assert r.spacing_source.startswith("DICOM ImagerPixelSpacing")
+
+    del ds.ImagerPixelSpacing
+    ds.save_as(tmp_path / "a.dcm")
+    r = read_radiograph(tmp_path / "a.dcm")
+    assert r.spacing is None
+    with pytest.raises(SpacingMissingError, match=r"a\.dcm.*--spacing"):
+        r.require_spacing()
+    given = read_radiograph(tmp_path / "a.dcm", spacing=0.3, spacing_source="--spacing")
+    assert given.spacing == (0.3, 0.3) and given.spacing_source == "--spacing"
+
+
+def test_non_dicom_and_missing_files(tmp_path):
+    (tmp_path / "notes.dcm").write_text("hello, I am not a DICOM file at all")
+    with pytest.raises(ImageReadError, match=r"notes\.dcm"):
+        read_radiograph(tmp_path / "notes.dcm")
+    with pytest.raises(ImageReadError, match="file not found"):
+        read_radiograph(tmp_path / "nope.dcm")
+    (tmp_path / "x.txt").write_text("x")
+    with pytest.raises(ImageReadError, match="unsupported file type"):
+        read_radiograph(tmp_path / "x.txt")

@@ -1,0 +1,55 @@
+"""Reader and sample data in a real napari viewer (Xvfb in CI)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from apn_core.io import write_dicom
+from pydicom.data import get_testdata_file
+
+from napari_apn._reader import get_reader
+
+
+def test_reader_opens_dicom_with_spacing_as_scale(make_napari_viewer, tmp_path):
+    data = np.arange(200, dtype=np.uint16).reshape(20, 10) * 10
+    write_dicom(tmp_path / "leg.dcm", data, (0.143, 0.15), "MONOCHROME1", bits_stored=12)
+    viewer = make_napari_viewer()
+    layers = viewer.open(str(tmp_path / "leg.dcm"), plugin="napari-apn")
+    layer = layers[0]
+    np.testing.assert_allclose(layer.scale, [0.143, 0.15])
+    np.testing.assert_array_equal(layer.data, (4095 - data).astype(np.float32))  # bone bright
+    assert layer.metadata["apn"]["spacing_source"] == "DICOM PixelSpacing"
+
+
+def test_reader_opens_pydicom_ct_file_and_declines_what_it_cannot_read(tmp_path):
+    reader = get_reader(get_testdata_file("CT_small.dcm"))
+    ((data, kwargs, kind),) = reader(get_testdata_file("CT_small.dcm"))
+    assert kind == "image" and data.shape == (128, 128)
+    assert kwargs["scale"] == pytest.approx((0.661468, 0.661468))
+    assert get_reader(get_testdata_file("MR_truncated.dcm")) is None
+    assert get_reader(get_testdata_file("rtplan.dcm")) is None
+    (tmp_path / "a.txt").write_text("x")
+    assert get_reader(str(tmp_path / "a.txt")) is None
+    assert get_reader([str(tmp_path / "a.txt"), str(tmp_path / "b.txt")]) is None
+
+
+def test_sample_data_has_image_and_six_ground_truth_points(make_napari_viewer):
+    viewer = make_napari_viewer()
+    viewer.open_sample("napari-apn", "long_leg")
+    image, points = viewer.layers["synthetic long leg"], viewer.layers["ground truth"]
+    assert image.scale.tolist() == [0.5, 0.5]
+    assert list(points.features["label"]) == [
+        "femur_right",
+        "femur_left",
+        "knee_right",
+        "knee_left",
+        "ankle_right",
+        "ankle_left",
+    ]
+    rows, _cols = image.data.shape
+    # (row, col) data in pixels, inside the image, femoral heads above knees above ankles
+    assert (points.data[:, 0] > 0).all() and (points.data[:, 0] < rows).all()
+    assert points.data[0, 0] < points.data[2, 0] < points.data[4, 0]
+    assert points.data[0, 1] < points.data[1, 1]  # patient's right on the image's left
+    # world coordinates are millimetres
+    np.testing.assert_allclose(points.data_to_world(points.data[0]), points.data[0] * 0.5)
