@@ -12,10 +12,10 @@ import logging
 import sys
 
 from apn_core import __version__
-from apn_core.cli import check, info, synth
+from apn_core.cli import check, info, synth, train
 from apn_core.errors import ApnError
 
-COMMANDS = (synth, check, info)
+COMMANDS = (synth, check, info, train)
 
 
 def build_parser() -> argparse.ArgumentParser:

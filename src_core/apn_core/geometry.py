@@ -1,0 +1,96 @@
+"""Aspect-preserving letterbox between a radiograph and the network input.
+
+Coordinates are (x, y) with (0, 0) at the centre of the top-left pixel, in both frames.
+A pixel-centre-correct mapping keeps sub-pixel accuracy through the resize:
+``x_in = (x + 0.5) · sx − 0.5 + ox`` and back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from apn_core.config import GeometryConfig
+
+
+@dataclass(frozen=True)
+class Letterbox:
+    """How one image of ``image_shape`` (rows, cols) sits in the ``input_shape`` frame.
+
+    sx, sy: input pixels per image pixel along x (columns) and y (rows).
+    ox, oy: offset of the resized image inside the input, in input pixels.
+    """
+
+    image_shape: tuple[int, int]
+    input_shape: tuple[int, int]
+    sx: float
+    sy: float
+    ox: int
+    oy: int
+
+    @classmethod
+    def fit(cls, image_shape: tuple[int, int], geometry: GeometryConfig) -> Letterbox:
+        rows, cols = image_shape
+        s = min(geometry.height / rows, geometry.width / cols)
+        nh = max(1, min(geometry.height, round(rows * s)))
+        nw = max(1, min(geometry.width, round(cols * s)))
+        return cls(
+            image_shape=(rows, cols),
+            input_shape=(geometry.height, geometry.width),
+            sx=nw / cols,
+            sy=nh / rows,
+            ox=(geometry.width - nw) // 2,
+            oy=(geometry.height - nh) // 2,
+        )
+
+    @property
+    def resized_shape(self) -> tuple[int, int]:
+        return round(self.image_shape[0] * self.sy), round(self.image_shape[1] * self.sx)
+
+    def to_input(self, xy: np.ndarray) -> np.ndarray:
+        """Image (x, y) px → input (x, y) px; NaN stays NaN. Shape ``(..., 2)``."""
+        xy = np.asarray(xy, dtype=np.float64)
+        return np.stack(
+            [
+                (xy[..., 0] + 0.5) * self.sx - 0.5 + self.ox,
+                (xy[..., 1] + 0.5) * self.sy - 0.5 + self.oy,
+            ],
+            -1,
+        )
+
+    def to_image(self, xy: np.ndarray) -> np.ndarray:
+        """Input (x, y) px → image (x, y) px. Shape ``(..., 2)``."""
+        xy = np.asarray(xy, dtype=np.float64)
+        return np.stack(
+            [
+                (xy[..., 0] - self.ox + 0.5) / self.sx - 0.5,
+                (xy[..., 1] - self.oy + 0.5) / self.sy - 0.5,
+            ],
+            -1,
+        )
+
+    def input_spacing(self, spacing: tuple[float, float]) -> tuple[float, float]:
+        """mm per input pixel (row, col) for an image of ``spacing`` mm/px."""
+        return spacing[0] / self.sy, spacing[1] / self.sx
+
+    def apply(self, pixels: np.ndarray) -> np.ndarray:
+        """Resize (antialiased bilinear) and pad ``pixels`` (2-D float) into the input frame."""
+        nh, nw = self.resized_shape
+        t = torch.from_numpy(np.ascontiguousarray(pixels, dtype=np.float32))[None, None]
+        small = F.interpolate(
+            t, size=(nh, nw), mode="bilinear", antialias=True, align_corners=False
+        )[0, 0]
+        out = np.zeros(self.input_shape, np.float32)
+        out[self.oy : self.oy + nh, self.ox : self.ox + nw] = small.numpy()
+        return out
+
+
+def normalise_intensity(pixels: np.ndarray, low: float = 0.5, high: float = 99.5) -> np.ndarray:
+    """Map the ``low``–``high`` percentile range to 0–1 (clipped): the files' 12–16 bit
+    values and windowing vary, the network sees a comparable range."""
+    sample = pixels[:: max(1, pixels.shape[0] // 512), :: max(1, pixels.shape[1] // 256)]
+    lo, hi = np.percentile(sample, [low, high])
+    return np.clip((pixels - lo) / max(float(hi - lo), 1e-6), 0.0, 1.0).astype(np.float32)

@@ -1,0 +1,37 @@
+"""Named model configurations.
+
+- ``seed``: the reference set-up of the method (8 stacks × 256 channels, square 256×256
+  letterbox, 64×64 heatmaps, argmax decoding) — for comparison, not for CPUs.
+- ``default``: the CPU-friendly model the project ships: a tall 512×192 letterbox (the
+  ~2.6:1 radiograph fills it), 2 stacks × 64 channels, sub-pixel decoding.
+- ``tiny``: a very small model for tests and smoke runs.
+"""
+
+from __future__ import annotations
+
+from apn_core.config import GeneratorConfig, GeometryConfig, RunConfig, TrainConfig
+
+PRESETS: dict[str, RunConfig] = {
+    "seed": RunConfig(
+        preset="seed",
+        geometry=GeometryConfig(height=256, width=256, stride=4),
+        generator=GeneratorConfig(stacks=8, channels=256, depth=4),
+        decoding="argmax",
+        train=TrainConfig(batch_size=8, lr=2.5e-4),
+    ),
+    "default": RunConfig(preset="default"),
+    "tiny": RunConfig(
+        preset="tiny",
+        geometry=GeometryConfig(height=256, width=96, stride=4),
+        generator=GeneratorConfig(stacks=1, channels=32, depth=3),
+        train=TrainConfig(batch_size=2, epochs_pretrain=10, epochs_adversarial=2, workers=0),
+    ),
+}
+
+
+def get_preset(name: str) -> RunConfig:
+    """A fresh copy of a preset (callers may change it)."""
+    try:
+        return RunConfig.from_dict(PRESETS[name].to_dict())
+    except KeyError:
+        raise KeyError(f"unknown preset {name!r}; known: {', '.join(PRESETS)}") from None

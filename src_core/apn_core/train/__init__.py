@@ -1,0 +1,1 @@
+"""Training of the Adversarial PoseNet: cached data, augmentation, checkpoints, the loop."""

@@ -1,0 +1,145 @@
+"""Training tensors from a labelled folder, decoded and letterboxed once.
+
+Reading a 40 MB DICOM and resizing it costs far more than a training step, so every image
+is decoded, intensity-normalised and letterboxed into the network input once (in
+DataLoader worker processes), stored as float16 in ``RUN/cache/`` keyed by the file's
+path, size, mtime and the input geometry, and kept in memory as one tensor.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from apn_core.config import GeometryConfig
+from apn_core.dataset import LabelledImage
+from apn_core.geometry import Letterbox, normalise_intensity
+from apn_core.io import read_radiograph
+from apn_core.utils.atomic import atomic_path
+
+log = logging.getLogger(__name__)
+CACHE_VERSION = 1
+
+
+@dataclass
+class TrainingTensors:
+    """N letterboxed samples.
+
+    images: ``(N, 1, H, W)`` float16 in 0–1. xy: ``(N, K, 2)`` input px, NaN unless present.
+    annotated / present / occluded: ``(N, K)`` bool. mm_per_px: ``(N, 2)`` (row, col) mm per
+    input pixel. names: image paths relative to the folder.
+    """
+
+    images: torch.Tensor
+    xy: torch.Tensor
+    annotated: torch.Tensor
+    present: torch.Tensor
+    occluded: torch.Tensor
+    mm_per_px: torch.Tensor
+    names: list[str]
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def subset(self, index: list[int] | torch.Tensor) -> TrainingTensors:
+        idx = torch.as_tensor(index, dtype=torch.long)
+        return TrainingTensors(
+            self.images[idx], self.xy[idx], self.annotated[idx], self.present[idx], self.occluded[idx],
+            self.mm_per_px[idx], [self.names[i] for i in idx.tolist()],
+        )  # fmt: skip
+
+
+def cache_key(path: Path, geometry: GeometryConfig) -> str:
+    st = path.stat()
+    text = f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{geometry.height}x{geometry.width}|v{CACHE_VERSION}"
+    return hashlib.sha1(text.encode()).hexdigest()[:20]
+
+
+class _DecodeSet(Dataset):
+    """Decodes and letterboxes one image per item (runs in DataLoader workers)."""
+
+    def __init__(
+        self, items: list[LabelledImage], geometry: GeometryConfig, cache_dir: Path | None
+    ) -> None:
+        self.items, self.geometry, self.cache_dir = items, geometry, cache_dir
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        item = self.items[i]
+        cached = (
+            self.cache_dir / f"{cache_key(item.path, self.geometry)}.npy"
+            if self.cache_dir
+            else None
+        )
+        if cached is not None and cached.exists():
+            return np.load(cached)
+        pixels = normalise_intensity(read_radiograph(item.path).pixels)
+        boxed = Letterbox.fit(pixels.shape, self.geometry).apply(pixels).astype(np.float16)
+        if cached is not None:
+            with atomic_path(cached) as tmp:
+                np.save(tmp, boxed)
+        return boxed
+
+
+def build_tensors(
+    items: list[LabelledImage],
+    geometry: GeometryConfig,
+    cache_dir: Path | None = None,
+    workers: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+) -> TrainingTensors:
+    """Letterbox every item (cached) and convert its labels to input pixels."""
+    if cache_dir is not None:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+    loader = DataLoader(
+        _DecodeSet(items, geometry, cache_dir),
+        batch_size=1,
+        num_workers=workers,
+        collate_fn=lambda b: b[0],
+    )
+    images = []
+    for n, boxed in enumerate(loader, start=1):
+        images.append(torch.from_numpy(boxed))
+        if progress:
+            progress(n, len(items))
+    k = len(items[0].labels.xy) if items else 0
+    xy = np.full((len(items), k, 2), np.nan)
+    mm = np.zeros((len(items), 2))
+    for i, item in enumerate(items):
+        box = Letterbox.fit(item.shape, geometry)
+        xy[i] = box.to_input(item.labels.xy)
+        mm[i] = box.input_spacing(item.spacing)
+    labels = [item.labels for item in items]
+    return TrainingTensors(
+        images=torch.stack(images)[:, None]
+        if images
+        else torch.zeros(0, 1, geometry.height, geometry.width, dtype=torch.float16),
+        xy=torch.from_numpy(xy).float(),
+        annotated=torch.from_numpy(
+            np.array([lab.annotated for lab in labels], bool).reshape(len(items), k)
+        ),
+        present=torch.from_numpy(
+            np.array([lab.present for lab in labels], bool).reshape(len(items), k)
+        ),
+        occluded=torch.from_numpy(
+            np.array([lab.occluded for lab in labels], bool).reshape(len(items), k)
+        ),
+        mm_per_px=torch.from_numpy(mm).float(),
+        names=[lab.image for lab in labels],
+    )
+
+
+def split_indices(n: int, val_fraction: float, seed: int) -> tuple[list[int], list[int]]:
+    """Deterministic train/validation split; at least one of each when ``n ≥ 2``."""
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).tolist()
+    n_val = 0 if n < 2 or val_fraction <= 0 else min(n - 1, max(1, round(n * val_fraction)))
+    return sorted(perm[n_val:]), sorted(perm[:n_val])

@@ -1,0 +1,125 @@
+"""``apn train`` as a function: validate the folder, split, cache, train, report.
+
+The same function runs in one process or under ``torchrun`` (each rank calls it).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+
+import torch
+
+from apn_core import __version__
+from apn_core.config import RunConfig
+from apn_core.dataset import load_labelled_folder
+from apn_core.errors import FileProblem
+from apn_core.train import checkpoint as ckpt
+from apn_core.train.data import build_tensors, split_indices
+from apn_core.train.distributed import barrier, init_distributed, shutdown
+from apn_core.train.loop import Trainer
+from apn_core.train.progress import Progress
+from apn_core.utils.atomic import write_text_atomic
+
+log = logging.getLogger(__name__)
+RESUMABLE_CHANGES = {"max_minutes", "workers", "stop_after_steps", "epochs_adversarial"}
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise FileProblem("--device", "CUDA was asked for but no GPU is available to torch")
+    return torch.device(name)
+
+
+def prepare_config(run: Path, config: RunConfig, resume: bool, train_changes: dict) -> RunConfig:
+    """The config a run trains with; refuses to reuse a run folder unless resuming."""
+    exists = (run / ckpt.CONFIG).exists()
+    if resume:
+        if not ckpt.weights_path(run, "last").exists():
+            raise FileProblem(
+                run, "nothing to resume (no last.safetensors); start a new run without --resume"
+            )
+        saved = ckpt.load_config(run)
+        refused = set(train_changes) - RESUMABLE_CHANGES
+        if refused:
+            raise FileProblem(run, f"cannot change {', '.join(sorted(refused))} when resuming")
+        return saved.replace(train=train_changes) if train_changes else saved
+    if exists:
+        raise FileProblem(
+            run, "already holds a run; pass --resume to continue it, or choose a new --out"
+        )
+    config = config.replace(train=train_changes) if train_changes else config
+    config.version = __version__
+    return config
+
+
+def train(
+    data: str | Path,
+    run: str | Path,
+    config: RunConfig,
+    *,
+    resume: bool = False,
+    train_changes: dict | None = None,
+    val_data: str | Path | None = None,
+    spacing=None,
+    json_progress: bool = False,
+    device: str = "auto",
+) -> str:
+    """Train (or resume) a run; returns ``"done"``, ``"time"``, ``"signal"`` or ``"requested"``."""
+    run = Path(run)
+    torch_device = resolve_device(device)
+    dist = init_distributed(torch_device)
+    try:
+        if torch_device.type == "cuda":
+            torch_device = torch.device("cuda", dist.local_rank)
+            torch.cuda.set_device(torch_device)
+            torch.backends.cudnn.benchmark = True
+        else:
+            torch.use_deterministic_algorithms(True)
+            torch.set_num_threads(max(1, (os.cpu_count() or 1) // dist.world))
+        config = prepare_config(run, config, resume, train_changes or {})
+        progress = Progress(json_lines=json_progress, enabled=dist.is_main)
+        folder = load_labelled_folder(data, config.landmarks, spacing)
+        folder.raise_for_errors()
+        if val_data is not None:
+            val_folder = load_labelled_folder(val_data, config.landmarks, spacing)
+            val_folder.raise_for_errors()
+            train_items, val_items = folder.items, val_folder.items
+        else:
+            tr, va = split_indices(len(folder.items), config.train.val_fraction, config.train.seed)
+            train_items, val_items = [folder.items[i] for i in tr], [folder.items[i] for i in va]
+        if dist.is_main:
+            run.mkdir(parents=True, exist_ok=True)
+            if not resume:
+                ckpt.save_config(run, config)
+                split = {"train": [i.labels.image for i in train_items], "val": [i.labels.image for i in val_items],
+                         "data": str(Path(data).resolve()), "val_data": str(Path(val_data).resolve()) if val_data else None}  # fmt: skip
+                write_text_atomic(run / "split.json", json.dumps(split, indent=2))
+        barrier(dist)
+        cache = run / "cache"
+        workers = config.train.workers
+
+        def caching(done: int, total: int) -> None:
+            progress.event("cache", done=done, total=total)
+
+        if dist.is_main:
+            train_t = build_tensors(train_items, config.geometry, cache, workers, caching)
+            val_t = (
+                build_tensors(val_items, config.geometry, cache, workers)
+                if val_items
+                else train_t.subset([])
+            )
+        barrier(dist)
+        if not dist.is_main:
+            train_t = build_tensors(train_items, config.geometry, cache, 0)
+            val_t = train_t.subset([])
+        trainer = Trainer(config, run, train_t, val_t, torch_device, dist, progress)
+        if resume:
+            trainer.resume()
+        return trainer.fit()
+    finally:
+        shutdown(dist)

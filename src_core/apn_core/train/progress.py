@@ -1,0 +1,48 @@
+"""Progress of a training job: a tqdm bar for people, JSON lines for programs.
+
+With ``json_lines`` every event is one line on stdout, e.g.::
+
+    {"event": "step", "phase": "pretrain", "epoch": 3, "epochs": 60, "step": 12, "steps": 40, "loss": 0.0123}
+    {"event": "epoch", "epoch": 3, "val_mre": 7.1, "val_pck@10": 0.84, ...}
+    {"event": "stopped", "reason": "signal", "checkpoint": "RUN/last.safetensors"}
+
+The napari Train widget runs ``apn train --progress json`` and follows these lines.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+
+class Progress:
+    def __init__(self, json_lines: bool = False, enabled: bool = True, every: int = 1) -> None:
+        self.json_lines, self.enabled, self.every = json_lines, enabled, max(1, every)
+        self._bar = None
+
+    def event(self, name: str, **fields) -> None:
+        if self.enabled and self.json_lines:
+            sys.stdout.write(json.dumps({"event": name, **fields}) + "\n")
+            sys.stdout.flush()
+
+    def start(self, total: int, initial: int) -> None:
+        if self.enabled and not self.json_lines:
+            from tqdm import tqdm
+
+            self._bar = tqdm(
+                total=total, initial=initial, unit="step", disable=None, dynamic_ncols=True
+            )
+
+    def step(self, global_step: int, **fields) -> None:
+        if self._bar is not None:
+            self._bar.update(1)
+            self._bar.set_postfix(
+                {k: v for k, v in fields.items() if k in ("phase", "epoch", "loss")}, refresh=False
+            )
+        if global_step % self.every == 0:
+            self.event("step", **fields)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
