@@ -105,7 +105,8 @@ class TrainConfig:
     lr / lr_discriminator: Adam learning rates (cosine-decayed per epoch).
     val_fraction: share of the labelled folder held out for validation (deterministic
         by ``seed``), unless a separate validation folder is given.
-    max_minutes: stop cleanly (with a checkpoint) once this much training time is spent.
+    max_minutes: stop cleanly (with a checkpoint) after this many minutes of this
+        invocation; ``--resume`` starts a new budget.
     stop_after_steps: stop as if interrupted after this many steps (tests, debugging).
     """
 

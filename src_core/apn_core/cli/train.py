@@ -130,9 +130,11 @@ def run(args) -> int:
         changes["adversarial"] = False
     reason = train(args.data, args.out, config, resume=args.resume, train_changes=changes, val_data=args.val,
                    spacing=args.spacing, json_progress=args.progress == "json", device=args.device)  # fmt: skip
-    if reason == "signal":
-        print(f"stopped; continue with: apn train {args.data} --out {args.out} --resume")
-        return 128 + signal.SIGINT
+    if reason.startswith("SIG"):
+        print(
+            f"stopped by {reason}; continue with: apn train {args.data} --out {args.out} --resume"
+        )
+        return 128 + int(signal.Signals[reason])
     if reason == "time":
         print(
             f"time budget reached; continue with: apn train {args.data} --out {args.out} --resume"

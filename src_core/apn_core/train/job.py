@@ -25,6 +25,7 @@ from apn_core.utils.atomic import write_text_atomic
 
 log = logging.getLogger(__name__)
 RESUMABLE_CHANGES = {"max_minutes", "workers", "stop_after_steps", "epochs_adversarial"}
+PER_INVOCATION = {"max_minutes": None, "stop_after_steps": None}  # reset on --resume unless given
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -47,7 +48,7 @@ def prepare_config(run: Path, config: RunConfig, resume: bool, train_changes: di
         refused = set(train_changes) - RESUMABLE_CHANGES
         if refused:
             raise FileProblem(run, f"cannot change {', '.join(sorted(refused))} when resuming")
-        return saved.replace(train=train_changes) if train_changes else saved
+        return saved.replace(train={**PER_INVOCATION, **train_changes})
     if exists:
         raise FileProblem(
             run, "already holds a run; pass --resume to continue it, or choose a new --out"
@@ -69,7 +70,7 @@ def train(
     json_progress: bool = False,
     device: str = "auto",
 ) -> str:
-    """Train (or resume) a run; returns ``"done"``, ``"time"``, ``"signal"`` or ``"requested"``."""
+    """Train (or resume) a run; returns why it ended (see :meth:`Trainer.fit`)."""
     run = Path(run)
     torch_device = resolve_device(device)
     dist = init_distributed(torch_device)
@@ -80,8 +81,12 @@ def train(
             torch.backends.cudnn.benchmark = True
         else:
             torch.use_deterministic_algorithms(True)
-            torch.set_num_threads(max(1, (os.cpu_count() or 1) // dist.world))
+            threads = os.environ.get("OMP_NUM_THREADS")  # the user's choice wins
+            torch.set_num_threads(
+                int(threads) if threads else max(1, (os.cpu_count() or 1) // dist.world)
+            )
         config = prepare_config(run, config, resume, train_changes or {})
+        barrier(dist)  # every rank checks the run folder before rank 0 writes into it
         progress = Progress(json_lines=json_progress, enabled=dist.is_main)
         folder = load_labelled_folder(data, config.landmarks, spacing)
         folder.raise_for_errors()

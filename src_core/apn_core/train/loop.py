@@ -85,6 +85,7 @@ class Trainer:
     ) -> None:
         self.cfg, self.run, self.train_data, self.val_data = config, Path(run), train, val
         self.device, self.dist, self.progress = device, dist, progress
+        torch.manual_seed(config.train.seed)  # same seed → same initial weights (and on every rank)
         self.nets = build_networks(config).to(device, memory_format=torch.channels_last)
         t = config.train
         self.opt_g = torch.optim.Adam(self.nets.generator.parameters(), lr=t.lr)
@@ -136,13 +137,18 @@ class Trainer:
 
     # ----- the loop ----------------------------------------------------------------
     def fit(self) -> str:
-        """Train until done, stopped by a signal, or out of time. Returns why it ended."""
+        """Train until done, stopped by a signal, or out of time.
+
+        Returns why it ended: ``"done"``, ``"time"``, ``"requested"`` (``stop_after_steps``)
+        or the signal's name (``"SIGINT"``, ``"SIGTERM"``); a checkpoint is saved in every case.
+        """
         steps = self.steps_per_epoch()
         total = self.total_epochs * steps
         self.progress.start(total, self.state.epoch * steps + self.state.step)
         self.progress.event("start", epochs=self.total_epochs, steps_per_epoch=steps, resume_epoch=self.state.epoch,
                             resume_step=self.state.step, train_images=len(self.train_data), val_images=len(self.val_data))  # fmt: skip
         started, steps_here = time.monotonic(), 0
+        invocation_start = started
         reason = "done"
         with StopRequest() as stop:
             while self.state.epoch < self.total_epochs:
@@ -169,19 +175,19 @@ class Trainer:
                     steps_here += 1
                     self.progress.step(self.state.global_step, phase=self.phase(epoch), epoch=epoch + 1, epochs=self.total_epochs,
                                        step=self.state.step, steps=steps, loss=round(losses["loss"], 6))  # fmt: skip
-                    elapsed = self.state.elapsed_s + time.monotonic() - started
-                    out_of_time = (
-                        self.cfg.train.max_minutes is not None
-                        and elapsed >= 60 * self.cfg.train.max_minutes
-                    )
+                    budget = self.cfg.train.max_minutes  # this invocation's (--resume restarts it)
+                    spent = time.monotonic() - invocation_start
+                    out_of_time = budget is not None and spent >= 60 * budget
                     debug_stop = (
                         self.cfg.train.stop_after_steps is not None
                         and steps_here >= self.cfg.train.stop_after_steps
                     )
                     if any_rank(bool(stop.reason) or out_of_time or debug_stop, self.dist):
-                        reason = (
-                            "signal" if stop.reason else ("time" if out_of_time else "requested")
+                        # a rank without its own signal stops because a peer got one
+                        fallback = (
+                            "time" if out_of_time else "requested" if debug_stop else "SIGTERM"
                         )
+                        reason = stop.reason or fallback
                         break
                 if reason != "done":
                     break
@@ -264,7 +270,7 @@ class Trainer:
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
             outputs = self.g(images)
             mse = heatmap_loss(outputs, target, weight, cfg.loss.foreground_weight)
-        out = {"loss_mse": float(mse)}
+        out = {"loss_mse": mse.item()}
         loss = mse
         if self.phase(epoch) == "adversarial":
             fake = outputs[-1].float()
@@ -289,10 +295,10 @@ class Trainer:
                 adv_p = generator_adversarial_loss(self.nets.pose(fake, images).float(), weight)
                 adv_c = generator_adversarial_loss(self.nets.confidence(fake).float(), weight)
             loss = mse + cfg.loss.beta * adv_p + cfg.loss.alpha * adv_c
-            out.update({"loss_d_pose": float(loss_p), "loss_d_confidence": float(loss_c), "loss_adv_pose": float(adv_p),
-                        "loss_adv_confidence": float(adv_c), "p_fake": float(p_fake.mean())})  # fmt: skip
+            out.update({"loss_d_pose": loss_p.item(), "loss_d_confidence": loss_c.item(), "loss_adv_pose": adv_p.item(),
+                        "loss_adv_confidence": adv_c.item(), "p_fake": p_fake.mean().item()})  # fmt: skip
         self.opt_g.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_g.step()
-        out["loss"] = float(loss)
+        out["loss"] = loss.item()
         return out
