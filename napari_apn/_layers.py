@@ -7,6 +7,7 @@ in mm, so napari's coordinates, rulers and measurements are millimetres.
 from __future__ import annotations
 
 import numpy as np
+
 from apn_core.annotations import ImageLabels
 from apn_core.io import Radiograph
 from apn_core.landmarks import LandmarkSet

@@ -14,7 +14,6 @@ def sample_long_leg() -> list[tuple]:
     from apn_core.io import Radiograph
     from apn_core.landmarks import DEFAULT_LANDMARKS
     from apn_core.synth import SynthConfig, generate_case
-
     from napari_apn._layers import image_layer_data, points_layer_data
 
     config = SynthConfig(spacing_mm=SAMPLE_SPACING_MM, restricted_fraction=0.0)

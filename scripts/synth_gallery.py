@@ -10,9 +10,10 @@ import logging
 from pathlib import Path
 
 import numpy as np
+from PIL import Image, ImageDraw
+
 from apn_core.landmarks import DEFAULT_LANDMARKS
 from apn_core.synth import SynthConfig, generate_case
-from PIL import Image, ImageDraw
 
 log = logging.getLogger("synth_gallery")
 

@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+
 from apn_core.annotations import (
     ImageLabels,
     read_landmarks_csv,

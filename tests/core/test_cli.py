@@ -7,8 +7,9 @@ import subprocess
 import sys
 
 import pytest
-from apn_core.cli.main import main
 from pydicom.data import get_testdata_file
+
+from apn_core.cli.main import main
 
 
 def _apn(*args: str) -> subprocess.CompletedProcess:

@@ -1,6 +1,7 @@
 import json
 
 import pytest
+
 from apn_core.config import RunConfig
 from apn_core.landmarks import LandmarkSet
 from apn_core.presets import get_preset

@@ -7,6 +7,7 @@ import shutil
 import imageio.v3 as iio
 import numpy as np
 import pytest
+
 from apn_core.annotations import ImageLabels, write_markups, write_napari_points
 from apn_core.dataset import load_labelled_folder
 from apn_core.errors import FileProblem

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+
 from apn_core.config import GeometryConfig
 from apn_core.geometry import Letterbox, normalise_intensity
 from apn_core.heatmaps import decode, render_targets

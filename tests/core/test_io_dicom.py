@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from pydicom.data import get_testdata_file
+
 from apn_core.errors import ImageReadError, SpacingMissingError
 from apn_core.io import read_radiograph, write_dicom
-from pydicom.data import get_testdata_file
 
 
 def test_ct_small_reads_with_rescale_and_pixel_spacing():

@@ -6,6 +6,7 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 import tifffile
+
 from apn_core.errors import ImageReadError
 from apn_core.io import read_radiograph, write_tiff
 

@@ -1,4 +1,5 @@
 import pytest
+
 from apn_core.landmarks import DEFAULT_LANDMARKS, LandmarkSet
 
 

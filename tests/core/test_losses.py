@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+
 from apn_core.losses import (
     discriminator_loss,
     discriminator_targets,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+
 from apn_core.models import build_networks
 from apn_core.presets import PRESETS, get_preset
 

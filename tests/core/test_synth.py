@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+
 from apn_core.dataset import load_labelled_folder
 from apn_core.io import read_radiograph
 from apn_core.synth import SynthConfig, generate_case

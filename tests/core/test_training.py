@@ -10,6 +10,7 @@ import sys
 
 import pytest
 import torch
+
 from apn_core.errors import FileProblem
 from apn_core.presets import get_preset
 from apn_core.synth import SynthConfig, write_synthetic_folder

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from apn_core.io import write_dicom
 from pydicom.data import get_testdata_file
 
+from apn_core.io import write_dicom
 from napari_apn._reader import get_reader
 
 
