@@ -1,0 +1,65 @@
+"""Where model weights come from: a run folder, or a model bundled inside the package.
+
+Bundled models are registered by key with the SHA-256 of their weights, checked on load
+(a damaged install is reported, never silently used). Weights are safetensors: loading
+never executes code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from apn_core.config import RunConfig
+from apn_core.errors import FileProblem
+from apn_core.train import checkpoint as ckpt
+
+BUNDLED_DIR = Path(__file__).resolve().parents[1] / "bundled"
+BUNDLED = {  # key → (folder under apn_core/bundled, sha256 of model.safetensors)
+    "default": ("default", None),
+}
+BUNDLED_WEIGHTS = "model.safetensors"
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    config: RunConfig
+    weights: Path
+    name: str
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def resolve(model: str | Path, tag: str = "best") -> ModelSource:
+    """``"default"`` (or another bundled key) or a run folder → config and weights file."""
+    key = str(model)
+    if key in BUNDLED:
+        folder_name, digest = BUNDLED[key]
+        folder = BUNDLED_DIR / folder_name
+        weights = folder / BUNDLED_WEIGHTS
+        if not weights.exists():
+            raise FileProblem(weights, f"bundled model {key!r} is not installed with this package")
+        if digest is not None and _sha256(weights) != digest:
+            raise FileProblem(
+                weights,
+                f"bundled model {key!r} is damaged (checksum mismatch); reinstall napari-apn",
+            )
+        return ModelSource(ckpt.load_config(folder), weights, f"bundled:{key}")
+    run = Path(model)
+    if not run.is_dir():
+        raise FileProblem(
+            run, f"no such run folder, and not a bundled model ({', '.join(BUNDLED)})"
+        )
+    config = ckpt.load_config(run)
+    for candidate in (tag, "last"):
+        weights = ckpt.weights_path(run, candidate)
+        if weights.exists():
+            return ModelSource(config, weights, str(run))
+    raise FileProblem(run, f"no {tag}.safetensors or last.safetensors in the run folder")
