@@ -108,13 +108,14 @@ def _cdf_plot(path: Path, rows: list, thresholds) -> None:
             ax.plot(
                 e, np.arange(1, e.size + 1) / e.size * 100, label=f"{name} (n={e.size})", **style
             )
-    for t in thresholds:
-        ax.axvline(t, color="grey", ls="--", lw=0.8)
     ax.set_xlim(0, max(thresholds) * 1.5)
     ax.set_ylim(0, 101)
     ax.set_xlabel("radial error (mm)")
     ax.set_ylabel("% of landmarks within")
-    ax.legend(fontsize=7, loc="lower right")
+    if ax.get_lines():
+        ax.legend(fontsize=7, loc="lower right")
+    for t in thresholds:
+        ax.axvline(t, color="grey", ls="--", lw=0.8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     with atomic_path(path) as tmp:

@@ -1,0 +1,181 @@
+"""Predictor mapping (oracle heatmaps), absent handling, batch robustness, CLI outputs."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from apn_core.cli.main import main
+from apn_core.geometry import Letterbox
+from apn_core.heatmaps import render_targets
+from apn_core.inference import Predictor
+from apn_core.inference.batch import predict_files
+from apn_core.presets import get_preset
+from apn_core.synth import SynthConfig, write_synthetic_folder
+from apn_core.train.job import train
+
+
+class Oracle(nn.Module):
+    """Gaussian heatmaps at fixed input-pixel positions, whatever the image."""
+
+    def __init__(self, xy_in: np.ndarray, cfg) -> None:
+        super().__init__()
+        self.xy = torch.tensor(xy_in, dtype=torch.float32)[None]
+        self.cfg = cfg
+
+    def forward(self, x):
+        g = self.cfg.geometry
+        return [
+            render_targets(
+                self.xy.expand(len(x), -1, -1), g.heatmap_shape, g.stride, self.cfg.loss.sigma
+            )
+        ]
+
+
+class Sure(nn.Module):
+    def forward(self, heatmaps):
+        return torch.full(heatmaps.shape[:2], 0.81)
+
+
+def oracle_predictor(
+    truth: np.ndarray, shape: tuple[int, int], preset: str = "default"
+) -> Predictor:
+    p = Predictor.from_preset(preset)
+    box = Letterbox.fit(shape, p.config.geometry)
+    p.generator, p.confidence_net = Oracle(box.to_input(truth), p.config), Sure()
+    return p
+
+
+@pytest.mark.parametrize("shape", [(7300, 2800), (2000, 760), (300, 1000), (512, 192)])
+def test_predictions_map_back_to_image_pixels(shape):
+    rows, cols = shape
+    rng = np.random.default_rng(rows)
+    truth = rng.uniform([0.1 * cols, 0.1 * rows], [0.9 * cols, 0.9 * rows], size=(6, 2))
+    truth[0::2, 0] = rng.uniform(0.05 * cols, 0.4 * cols, 3)  # right legs left, left legs right,
+    truth[1::2, 0] = rng.uniform(0.6 * cols, 0.95 * cols, 3)  # so mirror pairs never coincide
+    spacing = 1000.0 / rows  # every test image spans ~1 m, like a long-leg radiograph
+    p = oracle_predictor(truth, shape)
+    result = p.predict(np.zeros(shape, np.float32), spacing=spacing)
+    px_per_hm = p.config.geometry.stride / min(Letterbox.fit(shape, p.config.geometry).sx, 1e9)
+    np.testing.assert_allclose(result.xy, truth, atol=0.05 * px_per_hm)
+    np.testing.assert_allclose(result.xy_mm, truth * spacing, atol=0.05 * px_per_hm * spacing)
+    peaks = result.heatmaps.reshape(6, -1).max(axis=1)
+    assert result.present.all()
+    np.testing.assert_allclose(
+        result.confidence, np.sqrt(peaks * 0.81), rtol=1e-5
+    )  # the documented formula
+    # heatmap overlay geometry: argmax pixel of each map lands within one heatmap pixel of the truth
+    for k in range(6):
+        v, u = np.unravel_index(result.heatmaps[k].argmax(), result.heatmaps[k].shape)
+        at = np.array([v, u]) * result.heatmap_scale + result.heatmap_translate
+        assert np.abs(at - truth[k, ::-1]).max() <= max(result.heatmap_scale) * 0.51
+    assert result.heatmaps.shape == (6, *p.config.geometry.heatmap_shape)  # no full-size copies
+
+
+def test_absent_and_coinciding_landmarks_are_reported_absent():
+    shape = (2000, 760)
+    truth = np.array(
+        [[200, 300], [560, 300], [210, 1190], [213, 1192], [250, 1900], [np.nan, np.nan]]
+    )
+    result = oracle_predictor(truth, shape).predict(np.zeros(shape, np.float32), spacing=0.5)
+    assert result.present.tolist() == [True, True, True, False, True, False] or result.present.tolist() == [
+        True, True, False, True, True, False]  # fmt: skip
+    assert np.isnan(result.xy[~result.present]).all()
+    assert result.confidence[5] < 0.1
+    rows = result.as_rows()
+    assert rows[5]["x"] is None and rows[5]["present"] is False
+    assert np.isnan(result.alignment["left"]["hka_deg"])
+
+
+def test_untrained_presets_predict_on_any_size():
+    for preset in ("tiny", "default"):
+        r = Predictor.from_preset(preset).predict(np.random.rand(900, 350).astype(np.float32))
+        assert r.xy.shape == (6, 2) and r.spacing is None and np.isnan(r.xy_mm).all()
+    with pytest.raises(ValueError, match="2-D"):
+        Predictor.from_preset("tiny").predict(np.zeros((3, 4, 5)))
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("inference")
+    data = write_synthetic_folder(
+        root / "data", 3, seed=21, config=SynthConfig(spacing_mm=2.0, restricted_fraction=0.5)
+    )
+    cfg = get_preset("tiny").replace(
+        train={"epochs_pretrain": 1, "epochs_adversarial": 1, "workers": 0}
+    )
+    train(data, root / "run", cfg)
+    return data, root / "run"
+
+
+def test_batch_prediction_survives_a_corrupt_file(small_run, tmp_path):
+    data, run = small_run
+    good = sorted(p for p in data.iterdir() if p.suffix in (".dcm", ".tif"))
+    bad = tmp_path / "bad.dcm"
+    bad.write_bytes(good[0].read_bytes()[:2000])
+    paths = [good[0], bad, *good[1:]]
+    results = list(predict_files(Predictor.load(run), paths, batch_size=2))
+    assert [r.path for r in results] == paths
+    assert results[1].prediction is None and "bad.dcm" in results[1].error
+    assert all(r.prediction is not None for i, r in enumerate(results) if i != 1)
+
+
+def test_apn_predict_outputs_and_rerun(small_run, tmp_path, capsys, shared_dir):
+    jsonschema = pytest.importorskip("jsonschema")
+    data, run = small_run
+    (data / "notes.txt").write_text("not an image")
+    (tmp_path / "corrupt.tif").write_bytes(b"II*\x00garbage")
+    out = tmp_path / "out"
+    assert (
+        main(
+            [
+                "predict",
+                str(data),
+                str(tmp_path / "corrupt.tif"),
+                "--model",
+                str(run),
+                "--out",
+                str(out),
+                "--overlays",
+            ]
+        )
+        == 0
+    )
+    text = capsys.readouterr().out
+    assert "3 predicted" in text and "1 failed" in text and "corrupt.tif" in text
+    with open(out / "landmarks.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert list(rows[0]) == ["image", "landmark", "x", "y", "x_mm", "y_mm", "confidence", "present"]
+    assert len(rows) == 18
+    for r in rows:
+        assert (r["present"] == "1") == (r["x"] != "")
+        if r["x"]:
+            assert float(r["x_mm"]) == pytest.approx(float(r["x"]) * 2.0, abs=2e-3)
+    schema = json.loads(
+        next((shared_dir / "formats").glob("slicer-markups-schema*.json")).read_text()
+    )
+    markups = sorted(out.glob("*.mrk.json"))
+    assert len(markups) == 3
+    for m in markups:
+        jsonschema.validate(json.loads(m.read_text()), schema)
+    assert len(list((out / "overlays").glob("*.png"))) == 3
+    with open(out / "measurements.csv") as fh:
+        assert {r["side"] for r in csv.DictReader(fh)} == {"right", "left"}
+    assert main(["predict", str(data), "--model", str(run), "--out", str(out)]) == 0
+    assert "0 predicted, 3 already done" in capsys.readouterr().out
+
+
+def test_apn_evaluate_writes_report(small_run, tmp_path, capsys):
+    data, run = small_run
+    assert main(["evaluate", str(data), "--model", str(run), "--out", str(tmp_path / "ev")]) == 0
+    text = capsys.readouterr().out
+    assert "PCK@10" in text and "absent landmarks reported present" in text
+    report = json.loads((tmp_path / "ev" / "evaluation.json").read_text())
+    assert {"all", "femur_right", "counts"} <= set(report)
+    assert report["counts"]["images"] == 3
+    assert (tmp_path / "ev" / "error_cdf.png").stat().st_size > 1000
