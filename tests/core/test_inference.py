@@ -179,3 +179,28 @@ def test_apn_evaluate_writes_report(small_run, tmp_path, capsys):
     assert {"all", "femur_right", "counts"} <= set(report)
     assert report["counts"]["images"] == 3
     assert (tmp_path / "ev" / "error_cdf.png").stat().st_size > 1000
+
+
+def test_flip_averaging_makes_predictions_exactly_mirror_equivariant():
+    """H(flip(I)) = swap(flip(H(I))) by construction, so even an untrained network's
+    decoded positions on a mirrored image are the mirrored, left/right-swapped ones."""
+    torch.manual_seed(0)
+    cfg = get_preset("tiny")
+    p = Predictor(cfg, None, flip_test=True)
+    rows, cols = 1024, 384  # fills the 256×96 letterbox exactly: no padding asymmetry
+    image = np.random.default_rng(1).random((rows, cols)).astype(np.float32)
+    (ta, _), (tb, _) = p.prepare(image), p.prepare(image[:, ::-1].copy())
+    _, xy_a, peak_a, _ = p.forward(ta[None])
+    _, xy_b, peak_b, _ = p.forward(tb[None])
+    perm = cfg.landmarks.flip_permutation()
+    mirrored = xy_a[0, perm].clone()
+    mirrored[:, 0] = (cfg.geometry.width - 1) - mirrored[:, 0]
+    torch.testing.assert_close(xy_b[0], mirrored, atol=1e-3, rtol=0)
+    torch.testing.assert_close(peak_b[0], peak_a[0, perm], atol=1e-6, rtol=0)
+    assert peak_a.std() > 0 and (xy_a[0, :, 0] != xy_a[0, 0, 0]).any()  # not a degenerate output
+    plain = Predictor(cfg, None, flip_test=False)
+    plain.generator.load_state_dict(p.generator.state_dict())
+    _, xy_plain, _, _ = plain.forward(tb[None])
+    assert not torch.allclose(
+        xy_plain[0], mirrored, atol=1e-3
+    )  # without averaging it is not equivariant

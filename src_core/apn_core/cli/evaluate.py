@@ -30,6 +30,11 @@ def register(sub) -> None:
     p.add_argument("--out", type=Path, help="report folder (default DATA/evaluation)")
     p.add_argument("--thresholds", default="10,20", help="PCK thresholds in mm (default 10,20)")
     p.add_argument("--batch-size", type=int, default=4)
+    p.add_argument(
+        "--no-flip",
+        action="store_true",
+        help="skip test-time flip averaging (faster, less accurate)",
+    )
     add_spacing_option(p, "for images that carry none")
     add_landmarks_option(p)
     p.set_defaults(func=run)
@@ -50,7 +55,7 @@ def run(args) -> int:
         from apn_core.inference import Predictor
         from apn_core.inference.batch import predict_files
 
-        predictor = Predictor.load(args.model)
+        predictor = Predictor.load(args.model, flip_test=not args.no_flip)
         source = predictor.name
         predicted = {}
         update, close = progress_bar("predicting", "img")

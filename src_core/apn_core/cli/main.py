@@ -13,10 +13,10 @@ import os
 import sys
 
 from apn_core import __version__
-from apn_core.cli import check, evaluate, info, predict, synth, train
+from apn_core.cli import check, demo, evaluate, info, predict, synth, train
 from apn_core.errors import ApnError
 
-COMMANDS = (synth, check, info, train, predict, evaluate)
+COMMANDS = (demo, synth, check, info, train, predict, evaluate)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -29,6 +29,11 @@ def register(sub) -> None:
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--overlays", action="store_true", help="also write overlay PNGs")
     p.add_argument("--batch-size", type=int, default=4)
+    p.add_argument(
+        "--no-flip",
+        action="store_true",
+        help="skip test-time flip averaging (faster, less accurate)",
+    )
     p.add_argument("--workers", type=int, default=1, help="processes reading images")
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     add_spacing_option(p, "for images without spacing (required for them: results are in mm)")
@@ -71,7 +76,7 @@ def run(args) -> int:
     images, skipped = collect_inputs(args.inputs)
     for s in skipped:
         log.warning("skipped (not an image file): %s", s)
-    predictor = Predictor.load(args.model, device=args.device)
+    predictor = Predictor.load(args.model, device=args.device, flip_test=not args.no_flip)
     done = done_images(out)
     todo = [(p, name) for p, name in images if name not in done]
     names = {p: name for p, name in todo}

@@ -1,0 +1,51 @@
+"""Copy a trained run into the package as a bundled model (generator + confidence
+discriminator only: the pose discriminator is for training) and print its checksum.
+
+    python scripts/bundle_model.py RUN --key default
+Then put the printed SHA-256 into ``BUNDLED`` in ``src_core/apn_core/inference/model_store.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import logging
+from pathlib import Path
+
+from safetensors.torch import save_file
+
+from apn_core.inference.model_store import BUNDLED_DIR, BUNDLED_WEIGHTS
+from apn_core.train import checkpoint as ckpt
+
+log = logging.getLogger("bundle_model")
+KEEP = ("generator.", "confidence.")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("run", type=Path)
+    parser.add_argument("--key", default="default")
+    parser.add_argument("--tag", default="best")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    config = ckpt.load_config(args.run)
+    weights = {k: v for k, v in ckpt.load_weights(args.run, args.tag).items() if k.startswith(KEEP)}
+    out = BUNDLED_DIR / args.key
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt.save_config(out, config)
+    save_file(
+        weights,
+        str(out / BUNDLED_WEIGHTS),
+        metadata={"format": "napari-apn", "source": args.run.name},
+    )
+    digest = hashlib.sha256((out / BUNDLED_WEIGHTS).read_bytes()).hexdigest()
+    size = (out / BUNDLED_WEIGHTS).stat().st_size / 1e6
+    log.info(
+        "bundled %s (%s) as %r: %.1f MB, sha256 %s", args.run, args.tag, args.key, size, digest
+    )
+
+
+if __name__ == "__main__":
+    main()
