@@ -33,7 +33,7 @@ def main() -> None:
         print(
             f"{spacing:>16g} {f'{shape[0]}×{shape[1]}':>18} {statistics.median(times):>11.2f} {max(times):>8.2f}"
         )
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # single process: fine
     print(f"peak resident memory: {peak_mb:.0f} MB")
 
 
