@@ -11,9 +11,7 @@ import numpy as np
 from apn_core.annotations import ImageLabels
 from apn_core.io import Radiograph
 from apn_core.landmarks import LandmarkSet
-
-# One colour per landmark: right = warm, left = cool; hip, knee, ankle in lightness.
-PALETTE = ("#ff4d4d", "#4da6ff", "#ffb84d", "#4dffd2", "#ffe94d", "#b84dff")
+from apn_core.palette import hex_colour
 
 
 def image_layer_data(radiograph: Radiograph, name: str | None = None) -> tuple:
@@ -37,7 +35,7 @@ def points_layer_data(
     keep = labels.present.nonzero()[0]
     data = labels.xy[keep][:, ::-1].copy()  # (x, y) → (row, col)
     names = [landmarks.names[i] for i in keep]
-    colours = [PALETTE[i % len(PALETTE)] for i in keep]
+    colours = [hex_colour(i) for i in keep]
     kwargs = {
         "name": name,
         "scale": spacing,

@@ -13,6 +13,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from apn_core.landmarks import DEFAULT_LANDMARKS
+from apn_core.palette import rgb
 from apn_core.synth import SynthConfig, generate_case
 
 log = logging.getLogger("synth_gallery")
@@ -22,14 +23,6 @@ PANELS = (  # (title, config overrides, index)
     ("hip + knee prostheses", {"hip_prosthesis_fraction": 1.0, "knee_prosthesis_fraction": 0.5}, 1),
     ("gonad shield, valgus/varus", {"shield_fraction": 1.0}, 4),
     ("restricted view", {"restricted_fraction": 1.0}, 3),
-)
-COLOURS = (
-    (255, 77, 77),
-    (77, 166, 255),
-    (255, 184, 77),
-    (77, 255, 210),
-    (255, 233, 77),
-    (184, 77, 255),
 )
 
 
@@ -57,11 +50,11 @@ def panel(title: str, overrides: dict, index: int, seed: int, height: int) -> Im
             continue
         x, y = case.xy[i] * scale
         r = 6
-        draw.ellipse((x - r, y - r, x + r, y + r), outline=COLOURS[i], width=2)
-        draw.line((x - r - 4, y, x + r + 4, y), fill=COLOURS[i])
-        draw.line((x, y - r - 4, x, y + r + 4), fill=COLOURS[i])
+        draw.ellipse((x - r, y - r, x + r, y + r), outline=rgb(i), width=2)
+        draw.line((x - r - 4, y, x + r + 4, y), fill=rgb(i))
+        draw.line((x, y - r - 4, x, y + r + 4), fill=rgb(i))
         if case.occluded[i]:
-            draw.text((x + 9, y - 6), "occl.", fill=COLOURS[i])
+            draw.text((x + 9, y - 6), "occl.", fill=rgb(i))
     draw.rectangle((0, 0, pil.width, 16), fill=(0, 0, 0))
     draw.text((4, 2), title, fill=(255, 255, 255))
     if absent:

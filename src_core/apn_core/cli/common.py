@@ -69,3 +69,13 @@ def progress_bar(desc: str, unit: str) -> tuple[Callable[[int, int], None], Call
             bar.close()
 
     return update, close
+
+
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    """Options of commands that run a model: batch size and test-time flip averaging."""
+    parser.add_argument("--batch-size", type=int, default=4, help="images per network batch")
+    parser.add_argument(
+        "--no-flip",
+        action="store_true",
+        help="skip test-time flip averaging (faster, less accurate)",
+    )

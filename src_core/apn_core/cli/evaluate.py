@@ -12,6 +12,7 @@ from pathlib import Path
 
 from apn_core.cli.common import (
     add_landmarks_option,
+    add_model_options,
     add_spacing_option,
     load_landmarks,
     progress_bar,
@@ -29,12 +30,7 @@ def register(sub) -> None:
     )
     p.add_argument("--out", type=Path, help="report folder (default DATA/evaluation)")
     p.add_argument("--thresholds", default="10,20", help="PCK thresholds in mm (default 10,20)")
-    p.add_argument("--batch-size", type=int, default=4)
-    p.add_argument(
-        "--no-flip",
-        action="store_true",
-        help="skip test-time flip averaging (faster, less accurate)",
-    )
+    add_model_options(p)
     add_spacing_option(p, "for images that carry none")
     add_landmarks_option(p)
     p.set_defaults(func=run)

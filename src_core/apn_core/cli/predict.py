@@ -13,7 +13,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from apn_core.cli.common import add_spacing_option, progress_bar
+from apn_core.cli.common import add_model_options, add_spacing_option, progress_bar
 from apn_core.dataset import find_images
 from apn_core.errors import FileProblem
 from apn_core.io import is_image_file
@@ -28,12 +28,7 @@ def register(sub) -> None:
     p.add_argument("--model", default="default", help="run folder, or 'default' (bundled)")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--overlays", action="store_true", help="also write overlay PNGs")
-    p.add_argument("--batch-size", type=int, default=4)
-    p.add_argument(
-        "--no-flip",
-        action="store_true",
-        help="skip test-time flip averaging (faster, less accurate)",
-    )
+    add_model_options(p)
     p.add_argument("--workers", type=int, default=1, help="processes reading images")
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     add_spacing_option(p, "for images without spacing (required for them: results are in mm)")

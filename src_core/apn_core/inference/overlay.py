@@ -9,16 +9,9 @@ import numpy as np
 
 from apn_core.geometry import normalise_intensity
 from apn_core.inference.predictor import Prediction
+from apn_core.palette import rgb
 from apn_core.utils.atomic import atomic_path
 
-COLOURS = (
-    (255, 77, 77),
-    (77, 166, 255),
-    (255, 184, 77),
-    (77, 255, 210),
-    (255, 233, 77),
-    (184, 77, 255),
-)
 LOW_CONFIDENCE = 0.5
 
 
@@ -47,7 +40,7 @@ def write_overlay(
         if not prediction.present[i]:
             continue
         x, y = xy[i]
-        colour = COLOURS[i % len(COLOURS)]
+        colour = rgb(i)
         r = 6
         if prediction.confidence[i] >= LOW_CONFIDENCE:
             draw.ellipse((x - r, y - r, x + r, y + r), fill=colour)
