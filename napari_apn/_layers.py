@@ -29,7 +29,12 @@ def image_layer_data(radiograph: Radiograph, name: str | None = None) -> tuple:
 
 
 def points_layer_data(
-    labels: ImageLabels, landmarks: LandmarkSet, spacing: tuple[float, float], name: str
+    labels: ImageLabels,
+    landmarks: LandmarkSet,
+    spacing: tuple[float, float],
+    name: str,
+    source: str = "",
+    image: str = "",
 ) -> tuple:
     """Present landmarks as ``(data, kwargs, "points")`` with ``label`` features and text."""
     keep = labels.present.nonzero()[0]
@@ -45,6 +50,10 @@ def points_layer_data(
         "size": 12.0 / min(spacing),
         "symbol": "cross",
         "text": {"string": "{label}", "color": "white", "anchor": "upper_left", "size": 9},
-        "metadata": {"apn_landmarks": list(landmarks.names)},
+        "metadata": {
+            "apn_landmarks": list(landmarks.names),
+            "apn_source": source,
+            "apn_image": image or labels.image,
+        },
     }
     return data, kwargs, "points"
