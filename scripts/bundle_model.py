@@ -40,6 +40,7 @@ def main() -> None:
         str(out / BUNDLED_WEIGHTS),
         metadata={"format": "napari-apn", "source": args.run.name},
     )
+    (out / BUNDLED_WEIGHTS).chmod(0o644)
     digest = hashlib.sha256((out / BUNDLED_WEIGHTS).read_bytes()).hexdigest()
     size = (out / BUNDLED_WEIGHTS).stat().st_size / 1e6
     log.info(

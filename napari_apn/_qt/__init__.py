@@ -1,0 +1,1 @@
+"""Qt widgets of the plugin (the only Qt code); each wires controls to a core call."""
