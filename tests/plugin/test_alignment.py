@@ -1,0 +1,55 @@
+"""Leg alignment widget: live table on drag, axes layer, export, save back to a folder."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+
+from apn_core.measurements import alignment
+
+
+@pytest.fixture
+def widget_and_layer(make_napari_viewer):
+    from napari_apn._qt.alignment_widget import AlignmentWidget
+
+    viewer = make_napari_viewer()
+    viewer.open_sample("napari-apn", "long_leg")
+    widget = AlignmentWidget(viewer)
+    widget.points.value = "ground truth"
+    return viewer, widget, viewer.layers["ground truth"]
+
+
+def test_table_matches_core_measurements_and_updates_when_a_point_moves(widget_and_layer):
+    viewer, widget, layer = widget_and_layer
+    xy = layer.data[:, ::-1]
+    expected = alignment(xy, tuple(layer.scale))
+    table = widget.table.to_dict("dict")
+    assert table["right"]["hka_deg"] == pytest.approx(expected["right"]["hka_deg"], abs=0.05)
+    data = layer.data.copy()
+    data[2, 1] -= 40  # drag the right knee 20 mm laterally (to the image left): more varus
+    layer.data = data
+    after = widget.table.to_dict("dict")["right"]["hka_deg"]
+    assert after > table["right"]["hka_deg"] + 2
+    assert f"{layer.name} axes" in viewer.layers
+    assert len(viewer.layers[f"{layer.name} axes"].data) == 4  # two axes per leg
+
+
+def test_export_and_save_back_keep_other_rows(widget_and_layer, tmp_path):
+    _, widget, layer = widget_and_layer
+    widget.export.value = tmp_path / "m.csv"
+    widget.export_csv()
+    with open(tmp_path / "m.csv") as fh:
+        assert [r["side"] for r in csv.DictReader(fh)] == ["right", "left"]
+    folder = tmp_path / "data"
+    folder.mkdir()
+    (folder / "landmarks.csv").write_text("image,landmark,x,y\nother.png,femur_right,1,2\n")
+    widget.folder.value = folder
+    widget.save_points()
+    text = (folder / "landmarks.csv").read_text()
+    assert "other.png,femur_right,1.000,2.000" in text
+    assert text.count("synthetic long leg") == 6
+    widget.save_points()  # saving again updates, never duplicates
+    assert (folder / "landmarks.csv").read_text().count("synthetic long leg") == 6
+    np.testing.assert_allclose(layer.scale, [0.5, 0.5])
