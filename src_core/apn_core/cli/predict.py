@@ -11,12 +11,8 @@ from __future__ import annotations
 
 import argparse
 import logging
-from pathlib import Path
 
 from apn_core.cli.common import add_model_options, add_spacing_option, progress_bar
-from apn_core.dataset import find_images
-from apn_core.errors import FileProblem
-from apn_core.io import is_image_file
 
 log = logging.getLogger(__name__)
 
@@ -35,74 +31,18 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def collect_inputs(inputs: list[str]) -> tuple[list[tuple[Path, str]], list[str]]:
-    """(path, name relative to its input) for every image; and the skipped non-images."""
-    found, skipped = [], []
-    for item in inputs:
-        path = Path(item)
-        if path.is_dir():
-            for image in find_images(path):
-                found.append((image, image.relative_to(path).as_posix()))
-            skipped += [str(f) for f in path.rglob("*") if f.is_file() and not is_image_file(f)
-                        and not any(part.startswith(".") for part in f.relative_to(path).parts)]  # fmt: skip
-        elif path.is_file():
-            if is_image_file(path):
-                found.append((path, path.name))
-            else:
-                skipped.append(str(path))
-        else:
-            raise FileProblem(path, "no such file or folder")
-    return found, skipped
-
-
 def run(args) -> int:
-    from apn_core.inference import Predictor
-    from apn_core.inference.batch import predict_files
-    from apn_core.inference.outputs import (
-        done_images,
-        output_stem,
-        save_image_outputs,
-        write_tables,
-    )
-    from apn_core.inference.overlay import write_overlay
-    from apn_core.io import read_radiograph
+    from apn_core.inference.jobs import run_predict_job
 
-    out = Path(args.out)
-    images, skipped = collect_inputs(args.inputs)
-    for s in skipped:
-        log.warning("skipped (not an image file): %s", s)
-    predictor = Predictor.load(args.model, device=args.device, flip_test=not args.no_flip)
-    done = done_images(out)
-    todo = [(p, name) for p, name in images if name not in done]
-    names = {p: name for p, name in todo}
-    failed: list[tuple[str, str]] = []
     update, close = progress_bar("predicting", "img")
     try:
-        results = predict_files(
-            predictor, [p for p, _ in todo], args.spacing, args.batch_size, args.workers
-        )
-        for n, res in enumerate(results, start=1):
-            name = names[res.path]
-            if res.error is None and res.prediction.spacing is None:
-                res.error = f"{res.path}: no pixel spacing in the file; pass --spacing MM (results are in mm)"
-            if res.error is not None and res.error.startswith(str(res.path)):
-                res.error = res.error[len(str(res.path)) :].lstrip(": ")
-            if res.error is not None:
-                failed.append((name, res.error))
-                log.debug("failed: %s: %s", name, res.error)
-            else:
-                save_image_outputs(out, name, res.prediction, predictor.config.landmarks)
-                if args.overlays:
-                    pixels = read_radiograph(res.path, args.spacing).pixels
-                    write_overlay(
-                        out / "overlays" / f"{output_stem(name)}.png", pixels, res.prediction
-                    )
-            update(n, len(todo))
+        summary = run_predict_job(args.inputs, args.out, args.model, args.spacing, args.overlays, args.batch_size,
+                                  args.workers, not args.no_flip, args.device, update)  # fmt: skip
     finally:
         close()
-    total = write_tables(out) if (out / "predictions").exists() else 0
-    print(f"{len(todo) - len(failed)} predicted, {len(images) - len(todo)} already done, {len(failed)} failed, "
-          f"{len(skipped)} non-image file(s) skipped → {out / 'landmarks.csv'} ({total} image(s))")  # fmt: skip
-    for name, error in failed:
+    for s in summary.not_images:
+        log.warning("skipped (not an image file): %s", s)
+    print(f"{summary.line()} → {summary.out / 'landmarks.csv'}")
+    for name, error in summary.failed:
         print(f"  failed: {name}: {error}")
-    return 1 if failed and len(failed) == len(todo) else 0
+    return 1 if summary.failed and not summary.done and not summary.skipped_done else 0
