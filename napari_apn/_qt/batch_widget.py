@@ -19,7 +19,8 @@ from magicgui.widgets import (
 )
 from qtpy.QtCore import QObject, Signal
 
-from napari_apn._qt.detect_widget import DEFAULT_MODEL, recent_runs
+from napari_apn._qt.detect_widget import DEFAULT_MODEL
+from napari_apn._runs import recent_runs
 
 log = logging.getLogger(__name__)
 

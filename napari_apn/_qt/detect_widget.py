@@ -12,19 +12,14 @@ from pathlib import Path
 
 from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, Label, ProgressBar, PushButton
 
+from napari_apn._runs import recent_runs
+
 DEFAULT_MODEL = "default (bundled)"
 log = logging.getLogger(__name__)
 
 
 class WorkerError(str):
     """An error message returned (not raised) by a worker."""
-
-
-def recent_runs(root: Path | None = None) -> list[str]:
-    """Run folders under ``./runs`` (newest first), offered next to the bundled model."""
-    root = root or Path.cwd() / "runs"
-    runs = [p for p in root.glob("*") if (p / "config.json").exists()] if root.is_dir() else []
-    return [str(p) for p in sorted(runs, key=lambda p: p.stat().st_mtime, reverse=True)]
 
 
 class DetectWidget(Container):
