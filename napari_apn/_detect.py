@@ -52,6 +52,7 @@ def result_layers(prediction, image_name: str, scale, translate) -> list[tuple]:
             "name": f"{image_name} landmarks",
             "scale": scale,
             "translate": translate,
+            "units": ("mm", "mm"),
             "features": {
                 "label": [prediction.names[i] for i in keep],
                 "confidence": prediction.confidence[keep].astype(float),
@@ -86,6 +87,7 @@ def result_layers(prediction, image_name: str, scale, translate) -> list[tuple]:
             "scale": hm_scale,
             "translate": hm_translate,
             "colormap": "inferno",
+            "interpolation2d": "linear",
             "blending": "additive",
             "opacity": 0.6,
             "contrast_limits": (0.0, 1.0),

@@ -21,6 +21,7 @@ def image_layer_data(radiograph: Radiograph, name: str | None = None) -> tuple:
     kwargs = {
         "name": name or radiograph.path.stem,
         "scale": spacing,
+        "units": ("mm", "mm") if radiograph.spacing else ("pixel", "pixel"),
         "colormap": "gray",
         "contrast_limits": (float(lo), float(hi) if hi > lo else float(lo) + 1.0),
         "metadata": {"apn": radiograph.summary()},
@@ -44,6 +45,7 @@ def points_layer_data(
     kwargs = {
         "name": name,
         "scale": spacing,
+        "units": ("mm", "mm"),
         "features": {"label": names},
         "face_color": colours,
         "border_color": "white",

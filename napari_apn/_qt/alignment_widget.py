@@ -18,12 +18,13 @@ from napari_apn._alignment import (
 
 
 class AlignmentWidget(Container):
-    def __init__(self, viewer) -> None:
+    def __init__(self, napari_viewer) -> None:
         super().__init__()
-        self.viewer = viewer
+        self.viewer = napari_viewer
         self.points = ComboBox(label="landmarks", choices=self._points_layers)
         self.table = Table(value={"right": [None] * len(ROWS), "left": [None] * len(ROWS)})
         self.table.row_headers = ROWS
+        self.table.min_height = 190
         self.lld = Label(value="")
         self.export = FileEdit(label="export CSV", mode="w", filter="*.csv", value="alignment.csv")
         self.export_button = PushButton(text="Export measurements")
@@ -35,8 +36,8 @@ class AlignmentWidget(Container):
         self.points.changed.connect(self._watch)
         self.export_button.changed.connect(self.export_csv)
         self.save_button.changed.connect(self.save_points)
-        viewer.layers.events.inserted.connect(self.points.reset_choices)
-        viewer.layers.events.removed.connect(self.points.reset_choices)
+        self.viewer.layers.events.inserted.connect(self.points.reset_choices)
+        self.viewer.layers.events.removed.connect(self.points.reset_choices)
         self._watched = None
         self._watch()
 

@@ -32,9 +32,9 @@ class _Relay(QObject):
 
 
 class BatchWidget(Container):
-    def __init__(self, viewer) -> None:
+    def __init__(self, napari_viewer) -> None:
         super().__init__()
-        self.viewer = viewer
+        self.viewer = napari_viewer
         self.input = FileEdit(label="input folder", mode="d", value="")
         self.output = FileEdit(label="output folder", mode="d", value="")
         self.model = ComboBox(label="model", choices=lambda _w: [DEFAULT_MODEL, *recent_runs()])

@@ -23,9 +23,9 @@ class WorkerError(str):
 
 
 class DetectWidget(Container):
-    def __init__(self, viewer) -> None:
+    def __init__(self, napari_viewer) -> None:
         super().__init__()
-        self.viewer = viewer
+        self.viewer = napari_viewer
         self.image = ComboBox(label="image", choices=self._image_layers)
         self.model = ComboBox(label="model", choices=lambda _w: [DEFAULT_MODEL, *recent_runs()])
         self.browse = FileEdit(label="or run folder", mode="d", value="")
@@ -38,8 +38,8 @@ class DetectWidget(Container):
                      self.progress, self.status])  # fmt: skip
         self.run_button.changed.connect(self.run)
         self.cancel_button.changed.connect(self.cancel)
-        viewer.layers.events.inserted.connect(self.image.reset_choices)
-        viewer.layers.events.removed.connect(self.image.reset_choices)
+        self.viewer.layers.events.inserted.connect(self.image.reset_choices)
+        self.viewer.layers.events.removed.connect(self.image.reset_choices)
         self.worker = None
 
     def _image_layers(self, _widget=None) -> list[str]:

@@ -28,11 +28,11 @@ from napari_apn._runs import remember
 
 
 class TrainWidget(Container):
-    def __init__(self, viewer) -> None:
+    def __init__(self, napari_viewer) -> None:
         super().__init__()
         from apn_core.presets import PRESETS
 
-        self.viewer = viewer
+        self.viewer = napari_viewer
         self.data = FileEdit(label="labelled folder", mode="d", value="")
         self.check_button = PushButton(text="Check folder")
         self.report = TextEdit(value="")
