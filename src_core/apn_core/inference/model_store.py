@@ -17,7 +17,7 @@ from apn_core.train import checkpoint as ckpt
 
 BUNDLED_DIR = Path(__file__).resolve().parents[1] / "bundled"
 BUNDLED = {  # key → (folder under apn_core/bundled, sha256 of model.safetensors)
-    "default": ("default", "f84aa709fcc0655a95e35edb94961bec5e6bd4334e6e81dfe3d65c0a19dbad72"),
+    "default": ("default", "8e23079a513f46af5595798a52a11b38915b0975731bb83d7221e23b7e8e43cc"),
 }
 BUNDLED_WEIGHTS = "model.safetensors"
 
