@@ -65,7 +65,7 @@ def read_dicom(path: Path) -> Radiograph:
     if stored.ndim != 2:
         raise ImageReadError(path, f"expected a 2-D image, found shape {stored.shape}")
 
-    pixels = np.asarray(apply_rescale(stored, ds), dtype=np.float32)
+    pixels = _rescaled(stored, ds, apply_rescale)
     photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2"))
     if photometric == "MONOCHROME1":
         lo, hi = _value_range(ds)
@@ -93,6 +93,22 @@ def read_dicom(path: Path) -> Radiograph:
         format="DICOM",
         meta=meta,
     )
+
+
+def _rescaled(stored: np.ndarray, ds, apply_rescale) -> np.ndarray:
+    """Modality LUT as float32. The common linear case is done in float32 directly
+    (pydicom's general path goes through float64: ~30 ms more on a full-size radiograph);
+    a Modality LUT Sequence goes through pydicom."""
+    if "ModalityLUTSequence" in ds:
+        return np.asarray(apply_rescale(stored, ds), dtype=np.float32)
+    slope = float(ds.get("RescaleSlope", 1) or 1)
+    intercept = float(ds.get("RescaleIntercept", 0) or 0)
+    pixels = stored.astype(np.float32)
+    if slope != 1.0:
+        pixels *= np.float32(slope)
+    if intercept != 0.0:
+        pixels += np.float32(intercept)
+    return pixels
 
 
 def _check_decoder(path: Path, tsyntax) -> None:
