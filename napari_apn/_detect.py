@@ -19,11 +19,19 @@ import numpy as np
 LOW_CONFIDENCE = 0.5
 
 
+def _predictor(model: str):
+    """The loaded model, reloaded when its weights file changes (a run retrained or resumed
+    in this session must not be served from a stale cache)."""
+    from apn_core.inference.model_store import resolve
+
+    return _load(model, resolve(model).weights.stat().st_mtime_ns)
+
+
 @lru_cache(maxsize=4)
-def _predictor(model: str, flip_test: bool = True):
+def _load(model: str, _stamp: int):
     from apn_core.inference import Predictor
 
-    return Predictor.load(model, flip_test=flip_test)
+    return Predictor.load(model)
 
 
 def predict_layer(data: np.ndarray, scale, model: str = "default"):

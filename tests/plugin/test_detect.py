@@ -63,3 +63,21 @@ def test_detect_widget_reports_errors_without_getting_stuck(make_napari_viewer, 
         and widget.run_button.enabled
         and not widget.progress.visible
     )
+
+
+def test_model_cache_reloads_when_the_weights_change(tmp_path):
+    import os
+    import shutil
+
+    from apn_core.inference.model_store import BUNDLED_DIR
+    from napari_apn._detect import _predictor
+
+    run = tmp_path / "run"
+    run.mkdir()
+    shutil.copy(BUNDLED_DIR / "default" / "config.json", run / "config.json")
+    shutil.copy(BUNDLED_DIR / "default" / "model.safetensors", run / "best.safetensors")
+    first = _predictor(str(run))
+    assert _predictor(str(run)) is first  # cached
+    stat = (run / "best.safetensors").stat()
+    os.utime(run / "best.safetensors", ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+    assert _predictor(str(run)) is not first  # retrained → reloaded
