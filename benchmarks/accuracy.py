@@ -42,16 +42,15 @@ def main() -> None:
     apn = [sys.executable, "-m", "apn_core"]
     rows = []
     for name, (preset, extra) in CANDIDATES.items():
-        run_dir = (
-            args.out
-            / name.split(",")[0].split(" ")[0].replace("(", "")
-            / name.replace(" ", "_").replace(",", "")
-        )
+        run_dir = args.out / "".join(c if c.isalnum() else "_" for c in name).strip("_")
         if not (run_dir / "last.safetensors").exists():
             run([*apn, "train", str(args.train), "--out", str(run_dir), "--preset", preset, "--max-minutes",
                  str(args.minutes), "--workers", "1", "--progress", "json", *extra])  # fmt: skip
         report = run_dir / "heldout"
-        run([*apn, "evaluate", str(args.heldout), "--model", str(run_dir), "--out", str(report)])
+        if not (report / "evaluation.json").exists():  # re-running only re-prints
+            run(
+                [*apn, "evaluate", str(args.heldout), "--model", str(run_dir), "--out", str(report)]
+            )
         metrics = json.loads((report / "evaluation.json").read_text())
         log = [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines()]
         minutes, reached = 0.0, None
@@ -76,6 +75,9 @@ def main() -> None:
               f"{sp:>15}{(f'{reached:.1f}' if reached is not None else 'never'):>11}")  # fmt: skip
         for lm in DEFAULT_LANDMARKS.names:
             x = m[lm]
+            if not x.get("n"):
+                print(f"    {lm:<22}{'never reported':>16}")
+                continue
             print(f"    {lm:<22}{x['mre']:>16.2f}{100 * x['pck@10']:>15.1f}%")
 
 
