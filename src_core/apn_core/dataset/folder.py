@@ -16,6 +16,7 @@ from pathlib import Path
 from apn_core.annotations import ImageLabels, read_landmarks_csv, read_markups, read_napari_points
 from apn_core.errors import AnnotationError, FileProblem, ImageReadError
 from apn_core.io import is_image_file, read_radiograph
+from apn_core.io.radiograph import validate_spacing
 from apn_core.landmarks import DEFAULT_LANDMARKS, LandmarkSet
 from apn_core.problems import Report
 
@@ -191,8 +192,7 @@ def _resolve_spacing(rel, file_spacing, file_source, labels, given, report):
     if file_spacing is not None:
         return file_spacing, file_source
     if given is not None:
-        value = (float(given), float(given)) if isinstance(given, int | float) else tuple(given)
-        return value, "given explicitly (--spacing)"
+        return validate_spacing(given, "--spacing"), "given explicitly (--spacing)"
     report.add(
         "missing-spacing",
         rel,

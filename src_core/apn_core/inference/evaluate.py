@@ -17,7 +17,7 @@ import numpy as np
 
 from apn_core.annotations import read_landmarks_csv
 from apn_core.dataset import LabelledFolder
-from apn_core.metrics import summarise
+from apn_core.metrics import radial_errors_mm, summarise
 from apn_core.utils.atomic import atomic_path, write_text_atomic
 
 
@@ -42,8 +42,7 @@ def evaluate(
             unpredicted += 1
             continue
         lab = item.labels
-        d = (pred - lab.xy) * np.array([item.spacing[1], item.spacing[0]])
-        err = np.sqrt((d**2).sum(axis=1))
+        err = radial_errors_mm(pred[None], lab.xy[None], np.array([item.spacing]))[0]
         pred_present = np.isfinite(pred).all(axis=1)
         e = np.full(k, np.nan)
         for i in range(k):

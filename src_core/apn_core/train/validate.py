@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from apn_core.heatmaps import decode
-from apn_core.metrics import summarise
+from apn_core.metrics import radial_errors_mm, summarise
 from apn_core.train.data import TrainingTensors
 
 
@@ -47,9 +47,7 @@ def validation_metrics(
 ) -> dict:
     """MRE/PCK over landmarks present in the truth (wherever the model put them), plus how
     many truly-absent landmarks were reported present and present ones reported absent."""
-    d = (xy - torch.nan_to_num(data.xy)).numpy()
-    mm = data.mm_per_px.numpy()[:, None, :]
-    err = np.sqrt((d[..., 0] * mm[..., 1]) ** 2 + (d[..., 1] * mm[..., 0]) ** 2)
+    err = radial_errors_mm(xy.numpy(), data.xy.numpy(), data.mm_per_px.numpy())
     present = data.present.numpy()
     err = np.where(present, err, np.nan)
     out = summarise(err, names)
