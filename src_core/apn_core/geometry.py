@@ -76,16 +76,36 @@ class Letterbox:
         """mm per input pixel (row, col) for an image of ``spacing`` mm/px."""
         return spacing[0] / self.sy, spacing[1] / self.sx
 
+    def resize(self, pixels: np.ndarray) -> np.ndarray:
+        """Antialiased bilinear resize of ``pixels`` (2-D) to :attr:`resized_shape`, float32."""
+        t = torch.from_numpy(np.ascontiguousarray(pixels, dtype=np.float32))[None, None]
+        return F.interpolate(
+            t, size=self.resized_shape, mode="bilinear", antialias=True, align_corners=False
+        )[0, 0].numpy()
+
+    def pad(self, resized: np.ndarray) -> np.ndarray:
+        """Place a :meth:`resize` output in the zero-filled input frame."""
+        nh, nw = self.resized_shape
+        out = np.zeros(self.input_shape, np.float32)
+        out[self.oy : self.oy + nh, self.ox : self.ox + nw] = resized
+        return out
+
     def apply(self, pixels: np.ndarray) -> np.ndarray:
         """Resize (antialiased bilinear) and pad ``pixels`` (2-D float) into the input frame."""
-        nh, nw = self.resized_shape
-        t = torch.from_numpy(np.ascontiguousarray(pixels, dtype=np.float32))[None, None]
-        small = F.interpolate(
-            t, size=(nh, nw), mode="bilinear", antialias=True, align_corners=False
-        )[0, 0]
-        out = np.zeros(self.input_shape, np.float32)
-        out[self.oy : self.oy + nh, self.ox : self.ox + nw] = small.numpy()
-        return out
+        return self.pad(self.resize(pixels))
+
+
+def network_input(pixels: np.ndarray, geometry: GeometryConfig) -> tuple[np.ndarray, Letterbox]:
+    """A bone-bright radiograph → the normalised, letterboxed network input and its box.
+
+    Resize first, normalise second: the intensity percentiles are then taken at the
+    resolution the network sees, so they do not depend on the file's pixel size (at 0.143
+    mm/px quantum noise widens full-resolution percentiles and the downsampled image came
+    out darker and flatter than the same anatomy stored at 0.5 mm/px), and the full-size
+    image is touched once, by the resize. Training (its cache) and inference both call this.
+    """
+    box = Letterbox.fit(np.shape(pixels), geometry)
+    return box.pad(normalise_intensity(box.resize(pixels))), box
 
 
 def normalise_intensity(pixels: np.ndarray, low: float = 0.5, high: float = 99.5) -> np.ndarray:

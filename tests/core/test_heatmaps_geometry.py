@@ -7,8 +7,9 @@ import pytest
 import torch
 
 from apn_core.config import GeometryConfig
-from apn_core.geometry import Letterbox, normalise_intensity
+from apn_core.geometry import Letterbox, network_input, normalise_intensity
 from apn_core.heatmaps import decode, render_targets
+from apn_core.synth import SynthConfig, generate_case
 
 NAN = float("nan")
 
@@ -63,3 +64,16 @@ def test_normalise_intensity_maps_percentiles_to_unit_range():
     x = np.linspace(0, 4095, 10000, dtype=np.float32).reshape(100, 100)
     out = normalise_intensity(x)
     assert out.min() == 0.0 and out.max() == 1.0 and out.dtype == np.float32
+
+
+def test_network_input_does_not_depend_on_the_files_pixel_size():
+    """The same synthetic anatomy stored at 0.5 and at 0.143 mm/px (full size, where quantum
+    noise per pixel is ~3.5× stronger) must reach the network as nearly the same picture."""
+    geom = GeometryConfig(height=512, width=192, stride=4)
+    coarse = generate_case(43, 5000, SynthConfig(spacing_mm=0.5)).bone_bright
+    fine = generate_case(43, 5000, SynthConfig(spacing_mm=0.143)).bone_bright
+    (a, box_a), (b, box_b) = network_input(coarse, geom), network_input(fine, geom)
+    assert a.shape == b.shape == (512, 192) and box_a.resized_shape == box_b.resized_shape
+    assert np.abs(a - b).mean() < 0.015
+    assert abs(a.mean() - b.mean()) < 0.02
+    assert a.min() == 0.0 and a.max() == 1.0  # padding is black, the window fills 0–1

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from apn_core.config import RunConfig
-from apn_core.geometry import Letterbox, normalise_intensity
+from apn_core.geometry import Letterbox, network_input
 from apn_core.heatmaps import decode
 from apn_core.inference.model_store import resolve
 from apn_core.io import read_radiograph
@@ -122,9 +122,8 @@ class Predictor:
 
     def prepare(self, pixels: np.ndarray) -> tuple[torch.Tensor, Letterbox]:
         """Normalise and letterbox one bone-bright image → ``(1, H, W)`` tensor and its box."""
-        normalised = normalise_intensity(np.asarray(pixels, dtype=np.float32))
-        box = Letterbox.fit(normalised.shape, self.config.geometry)
-        return torch.from_numpy(box.apply(normalised))[None], box
+        boxed, box = network_input(pixels, self.config.geometry)
+        return torch.from_numpy(boxed)[None], box
 
     @torch.no_grad()
     def forward(

@@ -20,12 +20,12 @@ from torch.utils.data import DataLoader, Dataset
 
 from apn_core.config import GeometryConfig
 from apn_core.dataset import LabelledImage
-from apn_core.geometry import Letterbox, normalise_intensity
+from apn_core.geometry import Letterbox, network_input
 from apn_core.io import read_radiograph
 from apn_core.utils.atomic import atomic_path
 
 log = logging.getLogger(__name__)
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: letterbox before intensity normalisation (geometry.network_input)
 
 
 @dataclass
@@ -82,8 +82,8 @@ class _DecodeSet(Dataset):
         )
         if cached is not None and cached.exists():
             return np.load(cached)
-        pixels = normalise_intensity(read_radiograph(item.path).pixels)
-        boxed = Letterbox.fit(pixels.shape, self.geometry).apply(pixels).astype(np.float16)
+        boxed, _ = network_input(read_radiograph(item.path).pixels, self.geometry)
+        boxed = boxed.astype(np.float16)
         if cached is not None:
             with atomic_path(cached) as tmp:
                 np.save(tmp, boxed)
