@@ -1,6 +1,7 @@
 """Leg alignment from a landmarks Points layer, in mm (no Qt: the widget and tests use it).
 
-Points data are (row, col) pixels and the layer's ``scale`` the spacing; measurements are
+Points data are (row, col) pixels and the layer's ``scale`` and ``units`` give the spacing
+(a layer in napari's default pixel units has none: no mm measurements); measurements are
 those of :mod:`apn_core.measurements` (HKA positive = varus).
 """
 
@@ -11,23 +12,31 @@ import numpy as np
 ROWS = ("hka_deg", "mad_mm", "length_mm", "femur_mm", "tibia_mm")
 
 
-def layer_xy(layer) -> tuple[np.ndarray, tuple[float, float]]:
-    """``(K, 2)`` image (x, y) px in default-landmark order (NaN where no point) and spacing."""
+def layer_xy(layer) -> tuple[np.ndarray, tuple[float, float] | None]:
+    """``(K, 2)`` image (x, y) px in default-landmark order (NaN where no point) and the
+    spacing in mm (``None`` when the layer's scale is not a length)."""
     from apn_core.landmarks import DEFAULT_LANDMARKS
+    from napari_apn._layers import layer_spacing_mm
 
     xy = np.full((len(DEFAULT_LANDMARKS), 2), np.nan)
     labels = list(layer.features["label"]) if "label" in layer.features else []
     for (row, col), name in zip(np.asarray(layer.data, float), labels, strict=False):
         if name in DEFAULT_LANDMARKS:
             xy[DEFAULT_LANDMARKS.index(name)] = (col, row)
-    scale = tuple(float(s) for s in layer.scale[-2:])
-    return xy, scale
+    return xy, layer_spacing_mm(layer)
 
 
 def layer_alignment(layer) -> dict:
+    """Both legs and the discrepancy, in mm; ``ValueError`` when the layer has no spacing."""
     from apn_core.measurements import alignment
 
     xy, spacing = layer_xy(layer)
+    if spacing is None:
+        raise ValueError(
+            f"layer {layer.name!r} has no pixel spacing in mm (its units are "
+            f"{tuple(str(u) for u in layer.units)}): open the radiograph with napari-apn's reader, "
+            "or set the layer's scale to the spacing and its units to mm"
+        )
     return alignment(xy, spacing)
 
 
@@ -71,7 +80,7 @@ def save_to_labelled_folder(layer, folder, image: str | None = None) -> str:
     placed = np.isfinite(xy).all(axis=1)
     labels.xy[placed] = xy[placed]
     labels.annotated[placed] = True
-    if labels.spacing is None and spacing != (1.0, 1.0):
+    if labels.spacing is None and spacing is not None:
         labels.spacing = spacing
     existing[image] = labels
     write_landmarks_csv(csv_path, list(existing.values()), DEFAULT_LANDMARKS)

@@ -34,19 +34,19 @@ def _load(model: str, _stamp: int):
     return Predictor.load(model)
 
 
-def predict_layer(data: np.ndarray, scale, model: str = "default"):
-    """Run the model on a 2-D array whose layer ``scale`` is the spacing in mm (core call,
-    safe to run in a worker thread: no viewer access)."""
+def predict_layer(data: np.ndarray, spacing: tuple[float, float] | None, model: str = "default"):
+    """Run the model on a 2-D array of ``spacing`` mm/px (``None``: positions and confidence
+    only, no mm outputs); core call, safe in a worker thread (no viewer access)."""
     if data.ndim != 2:
         raise ValueError(
             f"the image layer must be 2-D (got shape {data.shape}); pick a single radiograph"
         )
-    spacing = tuple(float(s) for s in scale[-2:])
     return _predictor(str(model)).predict(np.asarray(data, dtype=np.float32), spacing)
 
 
-def result_layers(prediction, image_name: str, scale, translate) -> list[tuple]:
-    """Layer data tuples (points, heatmaps) for a prediction on an image layer."""
+def result_layers(prediction, image_name: str, scale, translate, units=("mm", "mm")) -> list[tuple]:
+    """Layer data tuples (points, heatmaps) for a prediction on an image layer, in that
+    layer's world frame (its scale, translate and units)."""
     from apn_core.palette import hex_colour
 
     scale = np.asarray(scale, float)[-2:]
@@ -60,7 +60,7 @@ def result_layers(prediction, image_name: str, scale, translate) -> list[tuple]:
             "name": f"{image_name} landmarks",
             "scale": scale,
             "translate": translate,
-            "units": ("mm", "mm"),
+            "units": units,
             "features": {
                 "label": [prediction.names[i] for i in keep],
                 "confidence": prediction.confidence[keep].astype(float),
@@ -79,6 +79,7 @@ def result_layers(prediction, image_name: str, scale, translate) -> list[tuple]:
             },
             "metadata": {
                 "apn_image": image_name,
+                "apn_spacing_mm": prediction.spacing,
                 "apn_absent": [
                     n for n, p in zip(prediction.names, prediction.present, strict=True) if not p
                 ],
@@ -94,6 +95,7 @@ def result_layers(prediction, image_name: str, scale, translate) -> list[tuple]:
             "name": f"{image_name} heatmaps",
             "scale": hm_scale,
             "translate": hm_translate,
+            "units": units,
             "colormap": "inferno",
             "interpolation2d": "linear",
             "blending": "additive",
@@ -113,7 +115,8 @@ def show_results(viewer, layer_tuples: list[tuple], show_heatmaps: bool = True) 
         if name in viewer.layers:
             layer = viewer.layers[name]
             layer.data = data
-            for key in ("scale", "translate", "features", "face_color", "border_color", "metadata"):
+            for key in ("scale", "translate", "units", "features", "face_color", "border_color",
+                        "metadata"):  # fmt: skip
                 if key in kwargs:
                     setattr(layer, key, kwargs[key])
         else:
@@ -130,9 +133,9 @@ def show_results(viewer, layer_tuples: list[tuple], show_heatmaps: bool = True) 
 
 def detect(viewer, image, model: str = "default", show_heatmaps: bool = True):
     """Detect landmarks on ``image`` (a layer or its name); returns the Points layer."""
+    from napari_apn._layers import layer_spacing_mm
+
     layer = viewer.layers[image] if isinstance(image, str) else image
-    prediction = predict_layer(layer.data, layer.scale, model)
-    layers = show_results(
-        viewer, result_layers(prediction, layer.name, layer.scale, layer.translate), show_heatmaps
-    )
-    return layers[0]
+    prediction = predict_layer(layer.data, layer_spacing_mm(layer), model)
+    tuples = result_layers(prediction, layer.name, layer.scale, layer.translate, layer.units)
+    return show_results(viewer, tuples, show_heatmaps)[0]

@@ -14,6 +14,18 @@ from apn_core.landmarks import LandmarkSet
 from apn_core.palette import hex_colour
 
 
+def layer_spacing_mm(layer) -> tuple[float, float] | None:
+    """The layer's pixel spacing in mm (row, col) from its ``scale`` and ``units``, or
+    ``None`` when the scale is not a length: napari's default unit is the pixel (an array
+    added in the console, a PNG opened by another reader), and treating that scale as mm
+    would turn every measurement into a silent wrong answer."""
+    try:
+        factors = [float((1 * unit).to("mm").magnitude) for unit in layer.units[-2:]]
+    except Exception:  # pint's DimensionalityError (pixel → mm), or a layer without units
+        return None
+    return tuple(float(s) * f for s, f in zip(layer.scale[-2:], factors, strict=True))
+
+
 def image_layer_data(radiograph: Radiograph, name: str | None = None) -> tuple:
     """``(data, kwargs, "image")`` with the spacing as ``scale`` (1 mm/px if unknown)."""
     spacing = radiograph.spacing or (1.0, 1.0)

@@ -63,11 +63,20 @@ class AlignmentWidget(Container):
         layer = self._watched
         if layer is None:
             return None
-        result = layer_alignment(layer)
-        self.table.value = {"data": list(map(list, zip(*table_data(result).values(), strict=True))),
-                            "index": list(ROWS), "columns": ["right", "left"]}  # fmt: skip
-        self.lld.value = f"leg-length discrepancy (R − L): {result['lld_mm']:.1f} mm"
         self._draw_axes(layer)
+        try:
+            result = layer_alignment(layer)
+        except ValueError as exc:  # no spacing: say so instead of showing pixels as mm
+            result, self.lld.value, self.status.value = None, "", str(exc)
+        rows = (
+            table_data(result)
+            if result
+            else {"right": [None] * len(ROWS), "left": [None] * len(ROWS)}
+        )
+        self.table.value = {"data": list(map(list, zip(*rows.values(), strict=True))),
+                            "index": list(ROWS), "columns": ["right", "left"]}  # fmt: skip
+        if result:
+            self.lld.value = f"leg-length discrepancy (R − L): {result['lld_mm']:.1f} mm"
         return result
 
     def _draw_axes(self, layer) -> None:
@@ -79,7 +88,7 @@ class AlignmentWidget(Container):
             if lines:
                 shapes.add_paths(lines)
         elif lines:
-            self.viewer.add_shapes(lines, shape_type="path", name=name, scale=layer.scale, translate=layer.translate,
+            self.viewer.add_shapes(lines, shape_type="path", name=name, scale=layer.scale, translate=layer.translate, units=layer.units,
                                    edge_color="yellow", edge_width=1.5 / min(layer.scale[-2:]))  # fmt: skip
 
     def export_csv(self) -> None:

@@ -64,12 +64,10 @@ class DetectWidget(Container):
             return
         layer = self.viewer.layers[self.image.value]
         model = self.model_name()
-        data, scale, translate, name = (
-            layer.data,
-            tuple(layer.scale),
-            tuple(layer.translate),
-            layer.name,
-        )
+        from napari_apn._layers import layer_spacing_mm
+
+        data, spacing, name = layer.data, layer_spacing_mm(layer), layer.name
+        frame = (tuple(layer.scale), tuple(layer.translate), tuple(layer.units))
 
         @thread_worker
         def work():
@@ -78,8 +76,8 @@ class DetectWidget(Container):
                 yield "loading model"
                 _predictor(model)
                 yield "predicting"
-                prediction = predict_layer(data, scale, model)
-                return result_layers(prediction, name, scale, translate)
+                prediction = predict_layer(data, spacing, model)
+                return result_layers(prediction, name, *frame)
             except Exception as exc:
                 log.debug("detect failed", exc_info=True)
                 return WorkerError(str(exc))
@@ -111,6 +109,8 @@ class DetectWidget(Container):
         self.status.value = f"{len(layers[0].data)} landmarks" + (
             f"; absent: {', '.join(absent)}" if absent else ""
         )
+        if layers[0].metadata.get("apn_spacing_mm") is None:
+            self.status.value += "; the image layer has no pixel spacing in mm: no mm outputs"
 
     def _error(self, message: str) -> None:
         from napari.utils.notifications import show_error

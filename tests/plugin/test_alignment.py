@@ -53,3 +53,18 @@ def test_export_and_save_back_keep_other_rows(widget_and_layer, tmp_path):
     widget.save_points()  # saving again updates, never duplicates
     assert (folder / "landmarks.csv").read_text().count("synthetic long leg") == 6
     np.testing.assert_allclose(layer.scale, [0.5, 0.5])
+
+
+def test_a_layer_without_spacing_gets_no_mm_table_but_a_reason(make_napari_viewer):
+    from napari_apn._qt.alignment_widget import AlignmentWidget
+
+    viewer = make_napari_viewer()
+    viewer.open_sample("napari-apn", "long_leg")
+    truth = viewer.layers["ground truth"]
+    viewer.add_points(truth.data, features=truth.features, name="pixels only")
+    widget = AlignmentWidget(viewer)
+    widget.points.value = "pixels only"
+    assert widget.update() is None
+    assert "no pixel spacing in mm" in widget.status.value
+    assert all(v is None for v in widget.table.to_dict("dict")["right"].values())
+    assert "pixels only axes" in viewer.layers  # the axes need no spacing

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from napari_apn import detect
 
@@ -81,3 +82,28 @@ def test_model_cache_reloads_when_the_weights_change(tmp_path):
     stat = (run / "best.safetensors").stat()
     os.utime(run / "best.safetensors", ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
     assert _predictor(str(run)) is not first  # retrained → reloaded
+
+
+def test_detect_on_a_layer_without_spacing_gives_positions_but_no_mm(make_napari_viewer):
+    """An array added in the console has napari's default pixel units: its scale is not a
+    spacing, so the landmarks land on the anatomy but nothing is reported in mm."""
+    viewer = make_napari_viewer()
+    viewer.open_sample("napari-apn", "long_leg")
+    sample, truth = viewer.layers["synthetic long leg"], viewer.layers["ground truth"]
+    viewer.add_image(sample.data, name="plain array")
+    points = detect(viewer, "plain array")
+    assert points.metadata["apn_spacing_mm"] is None
+    assert tuple(str(u) for u in points.units) == ("pixel", "pixel")
+    assert np.abs(points.data - truth.data).max() < 10  # image pixels (0.5 mm each)
+
+
+def test_layer_spacing_reads_units():
+    from napari.layers import Image
+
+    from napari_apn._layers import layer_spacing_mm
+
+    image = np.zeros((4, 4))
+    assert layer_spacing_mm(Image(image, scale=(0.2, 0.1), units=("mm", "mm"))) == (0.2, 0.1)
+    got = layer_spacing_mm(Image(image, scale=(143.0, 143.0), units=("um", "um")))
+    assert got == pytest.approx((0.143, 0.143))
+    assert layer_spacing_mm(Image(image, scale=(0.5, 0.5))) is None  # napari's default: pixel
