@@ -36,7 +36,8 @@ def main() -> None:
     if "ground truth axes" in viewer.layers:  # drawn while the widget watched the default choice
         viewer.layers.remove("ground truth axes")
     viewer.reset_view()
-    viewer.scale_bar.visible = True
+    canvas = getattr(viewer, "canvas", None)  # napari >= 0.9 moved the overlays to the canvas
+    (canvas.overlays if canvas is not None else viewer).scale_bar.visible = True
     from qtpy.QtWidgets import QApplication
 
     for _ in range(5):  # let the dock widgets lay out before the capture

@@ -17,7 +17,7 @@ from apn_core.train import checkpoint as ckpt
 
 BUNDLED_DIR = Path(__file__).resolve().parents[1] / "bundled"
 BUNDLED = {  # key → (folder under apn_core/bundled, sha256 of model.safetensors)
-    "default": ("default", "8e23079a513f46af5595798a52a11b38915b0975731bb83d7221e23b7e8e43cc"),
+    "default": ("default", "67e18e88d45425dbac05a47acda67236a7a6ce16ae5feddd8af6d2bb5ed758ed"),
 }
 BUNDLED_WEIGHTS = "model.safetensors"
 
