@@ -44,7 +44,7 @@ def predict_layer(data: np.ndarray, spacing: tuple[float, float] | None, model: 
     return _predictor(str(model)).predict(np.asarray(data, dtype=np.float32), spacing)
 
 
-def result_layers(prediction, image_name: str, scale, translate, units=("mm", "mm")) -> list[tuple]:
+def result_layers(prediction, image_name: str, scale, translate, units) -> list[tuple]:
     """Layer data tuples (points, heatmaps) for a prediction on an image layer, in that
     layer's world frame (its scale, translate and units)."""
     from apn_core.palette import hex_colour

@@ -27,7 +27,7 @@ def layer_spacing_mm(layer) -> tuple[float, float] | None:
 
 
 def image_layer_data(radiograph: Radiograph, name: str | None = None) -> tuple:
-    """``(data, kwargs, "image")`` with the spacing as ``scale`` (1 mm/px if unknown)."""
+    """``(data, kwargs, "image")`` with the spacing as ``scale`` in mm (unknown: scale 1 in pixel units)."""
     spacing = radiograph.spacing or (1.0, 1.0)
     lo, hi = np.percentile(radiograph.pixels[::8, ::8], [0.5, 99.5])
     kwargs = {
