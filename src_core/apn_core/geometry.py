@@ -90,10 +90,6 @@ class Letterbox:
         out[self.oy : self.oy + nh, self.ox : self.ox + nw] = resized
         return out
 
-    def apply(self, pixels: np.ndarray) -> np.ndarray:
-        """Resize (antialiased bilinear) and pad ``pixels`` (2-D float) into the input frame."""
-        return self.pad(self.resize(pixels))
-
 
 def network_input(pixels: np.ndarray, geometry: GeometryConfig) -> tuple[np.ndarray, Letterbox]:
     """A bone-bright radiograph → the normalised, letterboxed network input and its box.

@@ -52,7 +52,7 @@ def test_letterboxed_pixels_land_where_the_mapping_says():
     x0, y0 = 401.3, 977.8
     image += np.exp(-((xx - x0) ** 2 + (yy - y0) ** 2) / (2 * 12.0**2))
     box = Letterbox.fit((rows, cols), GeometryConfig(height=256, width=128, stride=4))
-    boxed = box.apply(image)
+    boxed = box.pad(box.resize(image))
     expected = box.to_input(np.array([x0, y0]))
     w = boxed / boxed.sum()
     centroid = np.array([(w * np.arange(128)[None, :]).sum(), (w * np.arange(256)[:, None]).sum()])

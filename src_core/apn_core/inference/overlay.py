@@ -20,14 +20,15 @@ def write_overlay(
 ) -> Path:
     from PIL import Image, ImageDraw
 
-    img = normalise_intensity(pixels)
-    scale = min(1.0, height / img.shape[0])
-    size = (max(1, round(img.shape[1] * scale)), max(1, round(img.shape[0] * scale)))
-    pil = (
-        Image.fromarray((img * 255).astype(np.uint8))
-        .resize(size, Image.Resampling.BILINEAR)
-        .convert("RGB")
+    # resize first, then window (as geometry.network_input): one pass over a full-size image,
+    # and percentiles that full-resolution noise does not stretch
+    scale = min(1.0, height / pixels.shape[0])
+    size = (max(1, round(pixels.shape[1] * scale)), max(1, round(pixels.shape[0] * scale)))
+    small = Image.fromarray(np.asarray(pixels, dtype=np.float32), mode="F").resize(
+        size, Image.Resampling.BILINEAR
     )
+    img = normalise_intensity(np.asarray(small))
+    pil = Image.fromarray((img * 255).astype(np.uint8)).convert("RGB")
     draw = ImageDraw.Draw(pil)
     xy = prediction.xy * scale
     names = list(prediction.names)
