@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,6 +23,65 @@ def spacing_arg(text: str) -> tuple[float, float]:
     if len(values) != 2 or min(values) <= 0:
         raise argparse.ArgumentTypeError(f"{text!r}: need one or two positive numbers (mm/px)")
     return values[0], values[1]
+
+
+def _number(text: str, kind: type, what: str):
+    """Parse ``text`` as ``kind`` (int or float), rejecting NaN, infinities and ``1_000``."""
+    cleaned = text.strip()
+    try:
+        if "_" in cleaned:
+            raise ValueError
+        value = kind(cleaned)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+    if kind is float and not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer ≥ 1."""
+    value = _number(text, int, "a whole number")
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be at least 1")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type: an integer ≥ 0."""
+    value = _number(text, int, "a whole number")
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be 0 or more")
+    return value
+
+
+def any_int(text: str) -> int:
+    """argparse type: any integer (seeds, indices), written plainly."""
+    return _number(text, int, "a whole number")
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a finite number > 0."""
+    value = _number(text, float, "a number")
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be greater than 0")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    """argparse type: a finite number ≥ 0."""
+    value = _number(text, float, "a number")
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be 0 or more")
+    return value
+
+
+def fraction(text: str) -> float:
+    """argparse type: a number within 0–1 (a share or probability)."""
+    value = _number(text, float, "a number")
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be within 0 and 1")
+    return value
 
 
 def add_spacing_option(parser: argparse.ArgumentParser, what: str) -> None:
