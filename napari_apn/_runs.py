@@ -17,9 +17,11 @@ def remember(run: str | Path) -> None:
 def recent_runs(root: Path | None = None) -> list[str]:
     """Runs trained in this session first, then run folders under ``./runs`` (newest first)."""
     root = root or Path.cwd() / "runs"
-    found = [p for p in root.glob("*") if (p / "config.json").exists()] if root.is_dir() else []
+    from apn_core.runs import is_run
+
+    found = [p for p in root.glob("*") if is_run(p)] if root.is_dir() else []
     ordered = [
         *_REMEMBERED,
         *(str(p.resolve()) for p in sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)),
     ]
-    return list(dict.fromkeys(r for r in ordered if (Path(r) / "config.json").exists()))
+    return list(dict.fromkeys(r for r in ordered if is_run(r)))

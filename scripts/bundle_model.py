@@ -14,8 +14,8 @@ from pathlib import Path
 
 from safetensors.torch import save_file
 
+from apn_core import runs
 from apn_core.inference.model_store import BUNDLED_DIR, BUNDLED_WEIGHTS
-from apn_core.train import checkpoint as ckpt
 
 log = logging.getLogger("bundle_model")
 KEEP = ("generator.", "confidence.")
@@ -30,11 +30,11 @@ def main() -> None:
     parser.add_argument("--tag", default="best")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    config = ckpt.load_config(args.run)
-    weights = {k: v for k, v in ckpt.load_weights(args.run, args.tag).items() if k.startswith(KEEP)}
+    config = runs.load_config(args.run)
+    weights = {k: v for k, v in runs.load_weights(args.run, args.tag).items() if k.startswith(KEEP)}
     out = BUNDLED_DIR / args.key
     out.mkdir(parents=True, exist_ok=True)
-    ckpt.save_config(out, config)
+    runs.save_config(out, config)
     save_file(
         weights,
         str(out / BUNDLED_WEIGHTS),

@@ -14,7 +14,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from apn_core.train.checkpoint import read_log
+from apn_core.runs import read_log
 
 log = logging.getLogger("plot_training")
 

@@ -156,13 +156,15 @@ class TrainWidget(Container):
         self._read()
         err = bytes(self.process.readAllStandardError()).decode("utf-8", "replace").strip()
         self.start_button.enabled, self.cancel_button.enabled = True, False
+        from apn_core.runs import has_checkpoint
+
         run = Path(str(self.out.value))
-        if (run / "last.safetensors").exists():
+        if has_checkpoint(run):
             remember(run)
         if code == 0:
             self.status.value = "finished: the model is selectable in Detect landmarks"
             show_info(f"Training finished: {run}")
-        elif (run / "last.safetensors").exists():
+        elif has_checkpoint(run):
             self.status.value = "stopped: tick 'resume' and start to continue"
             self.resume.value = True
         else:

@@ -7,6 +7,7 @@ A run folder's ``config.json`` is ``RunConfig.to_dict()``; presets are named
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -181,6 +182,35 @@ class RunConfig:
             else:
                 d[section] = changes
         return RunConfig.from_dict(d)
+
+    def with_settings(self, settings: list[str]) -> RunConfig:
+        """A copy with ``["section.key=value", ...]`` applied (``apn train --set``).
+
+        Values are JSON (``1e-3``, ``true``, ``[0.9, 1.1]``, ``null``); anything that is not
+        JSON is taken as a string. Raises ``ValueError`` naming the bad setting.
+        """
+        sections: dict[str, dict[str, Any]] = {}
+        top: dict[str, Any] = {}
+        for item in settings:
+            key, sep, text = item.partition("=")
+            if not sep or not key.strip():
+                raise ValueError(f"{item!r} is not SECTION.KEY=VALUE")
+            try:
+                value = json.loads(text)
+            except ValueError:
+                value = text
+            section, dot, name = key.strip().partition(".")
+            if dot:
+                if section not in _SECTIONS:
+                    raise ValueError(
+                        f"{item!r}: unknown section {section!r}; known: {', '.join(_SECTIONS)}"
+                    )
+                sections.setdefault(section, {})[name] = value
+            elif section in ("decoding",):
+                top[section] = value
+            else:
+                raise ValueError(f"{item!r}: give SECTION.KEY (e.g. train.lr=1e-3)")
+        return self.replace(**sections, **top)
 
 
 _SECTIONS = {

@@ -11,10 +11,10 @@ import sys
 import pytest
 import torch
 
+from apn_core import runs
 from apn_core.errors import FileProblem
 from apn_core.presets import get_preset
 from apn_core.synth import SynthConfig, write_synthetic_folder
-from apn_core.train import checkpoint as ckpt
 from apn_core.train.job import train
 
 CLEAN = SynthConfig(spacing_mm=1.0, hip_prosthesis_fraction=0, knee_prosthesis_fraction=0, shield_fraction=0,
@@ -42,7 +42,7 @@ def test_tiny_model_overfits_two_images_below_5_mm(two_images, tmp_path):
         augment={"enabled": False}
     )
     assert train(two_images, tmp_path / "run", cfg, val_data=two_images) == "done"
-    log = ckpt.read_log(tmp_path / "run")
+    log = runs.read_log(tmp_path / "run")
     assert len(log) == 100
     assert log[-1]["val_mre"] < 5.0, log[-1]
     assert log[-1]["val_mre"] < log[10]["val_mre"]  # it learned, it did not start there
@@ -50,13 +50,13 @@ def test_tiny_model_overfits_two_images_below_5_mm(two_images, tmp_path):
 
 
 def _weights(run):
-    return ckpt.load_weights(run, "last")
+    return runs.load_weights(run, "last")
 
 
 def _losses(run):
     return [
         {k: v for k, v in r.items() if not k.startswith(("time", "images_per"))}
-        for r in ckpt.read_log(run)
+        for r in runs.read_log(run)
     ]
 
 
@@ -67,10 +67,10 @@ def test_resume_after_interruption_equals_an_uninterrupted_run(four_images, tmp_
     assert train(four_images, tmp_path / "a", cfg) == "done"
     cut = cfg.replace(train={"stop_after_steps": 1})  # 1 step per epoch: stop after its only step
     assert train(four_images, tmp_path / "b", cut) == "requested"
-    state = ckpt.load_state(tmp_path / "b", "last")["loop"]
+    state = runs.load_state(tmp_path / "b", "last")["loop"]
     # epoch 0 fully stepped but not yet validated/logged: the resumed run does that first
     assert (state["epoch"], state["step"], state["global_step"]) == (0, 1, 1)
-    assert ckpt.read_log(tmp_path / "b") == []
+    assert runs.read_log(tmp_path / "b") == []
     assert train(four_images, tmp_path / "b", cfg, resume=True) == "done"
     a, b = _weights(tmp_path / "a"), _weights(tmp_path / "b")
     assert a.keys() == b.keys()
@@ -86,7 +86,7 @@ def test_mid_epoch_resume_is_exact(four_images, tmp_path):
     )  # 3 steps/epoch
     train(four_images, tmp_path / "a", cfg)
     train(four_images, tmp_path / "b", cfg.replace(train={"stop_after_steps": 4}))  # inside epoch 2
-    assert ckpt.load_state(tmp_path / "b", "last")["loop"]["step"] == 1
+    assert runs.load_state(tmp_path / "b", "last")["loop"]["step"] == 1
     train(four_images, tmp_path / "b", cfg, resume=True)
     a, b = _weights(tmp_path / "a"), _weights(tmp_path / "b")
     assert all(torch.equal(a[k], b[k]) for k in a)
@@ -114,7 +114,7 @@ def test_run_folder_contents(four_images, tmp_path):
         assert (run / name).exists(), name
     state = torch.load(run / "last_state.pt", weights_only=True)  # loading never runs code
     assert {"optim_generator", "optim_discriminators", "loop"} <= set(state)
-    record = ckpt.read_log(run)[-1]
+    record = runs.read_log(run)[-1]
     assert {
         "loss_mse",
         "loss_d_pose",
@@ -168,16 +168,16 @@ def test_sigterm_stops_cleanly_with_a_loadable_checkpoint(four_images, tmp_path)
     assert proc.returncode == 128 + signal.SIGTERM, err
     events = [json.loads(x)["event"] for x in out.splitlines() if x.startswith("{")]
     assert "stopped" in events and "--resume" in out
-    weights = ckpt.load_weights(run, "last")
+    weights = runs.load_weights(run, "last")
     assert any(k.startswith("generator.") for k in weights)
-    step = ckpt.load_state(run, "last")["loop"]["global_step"]
+    step = runs.load_state(run, "last")["loop"]["global_step"]
     assert step >= 1
-    cfg = ckpt.load_config(run)
+    cfg = runs.load_config(run)
     assert (
         train(four_images, run, cfg, resume=True, train_changes={"stop_after_steps": 2})
         == "requested"
     )
-    assert ckpt.load_state(run, "last")["loop"]["global_step"] == step + 2
+    assert runs.load_state(run, "last")["loop"]["global_step"] == step + 2
 
 
 @pytest.mark.slow
@@ -195,7 +195,7 @@ def test_two_process_ddp_with_gloo(four_images, tmp_path):
     start = next(e for e in events if e["event"] == "start")
     assert start["steps_per_epoch"] == 1  # 3 training images, batch 1, split over 2 processes
     assert sum(e["event"] == "start" for e in events) == 1  # only rank 0 reports
-    log = ckpt.read_log(run)
+    log = runs.read_log(run)
     assert [r["phase"] for r in log] == ["pretrain", "adversarial"]
     assert "val_mre" in log[-1]
 
@@ -203,8 +203,8 @@ def test_two_process_ddp_with_gloo(four_images, tmp_path):
 def test_time_budget_stops_with_checkpoint_and_resume_gets_a_new_budget(four_images, tmp_path):
     cfg = _tiny(epochs_pretrain=3, epochs_adversarial=0, max_minutes=1e-6)
     assert train(four_images, tmp_path / "run", cfg) == "time"
-    assert ckpt.load_state(tmp_path / "run", "last")["loop"]["global_step"] == 1
-    assert ckpt.load_config(tmp_path / "run").train.max_minutes == 1e-6
+    assert runs.load_state(tmp_path / "run", "last")["loop"]["global_step"] == 1
+    assert runs.load_config(tmp_path / "run").train.max_minutes == 1e-6
     assert (
         train(four_images, tmp_path / "run", cfg, resume=True) == "done"
     )  # budget reset on resume

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from apn_core import runs
 from apn_core.synth import SynthConfig, write_synthetic_folder
-from apn_core.train import checkpoint as ckpt
 
 
 @pytest.fixture
@@ -35,7 +35,7 @@ def test_tiny_job_runs_to_completion_and_is_offered_in_detect(widget, qtbot, tmp
     assert widget.progress.value == widget.progress.max
     assert [r["epoch"] for r in widget.curves.records] == [1, 2, 3]
     assert str((tmp_path / "run").resolve()) in recent_runs()
-    assert len(ckpt.read_log(tmp_path / "run")) == 3
+    assert len(runs.read_log(tmp_path / "run")) == 3
 
 
 def test_cancelled_job_leaves_a_resumable_run(widget, qtbot, tmp_path):
@@ -45,6 +45,6 @@ def test_cancelled_job_leaves_a_resumable_run(widget, qtbot, tmp_path):
     widget.cancel()
     qtbot.waitUntil(lambda: widget.process is None, timeout=120000)
     assert widget.status.value.startswith("stopped") and widget.resume.value is True
-    step = ckpt.load_state(tmp_path / "run", "last")["loop"]["global_step"]
+    step = runs.load_state(tmp_path / "run", "last")["loop"]["global_step"]
     assert step >= 1
     assert "--resume" in widget.command()

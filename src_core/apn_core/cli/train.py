@@ -11,9 +11,13 @@ Exit codes: 0 finished or time budget reached; 2 bad input; 128+N stopped by sig
 from __future__ import annotations
 
 import argparse
+import json
 import signal
+from pathlib import Path
 
 from apn_core.cli.common import add_landmarks_option, add_spacing_option, load_landmarks
+from apn_core.config import RunConfig
+from apn_core.errors import FileProblem
 from apn_core.presets import PRESETS, get_preset
 
 TRAIN_OPTIONS = {  # CLI dest → TrainConfig field
@@ -39,9 +43,24 @@ def register(sub) -> None:
     )
     p.add_argument(
         "--preset",
-        default="default",
         choices=sorted(PRESETS),
-        help="model configuration (default: default)",
+        help="model configuration to start from (default: default, or the --config file's preset)",
+    )
+    p.add_argument(
+        "--config",
+        type=Path,
+        metavar="JSON",
+        help="a run configuration (a run's config.json, or a partial one such as the napari Train "
+        "widget writes); settings it leaves out come from its 'preset' (or --preset)",
+    )
+    p.add_argument(
+        "--set",
+        dest="settings",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="change one setting on top of the preset/config, e.g. --set train.lr=1e-3 "
+        "--set augment.rotation_deg=12 (JSON values); repeatable",
     )
     p.add_argument(
         "--resume", action="store_true", help="continue the run in --out from its last checkpoint"
@@ -85,10 +104,43 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
+def base_config(preset: str | None, path: Path | None) -> RunConfig:
+    """The preset, or a config file laid over its preset (file values win)."""
+    if path is None:
+        return get_preset(preset or "default")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise FileProblem(path, f"cannot read the configuration ({exc})") from None
+    if not isinstance(data, dict):
+        raise FileProblem(path, "a configuration file must hold a JSON object")
+    name = data.get("preset") or preset or "default"
+    if name not in PRESETS:
+        raise FileProblem(path, f"unknown preset {name!r}; known: {', '.join(sorted(PRESETS))}")
+    base = get_preset(name).to_dict()
+    merged = {
+        key: {**base[key], **value}
+        if isinstance(base.get(key), dict) and isinstance(value, dict)
+        else value
+        for key, value in data.items()
+    }
+    try:
+        return RunConfig.from_dict({**base, **merged})
+    except (ValueError, TypeError, KeyError) as exc:
+        raise FileProblem(path, f"invalid configuration ({exc})") from None
+
+
 def run(args) -> int:
     from apn_core.train.job import train
 
-    config = get_preset(args.preset)
+    config = base_config(args.preset, args.config)
+    if args.settings:
+        if args.resume:
+            raise FileProblem(args.out, "--set cannot change a run's configuration on --resume")
+        try:
+            config = config.with_settings(args.settings)
+        except (ValueError, TypeError) as exc:
+            raise FileProblem("--set", str(exc)) from None
     sections: dict[str, dict] = {}
     if args.landmarks:
         config.landmarks = load_landmarks(args.landmarks)

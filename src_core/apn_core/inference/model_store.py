@@ -11,9 +11,9 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from apn_core import runs
 from apn_core.config import RunConfig
 from apn_core.errors import FileProblem
-from apn_core.train import checkpoint as ckpt
 
 BUNDLED_DIR = Path(__file__).resolve().parents[1] / "bundled"
 BUNDLED = {  # key → (folder under apn_core/bundled, sha256 of model.safetensors)
@@ -51,15 +51,15 @@ def resolve(model: str | Path, tag: str = "best") -> ModelSource:
                 weights,
                 f"bundled model {key!r} is damaged (checksum mismatch); reinstall napari-apn",
             )
-        return ModelSource(ckpt.load_config(folder), weights, f"bundled:{key}")
+        return ModelSource(runs.load_config(folder), weights, f"bundled:{key}")
     run = Path(model)
     if not run.is_dir():
         raise FileProblem(
             run, f"no such run folder, and not a bundled model ({', '.join(BUNDLED)})"
         )
-    config = ckpt.load_config(run)
+    config = runs.load_config(run)
     for candidate in (tag, "last"):
-        weights = ckpt.weights_path(run, candidate)
+        weights = runs.weights_path(run, candidate)
         if weights.exists():
             return ModelSource(config, weights, str(run))
     raise FileProblem(run, f"no {tag}.safetensors or last.safetensors in the run folder")

@@ -5,23 +5,20 @@ The same function runs in one process or under ``torchrun`` (each rank calls it)
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from pathlib import Path
 
 import torch
 
-from apn_core import __version__
+from apn_core import __version__, runs
 from apn_core.config import RunConfig
 from apn_core.dataset import load_labelled_folder
 from apn_core.errors import FileProblem
-from apn_core.train import checkpoint as ckpt
 from apn_core.train.data import build_tensors, split_indices
 from apn_core.train.distributed import barrier, init_distributed, shutdown
 from apn_core.train.loop import Trainer
 from apn_core.train.progress import Progress
-from apn_core.utils.atomic import write_text_atomic
 
 log = logging.getLogger(__name__)
 RESUMABLE_CHANGES = {"max_minutes", "workers", "stop_after_steps", "epochs_adversarial"}
@@ -38,13 +35,13 @@ def resolve_device(name: str = "auto") -> torch.device:
 
 def prepare_config(run: Path, config: RunConfig, resume: bool, train_changes: dict) -> RunConfig:
     """The config a run trains with; refuses to reuse a run folder unless resuming."""
-    exists = (run / ckpt.CONFIG).exists()
+    exists = (run / runs.CONFIG).exists()
     if resume:
-        if not ckpt.weights_path(run, "last").exists():
+        if not runs.weights_path(run, "last").exists():
             raise FileProblem(
                 run, "nothing to resume (no last.safetensors); start a new run without --resume"
             )
-        saved = ckpt.load_config(run)
+        saved = runs.load_config(run)
         refused = set(train_changes) - RESUMABLE_CHANGES
         if refused:
             raise FileProblem(run, f"cannot change {', '.join(sorted(refused))} when resuming")
@@ -100,12 +97,12 @@ def train(
         if dist.is_main:
             run.mkdir(parents=True, exist_ok=True)
             if not resume:
-                ckpt.save_config(run, config)
+                runs.save_config(run, config)
                 split = {"train": [i.labels.image for i in train_items], "val": [i.labels.image for i in val_items],
                          "data": str(Path(data).resolve()), "val_data": str(Path(val_data).resolve()) if val_data else None}  # fmt: skip
-                write_text_atomic(run / "split.json", json.dumps(split, indent=2))
+                runs.write_split(run, split)
         barrier(dist)
-        cache = run / "cache"
+        cache = runs.cache_dir(run)
         workers = config.train.workers
 
         def caching(done: int, total: int) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from torch.nn.parallel import DistributedDataParallel as DDP
 
-from apn_core import __version__
+from apn_core import __version__, runs
 from apn_core.config import RunConfig
 from apn_core.heatmaps import decode, render_targets
 from apn_core.losses import (
@@ -28,7 +28,6 @@ from apn_core.losses import (
     heatmap_loss,
 )
 from apn_core.models import build_networks
-from apn_core.train import checkpoint as ckpt
 from apn_core.train.augment import Augmenter
 from apn_core.train.data import TrainingTensors
 from apn_core.train.distributed import DistInfo, any_rank, barrier
@@ -124,8 +123,8 @@ class Trainer:
         )
 
     def resume(self) -> None:
-        self.nets.load_state_dict(ckpt.load_weights(self.run, "last"))
-        state = ckpt.load_state(self.run, "last")
+        self.nets.load_state_dict(runs.load_weights(self.run, "last"))
+        state = runs.load_state(self.run, "last")
         self.opt_g.load_state_dict(state["optim_generator"])
         self.opt_d.load_state_dict(state["optim_discriminators"])
         self.state = LoopState(**state["loop"])
@@ -133,7 +132,7 @@ class Trainer:
     def save(self, tag: str) -> None:
         state = {"loop": vars(self.state).copy(), "optim_generator": self.opt_g.state_dict(),
                  "optim_discriminators": self.opt_d.state_dict(), "version": __version__}  # fmt: skip
-        ckpt.save_checkpoint(self.run, tag, self.nets, state)
+        runs.save_checkpoint(self.run, tag, self.nets.state_dict(), state)
 
     # ----- the loop ----------------------------------------------------------------
     def fit(self) -> str:
@@ -208,12 +207,12 @@ class Trainer:
                 self.save("last")
             barrier(self.dist)
             self.progress.event("stopped", reason=reason, epoch=self.state.epoch + 1, step=self.state.step,
-                                checkpoint=str(ckpt.weights_path(self.run, "last")))  # fmt: skip
+                                checkpoint=str(runs.weights_path(self.run, "last")))  # fmt: skip
         else:
             self.progress.event(
                 "done",
                 best_val_mre=self.state.best_mre,
-                checkpoint=str(ckpt.weights_path(self.run, "best")),
+                checkpoint=str(runs.weights_path(self.run, "best")),
             )
         return reason
 
@@ -245,7 +244,7 @@ class Trainer:
                 self.state.best_mre = score
                 self.save("best")
             self.save("last")
-            ckpt.append_log(self.run, record)
+            runs.append_log(self.run, record)
             log.debug("epoch %d: %s", epoch + 1, record)
         barrier(self.dist)
         self.progress.event("epoch", **{k: v for k, v in record.items() if k != "val_per_landmark"})

@@ -1,5 +1,8 @@
-"""Run-folder files: weights in safetensors, optimizer/loop state via ``torch.save`` that is
-only ever loaded with ``weights_only=True`` — loading never executes code from a file.
+"""The run-folder format, owned here: training, inference, the model store and the napari
+plugin call these functions; nothing else knows the file names.
+
+Weights are safetensors; optimizer/loop state goes through ``torch.save`` and is only ever
+loaded with ``weights_only=True`` — loading never executes code from a file.
 
     RUN/config.json          the RunConfig (+ software version)
     RUN/last.safetensors     generator, pose and confidence weights ("<net>.<param>")
@@ -18,11 +21,30 @@ import torch
 
 from apn_core.config import RunConfig
 from apn_core.errors import FileProblem
-from apn_core.models import Networks
 from apn_core.utils.atomic import atomic_path, write_text_atomic
 
 CONFIG = "config.json"
 LOG = "log.jsonl"
+SPLIT = "split.json"
+CACHE = "cache"
+
+
+def is_run(path: str | Path) -> bool:
+    """True when ``path`` is a run folder (it has a ``config.json``)."""
+    return (Path(path) / CONFIG).is_file()
+
+
+def has_checkpoint(run: str | Path, tag: str = "last") -> bool:
+    """True when the run holds the ``tag`` checkpoint's weights."""
+    return weights_path(Path(run), tag).is_file()
+
+
+def cache_dir(run: str | Path) -> Path:
+    return Path(run) / CACHE
+
+
+def write_split(run: str | Path, split: dict) -> None:
+    write_text_atomic(Path(run) / SPLIT, json.dumps(split, indent=2))
 
 
 def weights_path(run: Path, tag: str) -> Path:
@@ -47,12 +69,13 @@ def load_config(run: Path) -> RunConfig:
         raise FileProblem(path, f"invalid run configuration ({exc})") from None
 
 
-def save_checkpoint(run: Path, tag: str, networks: Networks, state: dict) -> None:
-    """Write ``<tag>.safetensors`` and ``<tag>_state.pt`` atomically (weights first)."""
+def save_checkpoint(run: Path, tag: str, weights: dict[str, torch.Tensor], state: dict) -> None:
+    """Write ``<tag>.safetensors`` (flat ``"<network>.<param>"`` weights) and
+    ``<tag>_state.pt`` atomically (weights first)."""
     from safetensors.torch import save_file
 
     with atomic_path(weights_path(run, tag)) as tmp:
-        save_file(networks.state_dict(), str(tmp), metadata={"format": "napari-apn", "tag": tag})
+        save_file(weights, str(tmp), metadata={"format": "napari-apn", "tag": tag})
     with atomic_path(state_path(run, tag)) as tmp:
         torch.save(state, tmp)
 
