@@ -66,5 +66,34 @@ def test_a_layer_without_spacing_gets_no_mm_table_but_a_reason(make_napari_viewe
     widget.points.value = "pixels only"
     assert widget.update() is None
     assert "no pixel spacing in mm" in widget.status.value
-    assert all(v is None for v in widget.table.to_dict("dict")["right"].values())
+    assert set(widget.table.to_dict("dict")["right"].values()) == {"–"}
     assert "pixels only axes" in viewer.layers  # the axes need no spacing
+
+
+def test_the_table_follows_a_drag_before_the_mouse_is_released(widget_and_layer, mouse, qtbot):
+    """napari blocks the layer's data events while a point is dragged; the table must
+    still follow the drag (README: "updated live while points are dragged")."""
+    _, widget, layer = widget_and_layer
+    before = widget.table.to_dict("dict")["right"]["hka_deg"]
+    knee = layer.data[2].copy()
+    layer.mode = "select"
+    drag = mouse(layer)
+    drag.press(layer.data_to_world(knee))
+    target = layer.data_to_world(knee - [0, 40])  # 20 mm towards the image's left
+    drag.move(target)
+    qtbot.waitUntil(
+        lambda: widget.table.to_dict("dict")["right"]["hka_deg"] > before + 2, timeout=2000
+    )
+    drag.release(target)
+    np.testing.assert_allclose(layer.data[2], knee - [0, 40])
+    assert widget.table.to_dict("dict")["right"]["hka_deg"] > before + 2
+
+
+def test_missing_values_show_a_dash_and_the_absent_landmark(widget_and_layer):
+    _, widget, layer = widget_and_layer
+    layer.remove([5])  # ankle_left
+    table = widget.table.to_dict("dict")
+    assert table["left"]["hka_deg"] == "–" and table["left"]["femur_mm"] != "–"
+    assert isinstance(table["right"]["hka_deg"], float)
+    assert "ankle_left absent" in widget.status.value
+    assert "nan" not in widget.lld.value and "ankle_left absent" in widget.lld.value
