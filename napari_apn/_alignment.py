@@ -57,15 +57,15 @@ def absent(xy: np.ndarray, side: str, parts) -> list[str]:
 
 
 def table_rows(result: dict | None, xy: np.ndarray) -> tuple[dict, list[str]]:
-    """``{"right": [...], "left": [...]}`` display values (rounded, or "–") and the reasons
-    for every "–" (e.g. "left: ankle_left absent")."""
+    """``{"right": [...], "left": [...]}`` display texts (one decimal, or "–") and the
+    reasons for every "–" (e.g. "left: ankle_left absent")."""
     out, reasons = {}, []
     for side in ("right", "left"):
         out[side] = []
         for key in ROWS:
             value = None if result is None else result[side][key]
             if value is not None and np.isfinite(value):
-                out[side].append(round(float(value), 1))
+                out[side].append(f"{value:.1f}")
             else:
                 out[side].append(MISSING)
         missing = absent(xy, side, ("femur", "knee", "ankle"))

@@ -4,11 +4,12 @@ and what the napari console calls::
     from napari_apn import detect
     detect(viewer, "synthetic long leg")            # bundled model; or model="runs/x"
 
-Results are LayerDataTuples: a Points layer ``"<image> landmarks"`` (features ``label``
-and ``confidence``; points below 0.5 confidence drawn as rings) that knows its image (the
-image layer's file and spacing, see :mod:`napari_apn._layers`), and a heatmap Image
-layer ``"<image> heatmaps"`` (max over landmarks, additive blending), both in the image
-layer's frame (scale, translate, units). Running again updates these layers in place.
+Results are LayerDataTuples: a heatmap Image layer ``"<image> heatmaps"`` (max over
+landmarks, additive blending) and, above it, a Points layer ``"<image> landmarks"``
+(features ``label`` and ``confidence``; points below 0.5 confidence drawn as rings) that
+knows its image (the image layer's file and spacing, see :mod:`napari_apn._layers`), both
+in the image layer's frame (scale, translate, units). Running again updates these layers
+in place.
 """
 
 from __future__ import annotations
@@ -73,7 +74,8 @@ def predict_layer(image: ImageInput, model: str = "default"):
 
 
 def result_layers(prediction, image: ImageInput, show_heatmaps: bool = True) -> list[tuple]:
-    """LayerDataTuples (points, heatmaps) for a prediction, in the image layer's frame."""
+    """LayerDataTuples (heatmaps, points: added in this order, the points are drawn above
+    the heatmaps) for a prediction, in the image layer's frame."""
     from apn_core.annotations import ImageLabels
     from apn_core.landmarks import LandmarkSet
     from napari_apn._layers import points_layer_data
@@ -109,7 +111,7 @@ def result_layers(prediction, image: ImageInput, show_heatmaps: bool = True) -> 
         },
         "image",
     )
-    return [(data, kwargs, kind), heatmaps]
+    return [heatmaps, (data, kwargs, kind)]
 
 
 def detect(viewer, image, model: str = "default", show_heatmaps: bool = True):
@@ -122,4 +124,4 @@ def detect(viewer, image, model: str = "default", show_heatmaps: bool = True):
     source = ImageInput.of(layer)
     return add_or_update(
         viewer, result_layers(predict_layer(source, model), source, show_heatmaps)
-    )[0]
+    )[-1]

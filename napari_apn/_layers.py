@@ -192,6 +192,7 @@ def points_layer_data(
         features["confidence"] = np.asarray(confidence, float)[keep]
         defaults["confidence"] = np.nan
         symbols = ["ring" if c < LOW_CONFIDENCE else symbol for c in features["confidence"]]
+    colours = label_colours(landmarks)
     lf = layer_frame or frame(ref.spacing)
     spacing = spacing_mm(lf["scale"], lf["units"])
     kwargs = {
@@ -200,12 +201,17 @@ def points_layer_data(
         "features": features,
         "feature_defaults": defaults,
         "face_color": "label",
-        "face_color_cycle": label_colours(landmarks),
+        "face_color_cycle": colours,
         "border_color": "black",
         "border_width": 0.1,
         "symbol": symbols,
         "size": POINT_SIZE_MM / min(spacing) if spacing else POINT_SIZE_PX,  # data pixels
-        "text": {"string": "{label}", "color": "white", "anchor": "upper_left", "size": 9},
+        "text": {
+            "string": "{label}",
+            "color": "white",
+            "anchor": "upper_left",
+            "size": 9,
+        },
         "metadata": {
             "apn_landmarks": list(landmarks.names),
             "apn_source": source,

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 from magicgui.widgets import ComboBox, Container, FileEdit, Label, PushButton, Table
 from qtpy.QtCore import QTimer
+from qtpy.QtWidgets import QStyledItemDelegate
 
 from napari_apn._alignment import (
     ROWS,
@@ -38,6 +39,7 @@ class AlignmentWidget(Container):
         self.table = Table(value={"right": [None] * len(ROWS), "left": [None] * len(ROWS)})
         self.table.row_headers = ROWS
         self.table.min_height = 190
+        self.table.native.setItemDelegate(QStyledItemDelegate())  # texts as given (1 decimal)
         self.lld = Label(value="")
         self.export = FileEdit(label="export CSV", mode="w", filter="*.csv", value="alignment.csv")
         self.export_button = PushButton(text="Export measurements")

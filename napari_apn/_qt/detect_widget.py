@@ -125,7 +125,7 @@ class DetectWidget(Container):
 
         if self._cancelled:  # a run cancelled after its last stage: discard its result
             return
-        points = add_or_update(self.viewer, layer_tuples)[0]
+        points = add_or_update(self.viewer, layer_tuples)[-1]
         absent = points.metadata.get("apn_absent", [])
         self.status.value = f"{len(points.data)} landmarks" + (
             f"; absent: {', '.join(absent)}" if absent else ""
