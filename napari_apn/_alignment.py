@@ -37,10 +37,15 @@ def layer_xy(layer) -> tuple[np.ndarray, tuple[float, float] | None]:
 
 
 def layer_alignment(layer) -> dict:
-    """Both legs and the discrepancy, in mm; ``ValueError`` when the layer has no spacing."""
+    """Both legs and the discrepancy, in mm; ``ValueError`` when the layer has no spacing
+    or a landmark has several points."""
     from apn_core.measurements import alignment
 
     xy, spacing = layer_xy(layer)
+    labels = [str(v) for v in layer.features["label"]] if "label" in layer.features else []
+    twice = sorted({n for n in labels if labels.count(n) > 1})
+    if twice:  # which point is the landmark? measuring either would be a guess
+        raise ValueError(f"{', '.join(twice)}: more than one point; delete all but one")
     if spacing is None:
         raise ValueError(
             f"layer {layer.name!r} has no pixel spacing in mm (its units are "

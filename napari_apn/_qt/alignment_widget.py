@@ -3,8 +3,9 @@ while a point is dragged; mechanical axes drawn as a Shapes layer; export and sa
 
 napari (0.9) emits ``Points.events.data`` once before a drag ("changing", old positions)
 and once on release ("changed"); during the drag the layer's data events are blocked. So
-the table follows the drag through a mouse-drag callback, and every other change (added,
-removed, set from code, release) through ``events.data``.
+the table follows the drag through a mouse-drag callback, every other change (added,
+removed, set from code, release) through ``events.data``, and relabelling through
+``events.features`` (refreshes are coalesced: at most one per turn of the event loop).
 """
 
 from __future__ import annotations
@@ -77,12 +78,14 @@ class AlignmentWidget(Container):
     def _watch(self, *_args) -> None:
         if self._watched is not None:
             self._watched.events.data.disconnect(self._on_data)
+            self._watched.events.features.disconnect(self._schedule)
             if self._on_drag in self._watched.mouse_drag_callbacks:
                 self._watched.mouse_drag_callbacks.remove(self._on_drag)
         name = self.points.value
         self._watched = self.viewer.layers[name] if name in self.viewer.layers else None  # noqa: SIM401 - LayerList has no .get
         if self._watched is not None:
             self._watched.events.data.connect(self._on_data)
+            self._watched.events.features.connect(self._schedule)  # a point relabelled
             self._watched.mouse_drag_callbacks.append(self._on_drag)
         self.update()
 
@@ -99,7 +102,7 @@ class AlignmentWidget(Container):
             self._schedule()
             yield
 
-    def _schedule(self) -> None:
+    def _schedule(self, *_args) -> None:
         if not self._pending:
             self._pending = True
             QTimer.singleShot(0, self._scheduled)

@@ -99,3 +99,13 @@ def test_missing_values_show_a_dash_and_the_absent_landmark(widget_and_layer):
     assert float(table["right"]["hka_deg"]) == pytest.approx(hka_right(widget))
     assert "ankle_left absent" in widget.status.value
     assert "nan" not in widget.lld.value and "ankle_left absent" in widget.lld.value
+
+
+def test_a_landmark_with_two_points_is_not_measured(widget_and_layer, qtbot):
+    _, widget, layer = widget_and_layer
+    features = layer.features.copy()
+    features.loc[0, "label"] = "knee_right"  # relabelled by hand: two knee_right points
+    layer.features = features
+    qtbot.waitUntil(lambda: "more than one point" in widget.status.value, timeout=2000)
+    assert "knee_right: more than one point" in widget.status.value
+    assert set(widget.table.to_dict("dict")["right"].values()) == {"–"}
