@@ -4,19 +4,20 @@ and what the napari console calls::
     from napari_apn import detect
     detect(viewer, "synthetic long leg")            # bundled model; or model="runs/x"
 
-Results go to a Points layer ``"<image> landmarks"`` (features ``label`` and
-``confidence``; low-confidence points drawn hollow) and a heatmap Image layer
-``"<image> heatmaps"`` (max over landmarks, additive blending), both aligned with the
-image layer's scale/translate. Running again updates these layers in place.
+Results are LayerDataTuples: a heatmap Image layer ``"<image> heatmaps"`` (max over
+landmarks, additive blending) and, above it, a Points layer ``"<image> landmarks"``
+(features ``label`` and ``confidence``; points below 0.5 confidence drawn as rings) that
+knows its image (the image layer's file and spacing, see :mod:`napari_apn._layers`), both
+in the image layer's frame (scale, translate, units). Running again updates these layers
+in place.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-
-LOW_CONFIDENCE = 0.5
 
 
 def _predictor(model: str):
@@ -34,108 +35,93 @@ def _load(model: str, _stamp: int):
     return Predictor.load(model)
 
 
-def predict_layer(data: np.ndarray, spacing: tuple[float, float] | None, model: str = "default"):
-    """Run the model on a 2-D array of ``spacing`` mm/px (``None``: positions and confidence
-    only, no mm outputs); core call, safe in a worker thread (no viewer access)."""
-    if data.ndim != 2:
-        raise ValueError(
-            f"the image layer must be 2-D (got shape {data.shape}); pick a single radiograph"
+@dataclass(frozen=True)
+class ImageInput:
+    """What a worker needs from an image layer (read on the UI thread, used off it)."""
+
+    data: np.ndarray
+    name: str
+    scale: tuple
+    translate: tuple
+    units: tuple
+    ref: object  # napari_apn._layers.ImageRef
+
+    @classmethod
+    def of(cls, layer) -> ImageInput:
+        from napari_apn._layers import ImageRef
+
+        if layer.ndim != 2 or getattr(layer, "rgb", False):
+            raise ValueError(
+                f"the image layer {layer.name!r} must be a single 2-D grayscale radiograph "
+                f"(its data have shape {layer.data.shape})"
+            )
+        return cls(
+            np.asarray(layer.data),
+            layer.name,
+            tuple(layer.scale),
+            tuple(layer.translate),
+            tuple(layer.units),
+            ImageRef.of_image_layer(layer),
         )
-    return _predictor(str(model)).predict(np.asarray(data, dtype=np.float32), spacing)
 
 
-def result_layers(prediction, image_name: str, scale, translate, units) -> list[tuple]:
-    """Layer data tuples (points, heatmaps) for a prediction on an image layer, in that
-    layer's world frame (its scale, translate and units)."""
-    from apn_core.palette import hex_colour
-
-    scale = np.asarray(scale, float)[-2:]
-    translate = np.asarray(translate, float)[-2:]
-    keep = np.flatnonzero(prediction.present)
-    confident = prediction.confidence[keep] >= LOW_CONFIDENCE
-    colours = [hex_colour(i) for i in keep]
-    points = (
-        prediction.xy[keep][:, ::-1].copy(),
-        {
-            "name": f"{image_name} landmarks",
-            "scale": scale,
-            "translate": translate,
-            "units": units,
-            "features": {
-                "label": [prediction.names[i] for i in keep],
-                "confidence": prediction.confidence[keep].astype(float),
-            },
-            "face_color": [
-                c if ok else "transparent" for c, ok in zip(colours, confident, strict=True)
-            ],
-            "border_color": colours,
-            "border_width": 0.3,
-            "size": 12.0 / float(min(scale)),
-            "text": {
-                "string": "{label} {confidence:.2f}",
-                "color": "white",
-                "anchor": "upper_left",
-                "size": 9,
-            },
-            "metadata": {
-                "apn_image": image_name,
-                "apn_spacing_mm": prediction.spacing,
-                "apn_absent": [
-                    n for n, p in zip(prediction.names, prediction.present, strict=True) if not p
-                ],
-            },
-        },
-        "points",
+def predict_layer(image: ImageInput, model: str = "default"):
+    """Run the model on the image (no spacing: positions and confidence only, no mm);
+    core call, safe in a worker thread (no viewer access)."""
+    return _predictor(str(model)).predict(
+        np.asarray(image.data, dtype=np.float32), image.ref.spacing
     )
-    hm_scale = np.asarray(prediction.heatmap_scale) * scale
-    hm_translate = np.asarray(prediction.heatmap_translate) * scale + translate
+
+
+def result_layers(prediction, image: ImageInput, show_heatmaps: bool = True) -> list[tuple]:
+    """LayerDataTuples (heatmaps, points: added in this order, the points are drawn above
+    the heatmaps) for a prediction, in the image layer's frame."""
+    from apn_core.annotations import ImageLabels
+    from apn_core.landmarks import LandmarkSet
+    from napari_apn._layers import points_layer_data
+
+    scale = np.asarray(image.scale, float)[-2:]
+    translate = np.asarray(image.translate, float)[-2:]
+    layer_frame = {"scale": scale, "translate": translate, "units": image.units}
+    labels = ImageLabels(image.ref.name or "", prediction.xy, np.ones(len(prediction.xy), bool))
+    data, kwargs, kind = points_layer_data(
+        labels,
+        f"{image.name} landmarks",
+        image.ref,
+        landmarks=LandmarkSet(tuple(prediction.names)),
+        confidence=prediction.confidence,
+        layer_frame=layer_frame,
+    )
+    kwargs["metadata"]["apn_absent"] = [
+        n for n, p in zip(prediction.names, prediction.present, strict=True) if not p
+    ]
     heatmaps = (
         prediction.heatmaps.clip(0, None).max(axis=0),
         {
-            "name": f"{image_name} heatmaps",
-            "scale": hm_scale,
-            "translate": hm_translate,
-            "units": units,
+            "name": f"{image.name} heatmaps",
+            "scale": np.asarray(prediction.heatmap_scale) * scale,
+            "translate": np.asarray(prediction.heatmap_translate) * scale + translate,
+            "units": image.units,
             "colormap": "inferno",
             "interpolation2d": "linear",
             "blending": "additive",
             "opacity": 0.6,
             "contrast_limits": (0.0, 1.0),
+            "visible": show_heatmaps,
         },
         "image",
     )
-    return [points, heatmaps]
-
-
-def show_results(viewer, layer_tuples: list[tuple], show_heatmaps: bool = True) -> list:
-    """Add the layers, or update same-named ones in place (no piling up of copies)."""
-    out = []
-    for data, kwargs, kind in layer_tuples:
-        name = kwargs["name"]
-        if name in viewer.layers:
-            layer = viewer.layers[name]
-            layer.data = data
-            for key in ("scale", "translate", "units", "features", "face_color", "border_color",
-                        "metadata"):  # fmt: skip
-                if key in kwargs:
-                    setattr(layer, key, kwargs[key])
-        else:
-            layer = (
-                viewer.add_points(data, **kwargs)
-                if kind == "points"
-                else viewer.add_image(data, **kwargs)
-            )
-        if kind == "image":
-            layer.visible = show_heatmaps
-        out.append(layer)
-    return out
+    return [heatmaps, (data, kwargs, kind)]
 
 
 def detect(viewer, image, model: str = "default", show_heatmaps: bool = True):
     """Detect landmarks on ``image`` (a layer or its name); returns the Points layer."""
-    from napari_apn._layers import layer_spacing_mm
+    from napari_apn._layers import add_or_update
+    from napari_apn._points import watch
 
     layer = viewer.layers[image] if isinstance(image, str) else image
-    prediction = predict_layer(layer.data, layer_spacing_mm(layer), model)
-    tuples = result_layers(prediction, layer.name, layer.scale, layer.translate, layer.units)
-    return show_results(viewer, tuples, show_heatmaps)[0]
+    watch(viewer)
+    source = ImageInput.of(layer)
+    return add_or_update(
+        viewer, result_layers(predict_layer(source, model), source, show_heatmaps)
+    )[-1]

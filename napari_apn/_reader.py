@@ -1,17 +1,19 @@
 """npe2 reader: radiographs (``scale`` = pixel spacing in mm) and landmark files as
-Points layers styled like predictions.
+Points layers that know their image (see :mod:`napari_apn._layers`).
 
-Every layer lives in millimetres (napari world coordinates), so landmarks line up with a
-radiograph opened by this reader:
+- DICOM/TIFF: always accepted; a file that is not a usable radiograph (colour,
+  multi-frame, truncated, no pixel data) raises its :class:`~apn_core.errors.FileProblem`,
+  which napari shows — the user learns why instead of being offered another reader.
+- ``.mrk.json``: positions are mm; with the image beside it (same stem) the points land
+  in that image's pixels and spacing, else they stay in mm (scale 1 mm).
+- ``landmarks.csv``: one Points layer per image, pixels with the image's spacing (the
+  ``spacing_mm`` column, else the image file beside the CSV).
+- napari Points CSV ``<stem>.csv`` (``axis-0, axis-1, label``): pixels; the spacing of the
+  image with the same stem beside it.
 
-- ``.mrk.json``: positions are already mm (LPS) → data in mm, scale 1.
-- ``landmarks.csv``: one Points layer per image, pixels with ``scale`` = the image's spacing
-  (``spacing_mm`` column, else the image file beside the CSV, else 1 with a warning).
-- napari Points CSV ``<stem>.csv`` (``axis-0, axis-1, label``): pixels; the spacing of an
-  image with the same stem beside it, else 1.
-
-A file this plugin cannot use makes :func:`get_reader` return ``None`` so napari can try
-another reader. Each file is parsed once, inside :func:`get_reader`.
+Landmarks without a spacing open in **pixel units** (never mm at scale 1), with a
+visible notification. CSV and JSON files that are not landmark files are declined
+(``None``) so napari can offer another reader.
 """
 
 from __future__ import annotations
@@ -22,68 +24,97 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
+IMAGE_SUFFIXES = (".dcm", ".dicom", ".tif", ".tiff")  # the manifest's image patterns
+NO_SPACING = (
+    "{what}: no pixel spacing (no spacing_mm column and no image beside it); the points "
+    "open in pixel units and nothing is measured in mm — open the radiograph with "
+    "napari-apn and its points with it"
+)
+
 
 def get_reader(path):
-    """Return a reader function for a single radiograph or landmark file, or ``None``."""
+    """A reader function for one radiograph or landmark file, or ``None``."""
     if isinstance(path, list | tuple):
         if len(path) != 1:
             return None
         path = path[0]
-    from apn_core.errors import ApnError
+    path = Path(path)
+    name = path.name.lower()
+    if name.endswith(IMAGE_SUFFIXES):
+        return _read_image
+    if name.endswith(".mrk.json"):
+        return _read_markups if _is_markups(path) else None
+    if name.endswith(".csv"):
+        kind = _csv_kind(path)
+        return {"landmarks": _read_landmarks_csv, "napari": _read_napari_points}.get(kind)
+    return None
+
+
+def _reader(read):
+    """Wrap a reader: one path, and the active viewer's landmarks layers guarded."""
+
+    def wrapped(path):
+        from napari_apn._points import watch_current_viewer
+
+        path = Path(path[0] if isinstance(path, list | tuple) else path)
+        layers = read(path)
+        watch_current_viewer()
+        return layers
+
+    wrapped.__doc__ = read.__doc__
+    return wrapped
+
+
+def _notify_pixels(what: str) -> None:
+    from napari.utils.notifications import show_warning
+
+    log.warning(NO_SPACING.format(what=what))
+    show_warning(NO_SPACING.format(what=what))
+
+
+@_reader
+def _read_image(path: Path) -> list[tuple]:
+    """A radiograph; raises FileProblem (shown by napari) when it is not usable."""
+    from apn_core.io import read_radiograph
+    from napari_apn._layers import image_layer_data
+
+    return [image_layer_data(read_radiograph(path))]
+
+
+def _is_markups(path: Path) -> bool:
+    import json
 
     try:
-        layers = _read_any(Path(path))
-    except (ApnError, OSError, ValueError) as exc:
-        log.info("napari-apn does not open %s: %s", path, exc)
+        return isinstance(json.loads(path.read_text(encoding="utf-8")).get("markups"), list)
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _csv_kind(path: Path) -> str | None:
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            header = set(next(csv.reader(fh), []))
+    except (OSError, UnicodeDecodeError, csv.Error):
         return None
-    if not layers:
-        return None
-    return lambda _path: layers
-
-
-def _read_any(path: Path) -> list[tuple] | None:
-    from apn_core.io import is_image_file
-
-    name = path.name.lower()
-    if name.endswith(".mrk.json"):
-        return [_markups_layer(path)]
-    if name.endswith(".csv"):
-        return _csv_layers(path)
-    if is_image_file(path):
-        from apn_core.io import read_radiograph
-        from napari_apn._layers import image_layer_data
-
-        return [image_layer_data(read_radiograph(path))]
+    if {"image", "landmark", "x", "y"} <= header:
+        return "landmarks"
+    if {"axis-0", "axis-1", "label"} <= header:
+        return "napari"
     return None
 
 
-def _markups_layer(path: Path) -> tuple:
-    from apn_core.annotations import read_markups
-    from apn_core.landmarks import DEFAULT_LANDMARKS
-    from napari_apn._layers import points_layer_data
+def _image_beside(path: Path, stem: str) -> Path | None:
+    from apn_core.io import IMAGE_SUFFIXES as ALL
 
-    labels = read_markups(path, DEFAULT_LANDMARKS, (1.0, 1.0))  # "pixels" of 1 mm = mm
-    stem = path.name[: -len(".mrk.json")]
-    return points_layer_data(
-        labels, DEFAULT_LANDMARKS, (1.0, 1.0), f"{stem} landmarks", source=str(path)
-    )
+    found = [path.parent / f"{stem}{s}" for s in sorted(ALL)]
+    return next((p for p in found if p.is_file()), None)
 
 
-def _csv_layers(path: Path) -> list[tuple] | None:
-    with open(path, encoding="utf-8-sig", newline="") as fh:
-        header = next(csv.reader(fh), [])
-    if {"image", "landmark", "x", "y"} <= set(header):
-        return _landmarks_csv_layers(path)
-    if {"axis-0", "axis-1", "label"} <= set(header):
-        return [_napari_points_layer(path)]
-    return None
-
-
-def _spacing_of(image: Path) -> tuple[float, float] | None:
+def _spacing_of(image: Path | None) -> tuple[float, float] | None:
     from apn_core.errors import ApnError
     from apn_core.io import read_radiograph
 
-    if not image.exists():
+    if image is None or not image.is_file():
         return None
     try:
         return read_radiograph(image).spacing
@@ -91,29 +122,65 @@ def _spacing_of(image: Path) -> tuple[float, float] | None:
         return None
 
 
-def _landmarks_csv_layers(path: Path) -> list[tuple]:
+def _ref(image: Path | None, name: str | None, spacing):
+    from napari_apn._layers import ImageRef
+
+    path = str(image.resolve()) if image is not None else None
+    return ImageRef(name or (image.name if image is not None else None), path, spacing)
+
+
+@_reader
+def _read_markups(path: Path) -> list[tuple]:
+    """A Slicer markups file (mm), in its image's pixels when the image is beside it."""
+    from apn_core.annotations import read_markups
+    from apn_core.landmarks import DEFAULT_LANDMARKS
+    from napari_apn._layers import ImageRef, points_layer_data
+
+    stem = path.name[: -len(".mrk.json")]
+    image = _image_beside(path, stem)
+    spacing = _spacing_of(image)
+    if spacing is None:  # positions in mm: "pixels" of 1 mm, a genuine mm layer
+        labels = read_markups(path, DEFAULT_LANDMARKS, (1.0, 1.0))
+        ref = ImageRef(None, None, (1.0, 1.0))
+    else:
+        labels = read_markups(path, DEFAULT_LANDMARKS, spacing)
+        ref = _ref(image, None, spacing)
+    return [points_layer_data(labels, f"{stem} landmarks", ref, source=str(path))]
+
+
+@_reader
+def _read_landmarks_csv(path: Path) -> list[tuple]:
+    """Every image's landmarks of a ``landmarks.csv``, one Points layer each."""
     from apn_core.annotations import read_landmarks_csv
     from apn_core.landmarks import DEFAULT_LANDMARKS
     from napari_apn._layers import points_layer_data
 
-    layers = []
+    layers, unscaled = [], []
     for image, labels in read_landmarks_csv(path, DEFAULT_LANDMARKS).items():
-        spacing = labels.spacing or _spacing_of(path.parent / image)
+        file = path.parent / image
+        spacing = labels.spacing or _spacing_of(file)
         if spacing is None:
-            log.warning("%s: no spacing for %s; its points are in pixels (scale 1)", path, image)
-        layers.append(points_layer_data(labels, DEFAULT_LANDMARKS, spacing or (1.0, 1.0), f"{image} landmarks",
-                                        source=str(path), image=image))  # fmt: skip
+            unscaled.append(image)
+        ref = _ref(file, image, spacing)
+        layers.append(points_layer_data(labels, f"{image} landmarks", ref, source=str(path)))
+    if unscaled:
+        _notify_pixels(
+            f"{path.name} ({', '.join(unscaled[:3])}{' …' if len(unscaled) > 3 else ''})"
+        )
     return layers
 
 
-def _napari_points_layer(path: Path) -> tuple:
+@_reader
+def _read_napari_points(path: Path) -> list[tuple]:
+    """A napari Points CSV (napari's own writer) with a ``label`` column."""
     from apn_core.annotations import read_napari_points
-    from apn_core.io import IMAGE_SUFFIXES
     from apn_core.landmarks import DEFAULT_LANDMARKS
     from napari_apn._layers import points_layer_data
 
-    labels = read_napari_points(path, DEFAULT_LANDMARKS)
-    images = [path.with_suffix(s) for s in sorted(IMAGE_SUFFIXES) if path.with_suffix(s).exists()]
-    spacing = _spacing_of(images[0]) if images else None
-    return points_layer_data(labels, DEFAULT_LANDMARKS, spacing or (1.0, 1.0), f"{path.stem} landmarks",
-                             source=str(path), image=images[0].name if images else "")  # fmt: skip
+    image = _image_beside(path, path.stem)
+    labels = read_napari_points(path, DEFAULT_LANDMARKS, image.name if image else path.stem)
+    spacing = _spacing_of(image)
+    if spacing is None:
+        _notify_pixels(path.name)
+    ref = _ref(image, None, spacing)
+    return [points_layer_data(labels, f"{path.stem} landmarks", ref, source=str(path))]

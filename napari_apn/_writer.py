@@ -1,54 +1,49 @@
 """npe2 writer: a landmarks Points layer → ``landmarks.csv`` rows or a Slicer ``.mrk.json``.
 
-Points data are (row, col) pixels of the image and the layer's ``scale`` is the spacing in
-mm (as this plugin's layers are made), so positions in mm are ``data · scale``. Each point
-needs a ``label`` feature naming its landmark; landmarks without a point are written as not
-annotated (CSV) or left out (markups).
+Points data are (row, col) pixels of the image; the spacing is the layer's ``scale`` in
+its ``units`` (mm, µm); a layer in pixel units has none. Rules:
+
+- every point needs a ``label`` feature naming its landmark, each landmark at most once;
+- ``landmarks.csv``: rows name the image by its path relative to the CSV's folder (the
+  image must be inside it), from the layer's metadata — never from the layer's name;
+  ``spacing_mm`` is written when the layer has a spacing (1.0 mm/px included);
+- ``.mrk.json`` holds millimetres, so a layer without a spacing is refused.
+
+Landmarks without a point are not annotated (CSV) or left out (markups).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
-
-def _labels(data, meta: dict):
-    from apn_core.annotations import ImageLabels
-    from apn_core.errors import FileProblem
-    from apn_core.landmarks import DEFAULT_LANDMARKS
-
-    features = meta.get("features")
-    names = list(features["label"]) if features is not None and "label" in features else []
-    if len(names) != len(data):
-        raise FileProblem(
-            meta.get("name", "layer"), "every point needs a 'label' feature naming its landmark"
-        )
-    image = (meta.get("metadata") or {}).get("apn_image") or str(
-        meta.get("name", "image")
-    ).removesuffix(" landmarks")
-    labels = ImageLabels.empty(image, len(DEFAULT_LANDMARKS))
-    for (row, col), name in zip(np.asarray(data, float), names, strict=True):
-        i = DEFAULT_LANDMARKS.index(str(name))
-        labels.xy[i] = (col, row)
-        labels.annotated[i] = True
-    scale = tuple(
-        float(s) for s in (meta.get("scale") if meta.get("scale") is not None else (1.0, 1.0))
-    )[-2:]
-    return labels, DEFAULT_LANDMARKS, scale
-
 
 def write_points(path: str, data, meta: dict) -> list[str]:
     """Write ``.mrk.json`` (mm, LPS) or, for any other name, a ``landmarks.csv`` table."""
     from apn_core.annotations import write_landmarks_csv, write_markups
+    from apn_core.errors import FileProblem
+    from apn_core.landmarks import DEFAULT_LANDMARKS
+    from napari_apn._layers import ImageRef, labels_from_points, spacing_mm
 
-    labels, landmarks, spacing = _labels(data, meta)
     out = Path(path)
+    features = meta.get("features")
+    names = list(features["label"]) if features is not None and "label" in features else []
+    layer = meta.get("name", "layer")
+    spacing = spacing_mm(meta.get("scale"), meta.get("units"))
+    ref = ImageRef.from_metadata(meta.get("metadata"))
     if out.name.lower().endswith(".mrk.json"):
-        write_markups(out, labels, landmarks, spacing, name=labels.image)
-    else:
-        if out.suffix.lower() != ".csv":
-            out = out.with_suffix(".csv")
-        labels.spacing = spacing if spacing != (1.0, 1.0) else None
-        write_landmarks_csv(out, [labels], landmarks)
+        if spacing is None:
+            raise FileProblem(
+                out,
+                f"layer {layer!r} is in pixel units (no spacing in mm) and a Slicer .mrk.json "
+                "holds millimetres; save it as landmarks.csv, or give the layer its spacing "
+                "(open the radiograph with napari-apn)",
+            )
+        labels = labels_from_points(data, names, ref.name or out.name, layer)
+        write_markups(out, labels, DEFAULT_LANDMARKS, spacing, name=labels.image)
+        return [str(out)]
+    if out.suffix.lower() != ".csv":
+        out = out.with_suffix(".csv")
+    labels = labels_from_points(data, names, ref.name_in(out.parent), layer)
+    labels.spacing = spacing
+    write_landmarks_csv(out, [labels], DEFAULT_LANDMARKS)
     return [str(out)]

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import argparse
 import logging
+import time
 from pathlib import Path
 
 import napari
-
-from napari_apn import detect
 
 log = logging.getLogger("plugin_screenshot")
 
@@ -23,13 +22,17 @@ def main() -> None:
     )
     parser.add_argument("out", type=Path)
     args = parser.parse_args()
+    from qtpy.QtWidgets import QApplication
+
     viewer = napari.Viewer(show=True)
     viewer.window.resize(1500, 950)
     viewer.open_sample("napari-apn", "long_leg")
     viewer.layers["ground truth"].visible = False
     _, det = viewer.window.add_plugin_dock_widget("napari-apn", "Detect landmarks")
-    detect(viewer, "synthetic long leg")
-    det.status.value = "6 landmarks"
+    det.run()  # the widget's own worker, as a user's click runs it
+    while det.worker is not None:
+        QApplication.processEvents()
+        time.sleep(0.05)
     _, align = viewer.window.add_plugin_dock_widget("napari-apn", "Leg alignment")
     align.points.reset_choices()
     align.points.value = "synthetic long leg landmarks"
@@ -38,8 +41,6 @@ def main() -> None:
     viewer.reset_view()
     canvas = getattr(viewer, "canvas", None)  # napari >= 0.9 moved the overlays to the canvas
     (canvas.overlays if canvas is not None else viewer).scale_bar.visible = True
-    from qtpy.QtWidgets import QApplication
-
     for _ in range(5):  # let the dock widgets lay out before the capture
         QApplication.processEvents()
     args.out.parent.mkdir(parents=True, exist_ok=True)

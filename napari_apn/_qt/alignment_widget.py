@@ -1,44 +1,69 @@
 """Leg alignment widget: HKA, MAD and lengths of the selected landmarks layer, updated live
-while points are dragged; mechanical axes drawn as a Shapes layer; export and save back."""
+while a point is dragged; mechanical axes drawn as a Shapes layer; export and save back.
+
+napari (0.9) emits ``Points.events.data`` once before a drag ("changing", old positions)
+and once on release ("changed"); during the drag the layer's data events are blocked. So
+the table follows the drag through a mouse-drag callback, every other change (added,
+removed, set from code, release) through ``events.data``, and relabelling through
+``events.features`` (refreshes are coalesced: at most one per turn of the event loop).
+"""
 
 from __future__ import annotations
 
 import csv
 from pathlib import Path
 
+import numpy as np
 from magicgui.widgets import ComboBox, Container, FileEdit, Label, PushButton, Table
+from qtpy.QtCore import QTimer
+from qtpy.QtWidgets import QStyledItemDelegate
 
 from napari_apn._alignment import (
     ROWS,
     axes_shapes,
     layer_alignment,
+    layer_xy,
+    lld_text,
     save_to_labelled_folder,
-    table_data,
+    table_rows,
 )
 
 
 class AlignmentWidget(Container):
     def __init__(self, napari_viewer) -> None:
+        from napari_apn._points import watch
+
         super().__init__()
         self.viewer = napari_viewer
+        watch(napari_viewer)
         self.points = ComboBox(label="landmarks", choices=self._points_layers)
         self.table = Table(value={"right": [None] * len(ROWS), "left": [None] * len(ROWS)})
         self.table.row_headers = ROWS
         self.table.min_height = 190
+        self.table.native.setItemDelegate(QStyledItemDelegate())  # texts as given (1 decimal)
         self.lld = Label(value="")
         self.export = FileEdit(label="export CSV", mode="w", filter="*.csv", value="alignment.csv")
         self.export_button = PushButton(text="Export measurements")
         self.folder = FileEdit(label="labelled folder", mode="d", value="")
         self.save_button = PushButton(text="Save corrected points to folder")
         self.status = Label(value="")
-        self.extend([self.points, self.table, self.lld, self.export, self.export_button, self.folder,
-                     self.save_button, self.status])  # fmt: skip
+        self.extend(
+            [
+                self.points,
+                self.table,
+                self.lld,
+                self.export,
+                self.export_button,
+                self.folder,
+                self.save_button,
+                self.status,
+            ]
+        )
         self.points.changed.connect(self._watch)
         self.export_button.changed.connect(self.export_csv)
         self.save_button.changed.connect(self.save_points)
-        self.viewer.layers.events.inserted.connect(self.points.reset_choices)
-        self.viewer.layers.events.removed.connect(self.points.reset_choices)
         self._watched = None
+        self._pending = False
         self._watch()
 
     def _points_layers(self, _widget=None) -> list[str]:
@@ -52,11 +77,38 @@ class AlignmentWidget(Container):
 
     def _watch(self, *_args) -> None:
         if self._watched is not None:
-            self._watched.events.data.disconnect(self.update)
+            self._watched.events.data.disconnect(self._on_data)
+            self._watched.events.features.disconnect(self._schedule)
+            if self._on_drag in self._watched.mouse_drag_callbacks:
+                self._watched.mouse_drag_callbacks.remove(self._on_drag)
         name = self.points.value
         self._watched = self.viewer.layers[name] if name in self.viewer.layers else None  # noqa: SIM401 - LayerList has no .get
         if self._watched is not None:
-            self._watched.events.data.connect(self.update)
+            self._watched.events.data.connect(self._on_data)
+            self._watched.events.features.connect(self._schedule)  # a point relabelled
+            self._watched.mouse_drag_callbacks.append(self._on_drag)
+        self.update()
+
+    def _on_data(self, event) -> None:
+        action = getattr(event, "action", None)
+        if str(getattr(action, "value", action)) not in ("changing", "adding", "removing"):
+            self.update()  # the "-ing" events carry the positions before the change
+
+    def _on_drag(self, _layer, event):
+        """Refresh after each mouse move of a drag, once napari has moved the point (drag
+        callbacks run in order and napari's own select-mode callback may come after)."""
+        yield
+        while event.type == "mouse_move":
+            self._schedule()
+            yield
+
+    def _schedule(self, *_args) -> None:
+        if not self._pending:
+            self._pending = True
+            QTimer.singleShot(0, self._scheduled)
+
+    def _scheduled(self) -> None:
+        self._pending = False
         self.update()
 
     def update(self, *_args) -> dict | None:
@@ -64,19 +116,20 @@ class AlignmentWidget(Container):
         if layer is None:
             return None
         self._draw_axes(layer)
+        xy, _ = layer_xy(layer)
         try:
             result = layer_alignment(layer)
+            problem = ""
         except ValueError as exc:  # no spacing: say so instead of showing pixels as mm
-            result, self.lld.value, self.status.value = None, "", str(exc)
-        rows = (
-            table_data(result)
-            if result
-            else {"right": [None] * len(ROWS), "left": [None] * len(ROWS)}
-        )
-        self.table.value = {"data": list(map(list, zip(*rows.values(), strict=True))),
-                            "index": list(ROWS), "columns": ["right", "left"]}  # fmt: skip
-        if result:
-            self.lld.value = f"leg-length discrepancy (R − L): {result['lld_mm']:.1f} mm"
+            result, problem = None, str(exc)
+        rows, reasons = table_rows(result, xy)
+        self.table.value = {
+            "data": [list(r) for r in zip(*rows.values(), strict=True)],
+            "index": list(ROWS),
+            "columns": ["right", "left"],
+        }
+        self.lld.value = lld_text(result, xy)
+        self.status.value = problem or "; ".join(reasons)
         return result
 
     def _draw_axes(self, layer) -> None:
@@ -88,8 +141,16 @@ class AlignmentWidget(Container):
             if lines:
                 shapes.add_paths(lines)
         elif lines:
-            self.viewer.add_shapes(lines, shape_type="path", name=name, scale=layer.scale, translate=layer.translate, units=layer.units,
-                                   edge_color="yellow", edge_width=1.5 / min(layer.scale[-2:]))  # fmt: skip
+            self.viewer.add_shapes(
+                lines,
+                shape_type="path",
+                name=name,
+                scale=layer.scale,
+                translate=layer.translate,
+                units=layer.units,
+                edge_color="yellow",
+                edge_width=1.5 / min(layer.scale[-2:]),
+            )
 
     def export_csv(self) -> None:
         result = self.update()
@@ -100,14 +161,21 @@ class AlignmentWidget(Container):
             w = csv.writer(fh)
             w.writerow(["side", *ROWS, "lld_mm"])
             for side in ("right", "left"):
-                w.writerow([side, *(result[side][k] for k in ROWS), result["lld_mm"]])
+                values = [*(result[side][k] for k in ROWS), result["lld_mm"]]
+                w.writerow([side, *("" if not np.isfinite(v) else v for v in values)])
         self.status.value = f"exported {path}"
 
     def save_points(self) -> None:
         from napari.utils.notifications import show_error
 
-        folder = Path(str(self.folder.value or ""))
-        if self._watched is None or not folder.is_dir():
+        from apn_core.errors import ApnError
+
+        folder = str(self.folder.value or "").strip()
+        if self._watched is None or folder in ("", ".") or not Path(folder).is_dir():
             show_error("Leg alignment: choose a landmarks layer and an existing labelled folder")
             return
-        self.status.value = f"saved to {save_to_labelled_folder(self._watched, folder)}"
+        try:
+            self.status.value = f"saved to {save_to_labelled_folder(self._watched, folder)}"
+        except ApnError as exc:
+            self.status.value = "not saved"
+            show_error(f"Leg alignment: {exc}")

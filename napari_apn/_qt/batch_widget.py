@@ -1,10 +1,9 @@
 """Batch predict a folder: writes what ``apn predict`` writes, in a worker thread with a
-progress bar (done / total), Cancel, a summary with failure reasons, and a button that
-opens a result in the viewer."""
+progress bar (done / total), Cancel, a summary with every failure and its reason, and a
+button that opens the first result — that image, with its own points only."""
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from magicgui.widgets import (
@@ -19,10 +18,9 @@ from magicgui.widgets import (
 )
 from qtpy.QtCore import QObject, Signal
 
+from napari_apn._qt._common import chosen_folder
 from napari_apn._qt.detect_widget import DEFAULT_MODEL
 from napari_apn._runs import recent_runs
-
-log = logging.getLogger(__name__)
 
 
 class _Relay(QObject):
@@ -33,8 +31,11 @@ class _Relay(QObject):
 
 class BatchWidget(Container):
     def __init__(self, napari_viewer) -> None:
+        from napari_apn._points import watch
+
         super().__init__()
         self.viewer = napari_viewer
+        watch(napari_viewer)
         self.input = FileEdit(label="input folder", mode="d", value="")
         self.output = FileEdit(label="output folder", mode="d", value="")
         self.model = ComboBox(label="model", choices=lambda _w: [DEFAULT_MODEL, *recent_runs()])
@@ -45,8 +46,20 @@ class BatchWidget(Container):
         self.summary = TextEdit(value="", enabled=True)
         self.open_button = PushButton(text="Open first result in viewer", enabled=False)
         self.status = Label(value="")
-        self.extend([self.input, self.output, self.model, self.overlays, self.run_button, self.cancel_button,
-                     self.progress, self.status, self.summary, self.open_button])  # fmt: skip
+        self.extend(
+            [
+                self.input,
+                self.output,
+                self.model,
+                self.overlays,
+                self.run_button,
+                self.cancel_button,
+                self.progress,
+                self.status,
+                self.summary,
+                self.open_button,
+            ]
+        )
         self.run_button.changed.connect(self.run)
         self.cancel_button.changed.connect(self.cancel)
         self.open_button.changed.connect(self.open_result)
@@ -55,34 +68,41 @@ class BatchWidget(Container):
         self._cancel = False
         self.worker = None
         self.result = None
+        self.source: Path | None = None
 
     def run(self) -> None:
         from napari.qt.threading import thread_worker
         from napari.utils.notifications import show_error
 
-        source, out = Path(str(self.input.value or "")), Path(str(self.output.value or ""))
-        if not source.is_dir() or str(self.output.value or "") in ("", "."):
+        source, out = chosen_folder(self.input), chosen_folder(self.output)
+        if source is None or not source.is_dir() or out is None:
             show_error("Batch predict: choose an input folder and an output folder")
             return
         model = "default" if self.model.value in (None, DEFAULT_MODEL) else str(self.model.value)
         self._cancel = False
         relay, overlays = self._relay, self.overlays.value
 
-        @thread_worker
+        @thread_worker(ignore_errors=True)  # errors: the `errored` signal, below
         def work():
             from apn_core.inference.jobs import run_predict_job
 
-            try:
-                return run_predict_job([source], out, model, overlays=overlays, workers=0,
-                                       progress=relay.progressed.emit, cancelled=lambda: self._cancel)  # fmt: skip
-            except Exception as exc:
-                log.debug("batch failed", exc_info=True)
-                return str(exc)
+            return run_predict_job(
+                [source],
+                out,
+                model,
+                overlays=overlays,
+                workers=0,
+                progress=relay.progressed.emit,
+                cancelled=lambda: self._cancel,
+            )
 
+        self.source = source
         self.worker = work()
         self.worker.returned.connect(self._done)
+        self.worker.errored.connect(self._errored)
         self.worker.finished.connect(self._finished)
         self.run_button.enabled, self.cancel_button.enabled = False, True
+        self.open_button.enabled = False
         self.status.value = "predicting…"
         self.worker.start()
 
@@ -96,27 +116,33 @@ class BatchWidget(Container):
         self.status.value = f"{done} / {total}"
 
     def _done(self, result) -> None:
-        from napari.utils.notifications import show_error
-
-        if isinstance(result, str):
-            self.status.value = "failed"
-            show_error(f"Batch predict: {result}")
-            return
         self.result = result
         lines = [result.line()] + [f"failed: {name}: {error}" for name, error in result.failed]
         self.summary.value = "\n".join(lines)
         self.status.value = "cancelled" if result.cancelled else "done"
         self.open_button.enabled = bool(result.done or result.skipped_done)
 
+    def _errored(self, exc: Exception) -> None:
+        """napari's worker already shows the error as a notification."""
+        self.status.value = f"failed: {exc}"
+
     def _finished(self) -> None:
         self.run_button.enabled, self.cancel_button.enabled = True, False
         self.worker = None
 
-    def open_result(self) -> None:
-        """Open the first predicted image with its landmarks."""
-        if self.result is None:
-            return
+    def open_result(self) -> list:
+        """Open the first predicted image and its own predicted points (in its spacing)."""
+        from apn_core.annotations import read_landmarks_csv
+        from apn_core.landmarks import DEFAULT_LANDMARKS
+        from napari_apn._layers import ImageRef, add_or_update, points_layer_data
+
+        if self.result is None or self.source is None:
+            return []
         name = (self.result.done or self.result.skipped_done)[0]
-        image = Path(str(self.input.value)) / name
-        self.viewer.open(str(image), plugin="napari-apn")
-        self.viewer.open(str(self.result.out / "landmarks.csv"), plugin="napari-apn")
+        (image,) = self.viewer.open(str(self.source / name), plugin="napari-apn")
+        table = self.result.out / "landmarks.csv"
+        labels = read_landmarks_csv(table, DEFAULT_LANDMARKS)[name]
+        ref = ImageRef.of_image_layer(image)
+        ref = ImageRef(name, ref.path, ref.spacing)  # rows are named relative to the input
+        points = points_layer_data(labels, f"{image.name} landmarks", ref, source=str(table))
+        return [image, *add_or_update(self.viewer, [points])]

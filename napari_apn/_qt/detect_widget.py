@@ -1,13 +1,14 @@
 """Detect landmarks widget: pick an image layer and a model, run in a worker thread.
 
-The UI never blocks: loading the model and predicting run in a napari ``thread_worker``;
-the progress bar shows the stage, Cancel discards the run, and errors appear as a napari
-notification (never a stuck progress bar).
+The UI never blocks: loading the model and predicting run in a napari ``thread_worker``
+that returns LayerDataTuples; the progress bar shows the stage, Cancel discards the run,
+and errors come back through the worker's ``errored`` signal (napari shows them as a
+notification; the status line says "failed: …"). Docked with ``add_dock_widget``, the
+layer list stays in sync through napari's own ``reset_choices`` wiring.
 """
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, Label, ProgressBar, PushButton
@@ -15,17 +16,15 @@ from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, Label, Pro
 from napari_apn._runs import recent_runs
 
 DEFAULT_MODEL = "default (bundled)"
-log = logging.getLogger(__name__)
-
-
-class WorkerError(str):
-    """An error message returned (not raised) by a worker."""
 
 
 class DetectWidget(Container):
     def __init__(self, napari_viewer) -> None:
+        from napari_apn._points import watch
+
         super().__init__()
         self.viewer = napari_viewer
+        watch(napari_viewer)
         self.image = ComboBox(label="image", choices=self._image_layers)
         self.model = ComboBox(label="model", choices=lambda _w: [DEFAULT_MODEL, *recent_runs()])
         self.browse = FileEdit(label="or run folder", mode="d", value="")
@@ -34,19 +33,32 @@ class DetectWidget(Container):
         self.cancel_button = PushButton(text="Cancel", enabled=False)
         self.progress = ProgressBar(label="", min=0, max=2, value=0, visible=False)
         self.status = Label(value="")
-        self.extend([self.image, self.model, self.browse, self.heatmaps, self.run_button, self.cancel_button,
-                     self.progress, self.status])  # fmt: skip
+        self.extend(
+            [
+                self.image,
+                self.model,
+                self.browse,
+                self.heatmaps,
+                self.run_button,
+                self.cancel_button,
+                self.progress,
+                self.status,
+            ]
+        )
         self.run_button.changed.connect(self.run)
         self.cancel_button.changed.connect(self.cancel)
-        self.viewer.layers.events.inserted.connect(self.image.reset_choices)
-        self.viewer.layers.events.removed.connect(self.image.reset_choices)
+        self.heatmaps.changed.connect(self._show_heatmaps)
         self.worker = None
+        self._cancelled = False
 
     def _image_layers(self, _widget=None) -> list[str]:
         from napari.layers import Image
 
-        return [layer.name for layer in self.viewer.layers if isinstance(layer, Image) and layer.ndim == 2
-                and not layer.name.endswith(" heatmaps")]  # fmt: skip
+        return [
+            layer.name
+            for layer in self.viewer.layers
+            if isinstance(layer, Image) and layer.ndim == 2 and not layer.name.endswith(" heatmaps")
+        ]
 
     def model_name(self) -> str:
         browsed = str(self.browse.value or "").strip()
@@ -54,68 +66,81 @@ class DetectWidget(Container):
             return browsed
         return "default" if self.model.value in (None, DEFAULT_MODEL) else str(self.model.value)
 
+    def _heatmap_layer(self):
+        name = f"{self.image.value} heatmaps"
+        return self.viewer.layers[name] if name in self.viewer.layers else None  # noqa: SIM401 - LayerList has no .get
+
+    def _show_heatmaps(self, visible: bool) -> None:
+        """Show or hide the current image's heatmaps now, not at the next run."""
+        layer = self._heatmap_layer()
+        if layer is not None:
+            layer.visible = bool(visible)
+
     def run(self) -> None:
         from napari.qt.threading import thread_worker
 
-        from napari_apn._detect import _predictor, predict_layer, result_layers
+        from napari_apn._detect import ImageInput, _predictor, predict_layer, result_layers
 
         if not self.image.value:
-            self._error("open a 2-D radiograph first")
+            self._fail("open a 2-D radiograph first")
             return
-        layer = self.viewer.layers[self.image.value]
-        model = self.model_name()
-        from napari_apn._layers import layer_spacing_mm
+        try:
+            source = ImageInput.of(self.viewer.layers[self.image.value])
+        except ValueError as exc:
+            self._fail(str(exc))
+            return
+        model, show = self.model_name(), self.heatmaps.value
 
-        data, spacing, name = layer.data, layer_spacing_mm(layer), layer.name
-        frame = (tuple(layer.scale), tuple(layer.translate), tuple(layer.units))
-
-        @thread_worker
+        @thread_worker(ignore_errors=True)  # errors: the `errored` signal, below
         def work():
-            # Errors come back as data: the user gets one clear notification, never a traceback.
-            try:
-                yield "loading model"
-                _predictor(model)
-                yield "predicting"
-                prediction = predict_layer(data, spacing, model)
-                return result_layers(prediction, name, *frame)
-            except Exception as exc:
-                log.debug("detect failed", exc_info=True)
-                return WorkerError(str(exc))
+            yield "loading model"
+            _predictor(model)
+            yield "predicting"
+            return result_layers(predict_layer(source, model), source, show)
 
+        self._cancelled = False
         self.worker = work()
         self.worker.yielded.connect(self._stage)
         self.worker.returned.connect(self._done)
-        self.worker.finished.connect(self._reset)
+        self.worker.errored.connect(self._errored)
+        self.worker.finished.connect(self._finished)
         self._busy(True)
         self.worker.start()
 
     def cancel(self) -> None:
         if self.worker is not None:
+            self._cancelled = True
             self.worker.quit()
+            self._busy(False)
             self.status.value = "cancelled"
 
     def _stage(self, stage: str) -> None:
+        if self._cancelled:
+            return
         self.progress.value = min(self.progress.value + 1, self.progress.max)
         self.status.value = stage + "…"
 
     def _done(self, layer_tuples) -> None:
-        from napari_apn._detect import show_results
+        from napari_apn._layers import add_or_update
 
-        if isinstance(layer_tuples, WorkerError):
-            self._error(str(layer_tuples))
+        if self._cancelled:  # a run cancelled after its last stage: discard its result
             return
-        layers = show_results(self.viewer, layer_tuples, self.heatmaps.value)
-        absent = layers[0].metadata.get("apn_absent", [])
-        self.status.value = f"{len(layers[0].data)} landmarks" + (
+        points = add_or_update(self.viewer, layer_tuples)[-1]
+        absent = points.metadata.get("apn_absent", [])
+        self.status.value = f"{len(points.data)} landmarks" + (
             f"; absent: {', '.join(absent)}" if absent else ""
         )
-        if layers[0].metadata.get("apn_spacing_mm") is None:
+        if points.metadata.get("apn_spacing_mm") is None:
             self.status.value += "; the image layer has no pixel spacing in mm: no mm outputs"
 
-    def _error(self, message: str) -> None:
+    def _errored(self, exc: Exception) -> None:
+        """napari's worker already shows the error as a notification."""
+        self.status.value = f"failed: {exc}"
+
+    def _fail(self, message: str) -> None:
         from napari.utils.notifications import show_error
 
-        self.status.value = "failed"
+        self.status.value = f"failed: {message}"
         show_error(f"Detect landmarks: {message}")
 
     def _busy(self, busy: bool) -> None:
@@ -124,6 +149,8 @@ class DetectWidget(Container):
         self.progress.visible = busy
         self.progress.value = 0
 
-    def _reset(self) -> None:
+    def _finished(self) -> None:
         self._busy(False)
+        if self._cancelled:
+            self.status.value = "cancelled"
         self.worker = None

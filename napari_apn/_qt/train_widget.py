@@ -1,8 +1,14 @@
-"""Train model widget: validates the labelled folder (the ``apn check`` report), then runs
-``apn train --progress json`` as a **separate process** (a napari thread would slow the
-viewer), following its JSON lines: progress bar, live loss and validation MRE/PCK curves,
-Cancel (SIGTERM: a clean stop with a checkpoint), Resume. A finished run becomes
-selectable in Detect landmarks and Batch predict."""
+"""Train model widget: GUI → config file → the same CLI a user would run (as SLEAP does).
+
+The fields show the chosen preset's own values (``apn_core.presets``; no defaults are
+copied here). Start checks the labelled folder in a worker thread (the ``apn check``
+report), writes the preset's config with the user's changes to a temporary file and runs
+``apn train DATA --out RUN --config FILE --progress json`` as a **separate process** (a
+napari thread would slow the viewer), following its JSON lines: progress bar, live loss
+and validation curves, Stop (SIGTERM: a clean stop with a checkpoint), Resume (the curves
+reload from the run's log). When the CLI refuses (e.g. the run folder already holds a
+run), its reason is shown. A finished run becomes selectable in Detect and Batch.
+"""
 
 from __future__ import annotations
 
@@ -24,99 +30,156 @@ from magicgui.widgets import (
 )
 from qtpy.QtCore import QProcess
 
+from napari_apn._qt._common import chosen_folder
+from napari_apn._qt.curves import Curves
 from napari_apn._runs import remember
+from napari_apn._train import FIELDS, Prepared, cli_error, config_with, prepare, preset_values
 
 
 class TrainWidget(Container):
     def __init__(self, napari_viewer) -> None:
-        super().__init__()
         from apn_core.presets import PRESETS
 
+        super().__init__()
         self.viewer = napari_viewer
         self.data = FileEdit(label="labelled folder", mode="d", value="")
         self.check_button = PushButton(text="Check folder")
         self.report = TextEdit(value="")
-        self.out = FileEdit(
-            label="run folder", mode="d", value=str(Path.cwd() / "runs" / "my_model")
-        )
+        self.out = FileEdit(label="run folder", mode="d", value="")
         self.preset = ComboBox(label="preset", choices=sorted(PRESETS), value="default")
-        self.pretrain = SpinBox(label="supervised epochs", min=0, max=10000, value=40)
-        self.adversarial = SpinBox(label="adversarial epochs", min=0, max=10000, value=15)
-        self.alpha = FloatSpinBox(
-            label="α (confidence)", min=0, max=1, step=0.0005, value=round(1 / 220, 5)
-        )
-        self.beta = FloatSpinBox(
-            label="β (pose)", min=0, max=1, step=0.0005, value=round(1 / 180, 5)
-        )
-        self.tolerance = FloatSpinBox(label="tolerance (mm)", min=0.5, max=100, value=10.0)
-        self.minutes = FloatSpinBox(label="time budget (min, 0 = none)", min=0, max=100000, value=0)
+        self.pretrain = SpinBox(label="supervised epochs", min=0, max=10000)
+        self.adversarial = SpinBox(label="adversarial epochs", min=0, max=10000)
+        self.alpha = FloatSpinBox(label="α (confidence)", min=0, max=1, step=0.0005)
+        self.beta = FloatSpinBox(label="β (pose)", min=0, max=1, step=0.0005)
+        self.tolerance = FloatSpinBox(label="tolerance (mm)", min=0.5, max=100)
+        self.minutes = FloatSpinBox(label="time budget (min, 0 = none)", min=0, max=100000)
         self.resume = CheckBox(text="resume the run in the run folder", value=False)
         self.start_button = PushButton(text="Start training")
         self.cancel_button = PushButton(text="Stop (saves a checkpoint)", enabled=False)
         self.progress = ProgressBar(label="", min=0, max=1, value=0)
         self.status = Label(value="")
-        self.extend([self.data, self.check_button, self.report, self.out, self.preset, self.pretrain, self.adversarial,
-                     self.alpha, self.beta, self.tolerance, self.minutes, self.resume, self.start_button,
-                     self.cancel_button, self.progress, self.status])  # fmt: skip
-        self.curves = _Curves()
+        self.extend(
+            [
+                self.data,
+                self.check_button,
+                self.report,
+                self.out,
+                self.preset,
+                *(getattr(self, name) for name in FIELDS),
+                self.resume,
+                self.start_button,
+                self.cancel_button,
+                self.progress,
+                self.status,
+            ]
+        )
+        self.curves = Curves()
         self.native.layout().addWidget(self.curves.canvas)
+        self._filled: dict = {}
+        self.fill_from_preset()
+        self.preset.changed.connect(self.fill_from_preset)
         self.check_button.changed.connect(self.check)
         self.start_button.changed.connect(self.start)
         self.cancel_button.changed.connect(self.cancel)
         self.process: QProcess | None = None
+        self.worker = None
         self._buffer = ""
+        self._config_file: str | None = None
+        self.error: str | None = None
         self.last_event: dict = {}
 
-    # ----- folder check ---------------------------------------------------------------
-    def check(self) -> bool:
-        from apn_core.dataset import load_labelled_folder
-        from apn_core.errors import ApnError
+    # ----- configuration ---------------------------------------------------------------
+    def fill_from_preset(self, *_args) -> None:
+        """Show the chosen preset's own values."""
+        for name, value in preset_values(self.preset.value).items():
+            getattr(self, name).value = value
+        self._filled = {name: getattr(self, name).value for name in FIELDS}
 
-        try:
-            report = load_labelled_folder(str(self.data.value)).report
-        except ApnError as exc:
-            self.report.value = str(exc)
-            return False
-        lines = [str(p) for p in report.problems[:50]]
-        counts = ", ".join(f"{k} {v}" for k, v in report.counts().items()) or "no problems"
-        verdict = (
-            "OK: ready for training" if report.ok else f"FAILED: {len(report.errors)} error(s)"
-        )
-        self.report.value = "\n".join(
-            [f"{report.n_labelled} usable labelled image(s); {counts}", verdict, *lines]
-        )
-        return report.ok
+    def config(self) -> dict:
+        """The preset's configuration with the fields the user changed (a field left as
+        filled keeps the preset's exact value, not the spin box's rounding of it)."""
+        values = {name: getattr(self, name).value for name in FIELDS}
+        changed = {k: v for k, v in values.items() if v != self._filled.get(k)}
+        return config_with(self.preset.value, changed)
 
-    # ----- the training process ------------------------------------------------------
-    def command(self) -> list[str]:
-        args = [sys.executable, "-m", "apn_core", "train", str(self.data.value), "--out", str(self.out.value),
-                "--progress", "json"]  # fmt: skip
+    def command(self, config_file: str | None = None) -> list[str]:
+        data, run = chosen_folder(self.data), chosen_folder(self.out)
+        args = [sys.executable, "-m", "apn_core", "train", str(data), "--out", str(run)]
+        args += ["--progress", "json"]
         if self.resume.value:
             args.append("--resume")
-        else:
-            args += ["--preset", self.preset.value, "--epochs-pretrain", str(self.pretrain.value),
-                     "--epochs-adversarial", str(self.adversarial.value), "--alpha", str(self.alpha.value),
-                     "--beta", str(self.beta.value), "--tolerance", str(self.tolerance.value)]  # fmt: skip
-        if self.minutes.value > 0:
-            args += ["--max-minutes", str(self.minutes.value)]
+            if self.minutes.value > 0:
+                args += ["--max-minutes", str(self.minutes.value)]
+        elif config_file is not None:
+            args += ["--config", config_file]
         return args
 
+    # ----- folder check and start (in a worker thread) -------------------------------
+    def check(self) -> None:
+        """Show the labelled folder's report (checked in a worker thread)."""
+        self._prepare(launch=False)
+
     def start(self) -> None:
+        self._prepare(launch=True)
+
+    def _prepare(self, launch: bool) -> None:
+        from napari.qt.threading import thread_worker
         from napari.utils.notifications import show_error
 
-        if not self.check():
+        data, run = chosen_folder(self.data), chosen_folder(self.out)
+        if data is None or (launch and run is None):
+            show_error(
+                "Train model: choose a labelled folder" + (" and a run folder" if launch else "")
+            )
+            return
+        resume = self.resume.value
+        config = None if (resume or not launch) else self.config()
+        self.worker = thread_worker(prepare, ignore_errors=True)(
+            data, run or data, config, resume and launch
+        )
+        self.worker.returned.connect(self._launch if launch else self._show_report)
+        self.worker.errored.connect(self._prepare_failed)
+        self.worker.finished.connect(self._prepared)
+        self.start_button.enabled = self.check_button.enabled = False
+        self.status.value = "checking the labelled folder…"
+        self.worker.start()
+
+    def _prepared(self) -> None:
+        self.worker = None
+        self.check_button.enabled = True
+        self.start_button.enabled = self.process is None
+
+    def _prepare_failed(self, exc: Exception) -> None:
+        self.status.value = f"failed: {exc}"
+
+    def _show_report(self, prepared: Prepared) -> bool:
+        self.report.value = prepared.report_text
+        self.status.value = "" if prepared.ok else "the labelled folder has errors (see the report)"
+        return prepared.ok
+
+    def _launch(self, prepared: Prepared) -> None:
+        from napari.utils.notifications import show_error
+
+        if not self._show_report(prepared):
             show_error("Train model: the labelled folder has errors (see the report)")
             return
-        self.curves.clear()
+        self.curves.set(prepared.records or [])
+        self._config_file, self.error, self._buffer, self.last_event = (
+            prepared.config_file,
+            None,
+            "",
+            {},
+        )
         self.process = QProcess()
-        self.process.setProcessChannelMode(QProcess.SeparateChannels)
+        self.process.setProcessChannelMode(QProcess.ProcessChannelMode.SeparateChannels)
         self.process.readyReadStandardOutput.connect(self._read)
         self.process.finished.connect(self._finished)
-        cmd = self.command()
+        cmd = self.command(prepared.config_file)
         self.process.start(cmd[0], cmd[1:])
         self.start_button.enabled, self.cancel_button.enabled = False, True
         self.status.value = "starting…"
 
+    # ----- the training process ------------------------------------------------------
     def cancel(self) -> None:
         if self.process is not None:
             self.process.terminate()  # SIGTERM: the job saves a checkpoint and exits
@@ -147,69 +210,37 @@ class TrainWidget(Container):
             )
         elif kind == "epoch":
             self.curves.add(e)
+        elif kind == "error":
+            self.error = str(e.get("message", ""))
         elif kind in ("stopped", "done"):
             self.status.value = kind
 
     def _finished(self, code: int, _status=None) -> None:
         from napari.utils.notifications import show_error, show_info
 
-        self._read()
-        err = bytes(self.process.readAllStandardError()).decode("utf-8", "replace").strip()
-        self.start_button.enabled, self.cancel_button.enabled = True, False
         from apn_core.runs import has_checkpoint
 
-        run = Path(str(self.out.value))
-        if has_checkpoint(run):
+        self._read()
+        err = bytes(self.process.readAllStandardError()).decode("utf-8", "replace")
+        error = cli_error(self.error, err)
+        self.process = None
+        if self._config_file:
+            Path(self._config_file).unlink(missing_ok=True)
+            self._config_file = None
+        self.start_button.enabled, self.cancel_button.enabled = True, False
+        run = chosen_folder(self.out)
+        if error is None and has_checkpoint(run):
             remember(run)
-        if code == 0:
+        if error is not None:
+            self.status.value = f"failed: {error}"
+            show_error(f"Train model: {error}")
+        elif code == 0:
             self.status.value = "finished: the model is selectable in Detect landmarks"
             show_info(f"Training finished: {run}")
         elif has_checkpoint(run):
             self.status.value = "stopped: tick 'resume' and start to continue"
             self.resume.value = True
         else:
-            self.status.value = "failed"
-            show_error("Train model: " + (err.splitlines()[-1] if err else f"exit code {code}"))
-        self.process = None
-
-
-class _Curves:
-    """Live training curves on a small matplotlib canvas."""
-
-    def __init__(self) -> None:
-        from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
-        from matplotlib.figure import Figure
-
-        self.figure = Figure(figsize=(4, 2.4))
-        self.canvas = FigureCanvasQTAgg(self.figure)
-        self.loss_ax = self.figure.add_subplot(121)
-        self.val_ax = self.figure.add_subplot(122)
-        self.records: list[dict] = []
-
-    def clear(self) -> None:
-        self.records = []
-        self.draw()
-
-    def add(self, record: dict) -> None:
-        self.records.append(record)
-        self.draw()
-
-    def draw(self) -> None:
-        epochs = [r["epoch"] for r in self.records]
-        self.loss_ax.clear()
-        self.val_ax.clear()
-        if epochs:
-            self.loss_ax.semilogy(epochs, [r.get("loss_mse", float("nan")) for r in self.records])
-            self.val_ax.plot(
-                epochs, [r.get("val_mre", float("nan")) for r in self.records], label="MRE mm"
-            )
-            self.val_ax.plot(
-                epochs,
-                [10 * r.get("val_pck@10", float("nan")) for r in self.records],
-                label="PCK@10 ×10",
-            )
-            self.val_ax.legend(fontsize=6)
-        self.loss_ax.set_title("heatmap loss", fontsize=8)
-        self.val_ax.set_title("validation", fontsize=8)
-        self.figure.tight_layout()
-        self.canvas.draw_idle()
+            last = err.strip().splitlines()[-1] if err.strip() else f"exit code {code}"
+            self.status.value = f"failed: {last}"
+            show_error(f"Train model: {last}")

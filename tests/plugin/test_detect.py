@@ -59,11 +59,56 @@ def test_detect_widget_reports_errors_without_getting_stuck(make_napari_viewer, 
     widget.browse.value = tmp_path / "not_a_run"
     widget.run()
     qtbot.waitUntil(lambda: widget.worker is None, timeout=60000)
-    assert (
-        widget.status.value == "failed"
-        and widget.run_button.enabled
-        and not widget.progress.visible
-    )
+    # the worker's `errored` signal brings the reason to the status line
+    assert widget.status.value.startswith("failed: ") and "not a run folder" in widget.status.value
+    assert widget.run_button.enabled and not widget.progress.visible
+
+
+def test_unticking_heatmaps_hides_them_at_once(make_napari_viewer, qtbot):
+    from napari_apn._qt.detect_widget import DetectWidget
+
+    viewer = make_napari_viewer()
+    viewer.open_sample("napari-apn", "long_leg")
+    widget = DetectWidget(viewer)
+    viewer.window.add_dock_widget(widget)
+    widget.run()
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=60000)
+    heatmaps = viewer.layers["synthetic long leg heatmaps"]
+    assert heatmaps.visible
+    widget.heatmaps.value = False
+    assert not heatmaps.visible
+    widget.heatmaps.value = True
+    assert heatmaps.visible
+
+
+def test_cancel_resets_the_status_and_discards_the_result(make_napari_viewer, qtbot):
+    from napari_apn._qt.detect_widget import DetectWidget
+
+    viewer = make_napari_viewer()
+    viewer.open_sample("napari-apn", "long_leg")
+    widget = DetectWidget(viewer)
+    widget.run()
+    widget.cancel()
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=60000)
+    qtbot.wait(50)  # let queued signals of the worker arrive
+    assert widget.status.value == "cancelled"
+    assert not widget.progress.visible and widget.run_button.enabled
+    assert not widget.cancel_button.enabled
+    assert "synthetic long leg landmarks" not in viewer.layers
+
+
+def test_docked_widget_follows_the_layer_list_through_napari(make_napari_viewer):
+    """No manual wiring: add_dock_widget connects reset_choices to layer events."""
+    import numpy as np
+
+    from napari_apn._qt.detect_widget import DetectWidget
+
+    viewer = make_napari_viewer()
+    widget = DetectWidget(viewer)
+    viewer.window.add_dock_widget(widget)
+    assert widget.image.choices == ()
+    viewer.add_image(np.zeros((8, 4)), name="new image")
+    assert widget.image.choices == ("new image",)
 
 
 def test_model_cache_reloads_when_the_weights_change(tmp_path):
@@ -107,3 +152,78 @@ def test_layer_spacing_reads_units():
     got = layer_spacing_mm(Image(image, scale=(143.0, 143.0), units=("um", "um")))
     assert got == pytest.approx((0.143, 0.143))
     assert layer_spacing_mm(Image(image, scale=(0.5, 0.5))) is None  # napari's default: pixel
+
+
+# ----- layers know their image (issue 12, item 3) -----------------------------------------
+def _rows(csv_path):
+    import csv
+
+    with open(csv_path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_corrected_points_of_a_file_opened_dicom_are_saved_for_that_file(
+    make_napari_viewer, tmp_path
+):
+    """Detect on a DICOM opened from a labelled folder, move a point, save to the folder:
+    the rows name ``x.dcm`` (not the layer name ``x``) and ``apn check`` passes."""
+    from apn_core.dataset import load_labelled_folder
+    from apn_core.synth import SynthConfig, write_synthetic_folder
+    from napari_apn._qt.alignment_widget import AlignmentWidget
+
+    config = SynthConfig(spacing_mm=1.0, formats=("dicom",), restricted_fraction=0.0)
+    data = write_synthetic_folder(tmp_path / "data", 2, seed=4, config=config)
+    name = sorted(p.name for p in data.glob("*.dcm"))[0]
+    viewer = make_napari_viewer()
+    (image,) = viewer.open(str(data / name), plugin="napari-apn")
+    points = detect(viewer, image)
+    assert points.metadata["apn_image_path"] == str((data / name).resolve())
+    moved = points.data.copy()
+    moved[0] += (4.0, -3.0)
+    points.data = moved
+    widget = AlignmentWidget(viewer)
+    widget.points.value = points.name
+    widget.folder.value = data
+    widget.save_points()
+    folder = load_labelled_folder(data)
+    assert folder.report.ok, [str(p) for p in folder.report.problems]
+    rows = _rows(data / "landmarks.csv")
+    images = {r["image"] for r in rows}
+    assert name in images and name.removesuffix(".dcm") not in images
+    first = next(
+        r for r in rows if r["image"] == name and r["landmark"] == points.features["label"][0]
+    )
+    assert (float(first["x"]), float(first["y"])) == pytest.approx(
+        (moved[0, 1], moved[0, 0]), abs=1e-3
+    )
+    assert sum(r["image"] == name for r in rows) == 6
+
+    # the npe2 writer names the image the same way, relative to the CSV's folder …
+    from napari_apn._writer import write_points
+
+    layer_data, meta, _ = points.as_layer_data_tuple()
+    (path,) = write_points(str(data / "corrected.csv"), layer_data, meta)
+    assert {r["image"] for r in _rows(path)} == {name}
+    # … and refuses a folder that does not hold the image
+    from apn_core.errors import FileProblem
+
+    (tmp_path / "elsewhere").mkdir()
+    with pytest.raises(FileProblem, match="not inside this folder"):
+        write_points(str(tmp_path / "elsewhere" / "landmarks.csv"), layer_data, meta)
+    widget.folder.value = tmp_path / "elsewhere"
+    widget.save_points()
+    assert widget.status.value == "not saved"
+    assert not (tmp_path / "elsewhere" / "landmarks.csv").exists()
+
+
+def test_a_console_array_has_no_image_to_save_points_for(make_napari_viewer, tmp_path):
+    from apn_core.errors import FileProblem
+    from napari_apn._writer import write_points
+
+    viewer = make_napari_viewer()
+    viewer.open_sample("napari-apn", "long_leg")
+    viewer.add_image(viewer.layers["synthetic long leg"].data, name="plain array")
+    points = detect(viewer, "plain array")
+    layer_data, meta, _ = points.as_layer_data_tuple()
+    with pytest.raises(FileProblem, match="which image"):
+        write_points(str(tmp_path / "landmarks.csv"), layer_data, meta)

@@ -12,6 +12,8 @@ from apn_core.synth import SynthConfig, write_synthetic_folder
 from napari_apn._reader import get_reader
 from napari_apn._writer import write_points
 
+NAMES = ["femur_right", "femur_left", "knee_right", "knee_left", "ankle_right", "ankle_left"]
+
 
 @pytest.fixture
 def sample_points(make_napari_viewer):
@@ -65,7 +67,106 @@ def test_landmarks_csv_opens_aligned_with_its_radiograph(make_napari_viewer, tmp
 
 
 def test_reader_declines_unrelated_csv_and_json(tmp_path):
+    """Not landmark files: napari may offer another reader."""
     (tmp_path / "table.csv").write_text("a,b\n1,2\n")
     (tmp_path / "x.mrk.json").write_text("{broken")
     assert get_reader(str(tmp_path / "table.csv")) is None
     assert get_reader(str(tmp_path / "x.mrk.json")) is None
+
+
+# ----- the writer's units and labels rules (issue 9, defect 3) ---------------------------
+def _points(viewer, truth, **kwargs):
+    meta = {"apn_image": "leg.dcm", **kwargs.pop("metadata", {})}
+    return viewer.add_points(truth.data, features=truth.features, metadata=meta, **kwargs)
+
+
+def test_a_pixel_layer_is_never_written_as_millimetres(sample_points, tmp_path):
+    from apn_core.errors import FileProblem
+
+    viewer, truth = sample_points
+    data, meta, _ = _points(viewer, truth, name="pixels").as_layer_data_tuple()
+    with pytest.raises(FileProblem, match="pixel units"):
+        write_points(str(tmp_path / "a.mrk.json"), data, meta)
+    assert not (tmp_path / "a.mrk.json").exists()
+    (path,) = write_points(str(tmp_path / "a.csv"), data, meta)
+    header, first = Path(path).read_text().splitlines()[:2]
+    assert header == "image,landmark,x,y"  # pixels, no spacing
+    assert first.startswith("leg.dcm,femur_right,")
+
+
+@pytest.mark.parametrize(
+    ("scale", "units", "written"), [((1.0, 1.0), "mm", "1"), ((143.0, 143.0), "um", "0.143")]
+)
+def test_a_genuine_spacing_is_written_whatever_its_value_or_unit(
+    sample_points, tmp_path, scale, units, written
+):
+    viewer, truth = sample_points
+    layer = _points(viewer, truth, name="mm", scale=scale, units=(units, units))
+    data, meta, _ = layer.as_layer_data_tuple()
+    (path,) = write_points(str(tmp_path / "a.csv"), data, meta)
+    header, first = Path(path).read_text().splitlines()[:2]
+    assert header == "image,landmark,x,y,spacing_mm"
+    assert first.split(",")[-1] == written
+
+
+def test_duplicate_labels_are_refused_naming_the_landmark(sample_points, tmp_path):
+    from apn_core.errors import FileProblem
+
+    viewer, truth = sample_points
+    features = truth.features.copy()
+    features.loc[0, "label"] = "ankle_left"
+    layer = viewer.add_points(
+        truth.data, features=features, scale=truth.scale, units=truth.units, metadata=truth.metadata
+    )
+    data, meta, _ = layer.as_layer_data_tuple()
+    for name in ("a.csv", "a.mrk.json"):
+        with pytest.raises(FileProblem, match="'ankle_left' has 2 points"):
+            write_points(str(tmp_path / name), data, meta)
+
+
+# ----- landmarks without a spacing open in pixel units (issue 12, item 3) ----------------
+def test_landmarks_csv_without_spacing_or_image_opens_in_pixels_with_a_notification(
+    make_napari_viewer, tmp_path, notifications
+):
+    from napari_apn._layers import layer_spacing_mm
+
+    rows = "".join(f"far.png,{n},{10 * i},{20 * i}\n" for i, n in enumerate(NAMES))
+    (tmp_path / "landmarks.csv").write_text("image,landmark,x,y\n" + rows)
+    viewer = make_napari_viewer()
+    (layer,) = viewer.open(str(tmp_path / "landmarks.csv"), plugin="napari-apn")
+    assert tuple(str(u) for u in layer.units) == ("pixel", "pixel")
+    assert layer_spacing_mm(layer) is None
+    assert any("no pixel spacing" in m and "pixel units" in m for m in notifications())
+
+
+def test_a_napari_points_csv_without_its_image_opens_in_pixels_and_measures_nothing(
+    sample_points, tmp_path, notifications
+):
+    from napari_apn._qt.alignment_widget import AlignmentWidget
+
+    viewer, truth = sample_points
+    truth.save(str(tmp_path / "gt.csv"), plugin="napari")  # napari's own writer
+    (layer,) = viewer.open(str(tmp_path / "gt.csv"), plugin="napari-apn")
+    assert tuple(str(u) for u in layer.units) == ("pixel", "pixel")
+    np.testing.assert_allclose(layer.data, truth.data, atol=1e-3)
+    assert any("pixel units" in m for m in notifications())
+    widget = AlignmentWidget(viewer)
+    widget.points.value = layer.name
+    assert widget.update() is None and "no pixel spacing in mm" in widget.status.value
+
+
+def test_a_napari_points_csv_beside_its_image_opens_in_its_spacing(make_napari_viewer, tmp_path):
+    data = write_synthetic_folder(
+        tmp_path / "d", 1, seed=3, config=SynthConfig(spacing_mm=1.5, formats=("dicom",))
+    )
+    viewer = make_napari_viewer()
+    (image,) = viewer.open(str(next(data.glob("*.dcm"))), plugin="napari-apn")
+    truth = viewer.add_points([[100.0, 50.0]], features={"label": ["knee_left"]})
+    stem = image.name
+    truth.save(str(data / f"{stem}.csv"), plugin="napari")
+    (layer,) = viewer.open(str(data / f"{stem}.csv"), plugin="napari-apn")
+    from napari_apn._layers import layer_spacing_mm
+
+    np.testing.assert_allclose(layer.scale, image.scale)
+    assert layer_spacing_mm(layer) == pytest.approx((1.5, 1.5))
+    assert layer.metadata["apn_image"] == f"{stem}.dcm"
