@@ -4,6 +4,9 @@
   letterbox, 64×64 heatmaps, argmax decoding) — for comparison, not for CPUs.
 - ``default``: the CPU-friendly model the project ships: a tall 512×192 letterbox (the
   ~2.6:1 radiograph fills it), 2 stacks × 64 channels, sub-pixel decoding.
+- ``finetune``: ``default``'s networks with a short schedule and lower learning rates, for
+  ``apn train --init MODEL`` on 5–50 labelled images on a CPU (the model's own landmark
+  set, geometry and network sizes replace the preset's).
 - ``tiny``: a very small model for tests and smoke runs.
 """
 
@@ -20,6 +23,18 @@ PRESETS: dict[str, RunConfig] = {
         train=TrainConfig(batch_size=8, lr=2.5e-4),
     ),
     "default": RunConfig(preset="default"),
+    "finetune": RunConfig(
+        preset="finetune",
+        train=TrainConfig(
+            epochs_pretrain=12,
+            epochs_adversarial=4,
+            batch_size=4,
+            lr=5e-4,
+            lr_discriminator=1e-4,
+            val_fraction=0.2,
+            workers=0,
+        ),
+    ),
     "tiny": RunConfig(
         preset="tiny",
         geometry=GeometryConfig(height=256, width=96, stride=4),
