@@ -215,7 +215,9 @@ def test_full_disk_during_a_save_keeps_the_previous_checkpoint(four_images, tmp_
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(runs, "_write_bytes", disk_full)
-    with pytest.raises(FileProblem, match=r"cannot write the checkpoint \(No space left on device\)"):
+    with pytest.raises(
+        FileProblem, match=r"cannot write the checkpoint \(No space left on device\)"
+    ):
         train(four_images, run, cfg, resume=True)
     monkeypatch.undo()
     assert (run / "last.safetensors").read_bytes() == before  # intact
@@ -303,6 +305,31 @@ def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(
         assert all(torch.isfinite(v).all() for v in weights.values() if v.is_floating_point())
     assert runs.load_state(run)["loop"]["epoch"] == 1
     assert len(runs.read_log(run)) == 1
+
+
+def test_nan_weights_with_a_finite_loss_are_never_saved(four_images, tmp_path, monkeypatch):
+    import apn_core.train.loop as loop
+
+    cfg = _tiny(epochs_pretrain=3, epochs_adversarial=0, batch_size=3, val_fraction=0.25)
+    run = tmp_path / "run"
+    real = loop.Trainer.train_step
+
+    def step_then_corrupt(self, order, epoch, step):
+        out = real(self, order, epoch, step)
+        if epoch == 1:  # an update that produced a NaN weight (the loss was still finite)
+            with torch.no_grad():
+                self.nets["generator"].heads[0].bias[0] = float("nan")
+        return out
+
+    monkeypatch.setattr(loop.Trainer, "train_step", step_then_corrupt)
+    with pytest.raises(
+        TrainingDiverged, match=r"after global step 2: the weights became non-finite"
+    ):
+        train(four_images, run, cfg)
+    for tag in ("best", "last"):
+        weights = runs.load_weights(run, tag)
+        assert all(torch.isfinite(v).all() for v in weights.values() if v.is_floating_point())
+    assert runs.load_state(run)["loop"]["epoch"] == 1
 
 
 def test_huge_learning_rate_is_a_clear_error_with_exit_2(four_images, tmp_path, capsys):
@@ -486,3 +513,99 @@ def test_occluders_are_drawn_in_one_vectorised_pass():
         expected[bi[j], 0] = torch.maximum(expected[bi[j], 0], masks[j])
     assert len(bi) > 4 and bi.unique().numel() < len(bi)  # several occluders share an image
     assert torch.equal(got, expected)
+
+
+# ----- fine-tuning (--init) ----------------------------------------------------------------
+def test_finetune_from_the_bundled_model_starts_from_it_and_records_it(two_images, tmp_path):
+    from apn_core.inference.model_store import BUNDLED, BUNDLED_DIR
+
+    run = tmp_path / "ft"
+    args = ["train", str(two_images), "--out", str(run), "--init", "default", "--workers", "0"]
+    args += ["--lr", "1e-12", "--stop-after-steps", "1", "--val-fraction", "0", "--batch-size", "2"]
+    assert main(args) == 0
+    config = runs.load_config(run)
+    assert config.preset == "finetune" and config.geometry == get_preset("default").geometry
+    init = config.init
+    assert (init.model, init.source, init.reinitialised) == (
+        "default",
+        "bundled:default",
+        ("pose",),
+    )
+    assert init.weights_sha256 == BUNDLED["default"][1]
+    assert init.weights == str(BUNDLED_DIR / "default" / "model.safetensors")
+    source = runs.load_weights(BUNDLED_DIR / "default", "model")
+    after = runs.load_weights(run, "last")
+    assert after.keys() == {*source, *(k for k in after if k.startswith("pose."))}
+    params = {k for k, _ in _named_parameters(config)}
+    for key in params & set(source):  # one step at lr 1e-12 (BN statistics aside): the source's
+        torch.testing.assert_close(after[key], source[key], atol=1e-9, rtol=0)
+
+
+def _named_parameters(config):
+    from apn_core.models import build_networks
+
+    return build_networks(config).named_parameters()
+
+
+def test_finetune_with_another_landmark_set_renews_only_the_layers_sized_by_it(tiny_run, tmp_path):
+    """Four of the six landmarks: the layers whose shape depends on K start fresh, every
+    other weight (the whole hourglass, the discriminators' bodies) is the source's."""
+    import csv
+
+    data, source_run = tiny_run
+    names = ["femur_right", "femur_left", "knee_right", "knee_left"]
+    landmarks = tmp_path / "four.json"
+    pairs = [["femur_right", "femur_left"], ["knee_right", "knee_left"]]
+    landmarks.write_text(json.dumps({"names": names, "mirror_pairs": pairs}))
+    folder = tmp_path / "data"
+    folder.mkdir()
+    for image in data.glob("synth_*"):
+        (folder / image.name).symlink_to(image)
+    with open(data / "landmarks.csv") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["landmark"] in names]
+    with open(folder / "landmarks.csv", "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    run = tmp_path / "ft"
+    args = ["train", str(folder), "--out", str(run), "--init", str(source_run), "--workers", "0"]
+    args += ["--landmarks", str(landmarks), "--lr", "1e-12", "--stop-after-steps", "1"]
+    assert main(args) == 0
+    config = runs.load_config(run)
+    assert config.landmarks.names == tuple(names) and config.geometry.height == 256  # the source's
+    renewed = set(config.init.reinitialised)
+    # one stack: its head; each discriminator: the input conv and the output layer
+    heads = {"generator.heads.0", "pose.net.0", "pose.net.14"}
+    assert renewed == heads | {"confidence.net.0", "confidence.net.14"}
+    assert config.init.source == str(source_run.resolve())
+    source, after = runs.load_weights(source_run, "best"), runs.load_weights(run, "last")
+    params = {k for k, _ in _named_parameters(config)}
+    same = [k for k in params if not any(k.startswith(m + ".") for m in renewed)]
+    assert len(same) > 0.9 * len(params)
+    for key in same:
+        torch.testing.assert_close(after[key], source[key], atol=1e-9, rtol=0)
+    for module in renewed:
+        weight = f"{module}.weight"
+        assert after[weight].shape != source[weight].shape
+
+
+def test_finetune_refuses_other_network_sizes_and_unknown_models(tiny_run, tmp_path, capsys):
+    data, _ = tiny_run
+    out = ["--out", str(tmp_path / "ft")]
+    assert (
+        main(["train", str(data), *out, "--init", "default", "--set", "generator.channels=32"]) == 2
+    )
+    err = capsys.readouterr().err
+    assert "--init needs the source's generator settings" in err and "model.safetensors" in err
+    assert main(["train", str(data), *out, "--init", str(tmp_path / "nothing")]) == 2
+    assert "no such run folder, and not a bundled model (default)" in capsys.readouterr().err
+    assert not runs.is_run(tmp_path / "ft")
+
+
+def test_layers_sized_by_the_landmark_count_of_the_default_networks():
+    from apn_core.train.finetune import landmark_dependent_modules
+
+    modules = landmark_dependent_modules(get_preset("default"))
+    generator = {"generator.heads.0", "generator.heads.1", "generator.merge_heatmaps.0"}
+    discriminators = {f"{d}.net.{i}" for d in ("pose", "confidence") for i in (0, 14)}
+    assert modules == generator | discriminators

@@ -208,6 +208,9 @@ def _options(args, names: list[str]) -> str:
     """How the user wrote some options, for error messages (``--input 510x192``)."""
     shown = []
     for name in names:
+        if name == "settings":
+            shown += [f"--set {s}" for s in args.settings]
+            continue
         value = getattr(args, name)
         flag = "--" + name.replace("_", "-")
         if isinstance(value, tuple):
@@ -263,7 +266,7 @@ def _run(args) -> int:
             *(["init"] if args.init else []),
         ]
         if args.settings:
-            given.append("set")
+            given.append("settings")
         if given:
             raise FileProblem(
                 "--resume",

@@ -159,18 +159,27 @@ class Trainer:
         if self.dist.is_main:
             runs.truncate_log(self.run, self.state.log_records)
 
-    def save(self, tag: str) -> None:
-        """Write the ``tag`` checkpoint (``last``: with optimizer and loop state) — only
-        finite weights."""
-        weights = weights_of(self.nets)
+    def check_weights(self) -> None:
+        """Raise :class:`TrainingDiverged` (on every rank together) if a weight or a
+        normalisation statistic is not finite — before anything is saved."""
         bad = [
-            k for k, v in weights.items() if v.is_floating_point() and not torch.isfinite(v).all()
+            k
+            for k, v in self.nets.state_dict().items()
+            if v.is_floating_point() and not torch.isfinite(v).all()
         ]
-        if bad:
+        if any_rank(bool(bad), self.dist):
+            example = f", e.g. {bad[0]}" if bad else " on another process"
             raise self.diverged(
-                f"the weights became non-finite ({len(bad)} tensors, e.g. {bad[0]})",
-                f"after epoch {self.state.epoch} (global step {self.state.global_step})",
+                f"the weights became non-finite ({len(bad)} tensors{example})",
+                f"after global step {self.state.global_step}",
             )
+
+    def save(self, tag: str) -> None:
+        """Write the ``tag`` checkpoint (``last``: with optimizer and loop state); rank 0
+        only, after :meth:`check_weights` on every rank."""
+        weights = weights_of(self.nets)
+        if not all(torch.isfinite(v).all() for v in weights.values() if v.is_floating_point()):
+            raise self.diverged("the weights became non-finite", "before a save")
         if tag == "last":
             state = {
                 "loop": vars(self.state).copy(),
@@ -246,6 +255,7 @@ class Trainer:
                 self.progress.close()
         if reason != "done":
             self.state.elapsed_s += time.monotonic() - started
+            self.check_weights()
             if self.dist.is_main:
                 self.save("last")
             barrier(self.dist)
@@ -336,9 +346,9 @@ class Trainer:
             "images_per_s": round(n_images / max(seconds, 1e-9), 2),
         }
         record.update({k: v / steps for k, v in sums.items()})
-        validate = (
-            epoch + 1
-        ) % self.cfg.train.validate_every == 0 or epoch + 1 == self.total_epochs
+        last_epoch = epoch + 1 == self.total_epochs
+        validate = (epoch + 1) % self.cfg.train.validate_every == 0 or last_epoch
+        self.check_weights()
         if self.dist.is_main:
             if len(self.val_data) and validate:
                 record.update(self.validate())
