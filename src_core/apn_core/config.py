@@ -51,16 +51,23 @@ class Bounds:
         )
 
     def text(self) -> str:
+        low, high = _number_text(self.low), _number_text(self.high)
         if self.low is not None and self.high is not None:
             return (
-                f"in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}"
-                f"{')' if self.high_open else ']'}"
+                f"in {'(' if self.low_open else '['}{low}, {high}{')' if self.high_open else ']'}"
             )
         if self.low is not None:
-            return f"{'>' if self.low_open else '≥'} {self.low:g}"
+            return f"{'>' if self.low_open else '≥'} {low}"
         if self.high is not None:
-            return f"{'<' if self.high_open else '≤'} {self.high:g}"
+            return f"{'<' if self.high_open else '≤'} {high}"
         return "any value"
+
+
+def _number_text(value: float | None) -> str:
+    """``2147483647`` for whole numbers, ``0.5`` otherwise."""
+    if value is None:
+        return ""
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
 def setting(default: Any, low=None, high=None, *, low_open=False, high_open=False, choices=None):
@@ -493,3 +500,22 @@ SECTIONS: dict[str, type] = {
     "augment": AugmentConfig,
     "train": TrainConfig,
 }
+
+
+def settings_table(config: RunConfig | None = None) -> str:
+    """A Markdown table of every ``SECTION.KEY`` setting: its value in ``config`` (default:
+    ``RunConfig()``) and what it allows — generated from the checks, for the README."""
+    config = config or RunConfig()
+    lines = ["| setting | default | allowed |", "| --- | --- | --- |"]
+    for name, cls in SECTIONS.items():
+        hints = typing.get_type_hints(cls)
+        section = getattr(config, name)
+        for f in dataclasses.fields(cls):
+            value = getattr(section, f.name)
+            shown = json.dumps(list(value) if isinstance(value, tuple) else value)
+            allowed = _describe(hints[f.name], f.metadata)
+            lines.append(f"| `{name}.{f.name}` | `{shown}` | {allowed} |")
+    lines.append(
+        f"| `decoding` | `{json.dumps(config.decoding)}` | one of {', '.join(DECODINGS)} |"
+    )
+    return "\n".join(lines)

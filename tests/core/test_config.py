@@ -114,3 +114,16 @@ def test_a_run_folder_config_is_checked_on_load(tmp_path):
     (run / "config.json").write_text("{}" + " " * (2 << 20))
     with pytest.raises(FileProblem, match="at most"):
         runs.load_config(run)
+
+
+def test_the_settings_table_lists_every_setting_with_its_range():
+    from dataclasses import fields
+
+    from apn_core.config import SECTIONS, settings_table
+
+    table = settings_table()
+    for name, cls in SECTIONS.items():
+        for f in fields(cls):
+            assert f"| `{name}.{f.name}` |" in table
+    assert "| `train.val_fraction` | `0.1` | a finite number in [0, 1) |" in table
+    assert "| `train.seed` | `0` | a whole number in [0, 2147483647] |" in table

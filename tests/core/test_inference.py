@@ -197,3 +197,14 @@ def test_flip_averaging_makes_predictions_exactly_mirror_equivariant():
     assert not torch.allclose(
         xy_plain[0], mirrored, atol=1e-3
     )  # without averaging it is not equivariant
+
+
+def test_inference_does_not_import_training():
+    """Inference reads run folders through apn_core.runs, never through apn_core.train."""
+    import subprocess
+    import sys
+
+    code = "import sys, apn_core.inference.batch, apn_core.inference.evaluate; "
+    code += "print(sorted(m for m in sys.modules if m.startswith('apn_core.train')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

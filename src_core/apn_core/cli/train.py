@@ -113,7 +113,10 @@ def register(sub) -> None:
         "run folder), with its landmark set and geometry unless given",
     )
     p.add_argument(
-        "--resume", action="store_true", help="continue the run in --out from its last checkpoint"
+        "--resume",
+        action="store_true",
+        help="continue the run in --out from its last checkpoint (a run stopped before its "
+        "first checkpoint starts again from the beginning, with or without --resume)",
     )
     p.add_argument(
         "--val",
