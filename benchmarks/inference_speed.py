@@ -52,8 +52,7 @@ def measure(preset: str, path: str, runs: int, flip: bool) -> dict:
         t1 = time.perf_counter()
         tensor, box = p.prepare(r.pixels)
         t2 = time.perf_counter()
-        h, xy, peak, c = p.forward(tensor[None])
-        p.finish(h[0], xy[0], peak[0], c[0], box, r.spacing)
+        p.finish(p.forward(tensor[None]).sample(0), box, r.spacing)
         t3 = time.perf_counter()
         if i:  # the first run warms up
             for k, v in zip(stages, (t1 - t0, t2 - t1, t3 - t2, t3 - t0), strict=True):

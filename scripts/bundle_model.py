@@ -8,14 +8,12 @@ Then put the printed SHA-256 into ``BUNDLED`` in ``src_core/apn_core/inference/m
 from __future__ import annotations
 
 import argparse
-import hashlib
 import logging
 from pathlib import Path
 
-from safetensors.torch import save_file
-
 from apn_core import runs
-from apn_core.inference.model_store import BUNDLED_DIR, BUNDLED_WEIGHTS
+from apn_core.errors import ApnError
+from apn_core.inference.model_store import BUNDLED_DIR, BUNDLED_WEIGHTS, sha256
 
 log = logging.getLogger("bundle_model")
 KEEP = ("generator.", "confidence.")
@@ -30,19 +28,20 @@ def main() -> None:
     parser.add_argument("--tag", default="best")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    config = runs.load_config(args.run)
-    weights = {k: v for k, v in runs.load_weights(args.run, args.tag).items() if k.startswith(KEEP)}
+    try:
+        config = runs.load_config(args.run)
+        weights = runs.load_weights(args.run, args.tag)
+    except ApnError as exc:
+        parser.error(str(exc))
+    weights = {k: v for k, v in weights.items() if k.startswith(KEEP)}
     out = BUNDLED_DIR / args.key
     out.mkdir(parents=True, exist_ok=True)
     runs.save_config(out, config)
-    save_file(
-        weights,
-        str(out / BUNDLED_WEIGHTS),
-        metadata={"format": "napari-apn", "source": args.run.name},
-    )
-    (out / BUNDLED_WEIGHTS).chmod(0o644)
-    digest = hashlib.sha256((out / BUNDLED_WEIGHTS).read_bytes()).hexdigest()
-    size = (out / BUNDLED_WEIGHTS).stat().st_size / 1e6
+    tag = BUNDLED_WEIGHTS.removesuffix(".safetensors")
+    path = runs.save_checkpoint(out, tag, weights, meta={"source": args.run.name})
+    path.chmod(0o644)
+    digest = sha256(path)
+    size = path.stat().st_size / 1e6
     log.info(
         "bundled %s (%s) as %r: %.1f MB, sha256 %s", args.run, args.tag, args.key, size, digest
     )

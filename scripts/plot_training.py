@@ -28,7 +28,7 @@ def main() -> None:
     args = parser.parse_args()
     records = read_log(args.run)
     if not records:
-        raise SystemExit(f"{args.run}: no log.jsonl records")
+        parser.error(f"{args.run}: no log.jsonl records")
     epochs = [r["epoch"] for r in records]
     adv_start = next((r["epoch"] for r in records if r["phase"] == "adversarial"), None)
     fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(13, 3.6))
@@ -49,19 +49,20 @@ def main() -> None:
         ax1b.legend(loc="upper right", fontsize=8)
     ax1.set_title("losses")
     ax1.legend(loc="upper left", fontsize=8)
-    ax2.plot(epochs, [r.get("val_mre") for r in records], label="MRE")
-    ax2.plot(epochs, [r.get("val_median") for r in records], label="median")
-    ax2.set_ylim(
-        0, min(40, max(r.get("val_mre", 0) for r in records[len(records) // 4 :]) * 1.5 + 1)
-    )
+    validated = [r for r in records if "val_mre" in r]  # validated epochs that scored any
+    val_epochs = [r["epoch"] for r in validated]
+    ax2.plot(val_epochs, [r["val_mre"] for r in validated], label="MRE")
+    ax2.plot(val_epochs, [r["val_median"] for r in validated], label="median")
+    late = [r["val_mre"] for r in validated[len(validated) // 4 :]]
+    ax2.set_ylim(0, min(40, max(late, default=0) * 1.5 + 1))
     ax2.set_ylabel("mm")
     ax2.set_title("validation radial error")
     ax2.legend(fontsize=8)
-    ax3.plot(epochs, [100 * r.get("val_pck@10", 0) for r in records], label="PCK@10 mm")
-    ax3.plot(epochs, [100 * r.get("val_pck@20", 0) for r in records], label="PCK@20 mm")
+    ax3.plot(val_epochs, [100 * r["val_pck@10"] for r in validated], label="PCK@10 mm")
+    ax3.plot(val_epochs, [100 * r["val_pck@20"] for r in validated], label="PCK@20 mm")
     ax3.set_ylim(0, 101)
     ax3.set_ylabel("% of landmarks")
-    ax3.set_title("validation PCK")
+    ax3.set_title("validation PCK (of landmarks reported)")
     ax3.legend(fontsize=8, loc="lower right")
     for ax in (ax1, ax2, ax3):
         ax.set_xlabel("epoch")

@@ -1,10 +1,20 @@
-"""Shared fixtures: small synthetic labelled folders and the optional ../shared folder."""
+"""Shared fixtures: small synthetic labelled folders, one tiny trained run shared by the
+read-only training and inference tests, and the optional ../shared folder."""
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import pytest
+
+# One thread per process: the suite's models are tiny, and on a shared 2-core machine
+# several OpenMP threads per process contend (a training test ran 12× slower with 2).
+# Set before torch is imported; subprocesses (apn train, torchrun) inherit it.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+if "torch" in sys.modules:  # imported by a plugin before this file: set it directly
+    sys.modules["torch"].set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -26,3 +36,26 @@ def synth_folder(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("synth")
     config = SynthConfig(spacing_mm=1.0, hip_prosthesis_fraction=0.3, knee_prosthesis_fraction=0.3)
     return write_synthetic_folder(out / "data", n=6, seed=11, config=config)
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> tuple[Path, Path]:
+    """``(data, run)``: three synthetic radiographs (2 mm/px, restricted views) and a
+    ``tiny`` run trained on them for one supervised and one adversarial epoch.
+
+    Shared by every test that only reads a trained run: do not write into ``run``
+    (copy it first); files may be added to ``data`` but none removed or changed.
+    """
+    from apn_core.presets import get_preset
+    from apn_core.synth import SynthConfig, write_synthetic_folder
+    from apn_core.train.job import train
+
+    root = tmp_path_factory.mktemp("tiny_run")
+    data = write_synthetic_folder(
+        root / "data", 3, seed=21, config=SynthConfig(spacing_mm=2.0, restricted_fraction=0.5)
+    )
+    cfg = get_preset("tiny").replace(
+        train={"epochs_pretrain": 1, "epochs_adversarial": 1, "workers": 0}
+    )
+    assert train(data, root / "run", cfg) == "done"
+    return data, root / "run"

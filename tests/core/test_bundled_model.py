@@ -73,6 +73,8 @@ def test_demo_main_job(tmp_path, capsys):
     assert "bundled:default" in out and "HKA" in out
     for name in ("landmarks.csv", "measurements.csv", "overlay.png"):
         assert (tmp_path / "demo" / name).exists()
-    errors = [float(line.split()[-2]) for line in out.splitlines() if line.endswith(" mm") and "error" not in line
-              and line.split()[0].startswith(("femur", "knee", "ankle"))]  # fmt: skip
+    rows = [
+        line.split() for line in out.splitlines() if line.endswith(" mm") and "error" not in line
+    ]
+    errors = [float(r[-2]) for r in rows if r[0].startswith(("femur", "knee", "ankle"))]
     assert len(errors) == 6 and max(errors) < 5.0

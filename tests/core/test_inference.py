@@ -16,8 +16,6 @@ from apn_core.heatmaps import render_targets
 from apn_core.inference import Predictor
 from apn_core.inference.batch import predict_files
 from apn_core.presets import get_preset
-from apn_core.synth import SynthConfig, write_synthetic_folder
-from apn_core.train.job import train
 
 
 class Oracle(nn.Module):
@@ -83,8 +81,10 @@ def test_absent_and_coinciding_landmarks_are_reported_absent():
         [[200, 300], [560, 300], [210, 1190], [213, 1192], [250, 1900], [np.nan, np.nan]]
     )
     result = oracle_predictor(truth, shape).predict(np.zeros(shape, np.float32), spacing=0.5)
-    assert result.present.tolist() == [True, True, True, False, True, False] or result.present.tolist() == [
-        True, True, False, True, True, False]  # fmt: skip
+    assert result.present.tolist() in (
+        [True, True, True, False, True, False],
+        [True, True, False, True, True, False],
+    )
     assert np.isnan(result.xy[~result.present]).all()
     assert result.confidence[5] < 0.1
     rows = result.as_rows()
@@ -100,17 +100,10 @@ def test_untrained_presets_predict_on_any_size():
         Predictor.from_preset("tiny").predict(np.zeros((3, 4, 5)))
 
 
-@pytest.fixture(scope="module")
-def small_run(tmp_path_factory):
-    root = tmp_path_factory.mktemp("inference")
-    data = write_synthetic_folder(
-        root / "data", 3, seed=21, config=SynthConfig(spacing_mm=2.0, restricted_fraction=0.5)
-    )
-    cfg = get_preset("tiny").replace(
-        train={"epochs_pretrain": 1, "epochs_adversarial": 1, "workers": 0}
-    )
-    train(data, root / "run", cfg)
-    return data, root / "run"
+@pytest.fixture
+def small_run(tiny_run):
+    """The session's tiny trained run (read only) and its three images."""
+    return tiny_run
 
 
 def test_batch_prediction_survives_a_corrupt_file(small_run, tmp_path):
@@ -190,8 +183,8 @@ def test_flip_averaging_makes_predictions_exactly_mirror_equivariant():
     rows, cols = 1024, 384  # fills the 256×96 letterbox exactly: no padding asymmetry
     image = np.random.default_rng(1).random((rows, cols)).astype(np.float32)
     (ta, _), (tb, _) = p.prepare(image), p.prepare(image[:, ::-1].copy())
-    _, xy_a, peak_a, _ = p.forward(ta[None])
-    _, xy_b, peak_b, _ = p.forward(tb[None])
+    a, b = p.forward(ta[None]), p.forward(tb[None])
+    xy_a, peak_a, xy_b, peak_b = a.xy, a.peak, b.xy, b.peak
     perm = cfg.landmarks.flip_permutation()
     mirrored = xy_a[0, perm].clone()
     mirrored[:, 0] = (cfg.geometry.width - 1) - mirrored[:, 0]
@@ -200,7 +193,18 @@ def test_flip_averaging_makes_predictions_exactly_mirror_equivariant():
     assert peak_a.std() > 0 and (xy_a[0, :, 0] != xy_a[0, 0, 0]).any()  # not a degenerate output
     plain = Predictor(cfg, None, flip_test=False)
     plain.generator.load_state_dict(p.generator.state_dict())
-    _, xy_plain, _, _ = plain.forward(tb[None])
+    xy_plain = plain.forward(tb[None]).xy
     assert not torch.allclose(
         xy_plain[0], mirrored, atol=1e-3
     )  # without averaging it is not equivariant
+
+
+def test_inference_does_not_import_training():
+    """Inference reads run folders through apn_core.runs, never through apn_core.train."""
+    import subprocess
+    import sys
+
+    code = "import sys, apn_core.inference.batch, apn_core.inference.evaluate; "
+    code += "print(sorted(m for m in sys.modules if m.startswith('apn_core.train')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -53,7 +53,26 @@ def test_presets_are_independent_copies():
 def test_weights_round_trip_by_name():
     cfg = get_preset("tiny")
     a, b = build_networks(cfg), build_networks(cfg)
-    b.load_state_dict(a.state_dict())
+    b.load_state_dict(a.state_dict(), strict=True)
     for (ka, va), (kb, vb) in zip(a.state_dict().items(), b.state_dict().items(), strict=True):
         assert ka == kb and torch.equal(va, vb)
     assert {k.split(".")[0] for k in a.state_dict()} == {"generator", "pose", "confidence"}
+
+
+def test_networks_are_one_module_dict_loaded_strictly():
+    from torch import nn
+
+    from apn_core.errors import FileProblem
+    from apn_core.models import NETWORKS, load_networks, weights_of
+
+    cfg = get_preset("tiny")
+    nets = build_networks(cfg)
+    assert isinstance(nets, nn.ModuleDict) and tuple(nets) == NETWORKS
+    weights = weights_of(nets)
+    assert set(weights) == set(nets.state_dict())
+    other = build_networks(cfg)
+    assert load_networks(other, weights, "w.safetensors") == []
+    without_pose = {k: v for k, v in weights.items() if not k.startswith("pose.")}
+    with pytest.raises(FileProblem, match=r"w\.safetensors: .*missing \d+ \(pose\."):
+        load_networks(other, without_pose, "w.safetensors")  # training needs every network
+    assert load_networks(other, without_pose, "w.safetensors", ("pose",)) == ["pose"]

@@ -3,40 +3,83 @@
 Supervised pre-training of the generator, then the adversarial phase with the pose and
 confidence discriminators. The run folder is the model (weights, config, log). Ctrl-C or
 SIGTERM stop after the current step with a checkpoint; ``--resume`` continues exactly
-where it stopped. Runs under ``torchrun --nproc_per_node=N`` for data parallelism.
+where it stopped. ``--init default|RUN`` fine-tunes another model (preset ``finetune``).
+Runs under ``torchrun --nproc_per_node=N`` for data parallelism.
 
-Exit codes: 0 finished or time budget reached; 2 bad input; 128+N stopped by signal N.
+The configuration is the preset (or a ``--config`` file laid over its preset), then
+``--set SECTION.KEY=VALUE`` and the options below; every value is checked.
+
+Exit codes: 0 finished or time budget reached; 2 bad options, input or configuration, a
+run folder that cannot be used, or training stopped because the loss became NaN;
+128+N stopped by signal N (resumable). With ``--progress json`` stdout carries only JSON
+lines, and a failure is reported as ``{"event": "error", "message": ...}`` before exit 2.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
+import sys
 from pathlib import Path
 
-from apn_core.cli.common import add_landmarks_option, add_spacing_option, load_landmarks
-from apn_core.config import RunConfig
-from apn_core.errors import FileProblem
+from apn_core.cli.common import (
+    add_landmarks_option,
+    add_spacing_option,
+    fraction,
+    load_landmarks,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
+from apn_core.config import ConfigError, RunConfig
+from apn_core.errors import ApnError, FileProblem
 from apn_core.presets import PRESETS, get_preset
 
-TRAIN_OPTIONS = {  # CLI dest → TrainConfig field
-    "epochs_pretrain": "epochs_pretrain",
-    "epochs_adversarial": "epochs_adversarial",
-    "batch_size": "batch_size",
-    "lr": "lr",
-    "val_fraction": "val_fraction",
-    "seed": "seed",
-    "workers": "workers",
-    "max_minutes": "max_minutes",
-    "stop_after_steps": "stop_after_steps",
-}
+TRAIN_OPTIONS = (  # CLI dest = TrainConfig field
+    "epochs_pretrain",
+    "epochs_adversarial",
+    "batch_size",
+    "lr",
+    "val_fraction",
+    "seed",
+    "workers",
+    "max_minutes",
+    "stop_after_steps",
+)
 LOSS_OPTIONS = {"alpha": "alpha", "beta": "beta", "tolerance": "tolerance_mm", "sigma": "sigma"}
 
 
+def input_size(text: str) -> tuple[int, int]:
+    """argparse type: ``HEIGHTxWIDTH`` in pixels, e.g. ``512x192``."""
+    parts = text.lower().split("x")
+    try:
+        if len(parts) != 2:
+            raise argparse.ArgumentTypeError
+        return positive_int(parts[0]), positive_int(parts[1])
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not HEIGHTxWIDTH with two whole numbers ≥ 1 (e.g. 512x192)"
+        ) from None
+
+
+def held_out_fraction(text: str) -> float:
+    """argparse type: a share in [0, 1) (holding out everything leaves nothing to train)."""
+    value = fraction(text)
+    if value >= 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be at least 0 and less than 1")
+    return value
+
+
 def register(sub) -> None:
-    p = sub.add_parser("train", help="train a model on a labelled folder", description=__doc__,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    p = sub.add_parser(
+        "train",
+        help="train a model on a labelled folder",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("data", help="labelled folder (see 'apn check')")
     p.add_argument(
         "--out", required=True, help="run folder to create (or to continue with --resume)"
@@ -44,7 +87,8 @@ def register(sub) -> None:
     p.add_argument(
         "--preset",
         choices=sorted(PRESETS),
-        help="model configuration to start from (default: default, or the --config file's preset)",
+        help="model configuration to start from (default: the --config file's preset, else "
+        "'finetune' with --init, else 'default')",
     )
     p.add_argument(
         "--config",
@@ -63,35 +107,58 @@ def register(sub) -> None:
         "--set augment.rotation_deg=12 (JSON values); repeatable",
     )
     p.add_argument(
-        "--resume", action="store_true", help="continue the run in --out from its last checkpoint"
+        "--init",
+        metavar="MODEL",
+        help="fine-tune: start from this model's weights ('default' = the bundled model, or a "
+        "run folder), with its landmark set and geometry unless given",
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run in --out from its last checkpoint (a run stopped before its "
+        "first checkpoint starts again from the beginning, with or without --resume)",
     )
     p.add_argument(
         "--val",
         metavar="DATA",
         help="separate validation folder (default: hold out --val-fraction)",
     )
-    p.add_argument("--val-fraction", type=float)
-    p.add_argument("--epochs-pretrain", type=int, metavar="N", help="supervised epochs")
-    p.add_argument("--epochs-adversarial", type=int, metavar="N", help="adversarial epochs")
+    p.add_argument("--val-fraction", type=held_out_fraction, help="share held out, in [0, 1)")
+    p.add_argument(
+        "--epochs-pretrain", type=non_negative_int, metavar="N", help="supervised epochs"
+    )
+    p.add_argument(
+        "--epochs-adversarial", type=non_negative_int, metavar="N", help="adversarial epochs"
+    )
     p.add_argument("--no-adversarial", action="store_true", help="supervised baseline (ablation)")
     p.add_argument("--no-augment", action="store_true", help="switch augmentation off")
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--lr", type=float, help="generator learning rate")
-    p.add_argument("--alpha", type=float, help="weight of the confidence adversarial term")
-    p.add_argument("--beta", type=float, help="weight of the pose adversarial term")
+    p.add_argument("--batch-size", type=positive_int)
+    p.add_argument("--lr", type=positive_float, help="generator learning rate")
+    p.add_argument(
+        "--alpha", type=non_negative_float, help="weight of the confidence adversarial term"
+    )
+    p.add_argument("--beta", type=non_negative_float, help="weight of the pose adversarial term")
     p.add_argument(
         "--tolerance",
-        type=float,
+        type=positive_float,
         metavar="MM",
         help="distance counted as correct for p_fake/c_fake",
     )
-    p.add_argument("--sigma", type=float, help="target heatmap Gaussian sigma (heatmap px)")
-    p.add_argument("--input", metavar="HxW", help="network input size, e.g. 512x192")
-    p.add_argument("--stride", type=int, help="heatmap stride (1, 2, 4, 8)")
-    p.add_argument("--seed", type=int)
-    p.add_argument("--workers", type=int, help="processes decoding images for the cache")
-    p.add_argument("--max-minutes", type=float, help="stop cleanly after this much training time")
-    p.add_argument("--stop-after-steps", type=int, help=argparse.SUPPRESS)
+    p.add_argument(
+        "--sigma", type=positive_float, help="target heatmap Gaussian sigma (heatmap px)"
+    )
+    p.add_argument(
+        "--input", type=input_size, metavar="HxW", help="network input size, e.g. 512x192"
+    )
+    p.add_argument("--stride", type=int, choices=(1, 2, 4, 8), help="heatmap stride")
+    p.add_argument("--seed", type=non_negative_int)
+    p.add_argument(
+        "--workers", type=non_negative_int, help="processes decoding images for the cache"
+    )
+    p.add_argument(
+        "--max-minutes", type=positive_float, help="stop cleanly after this much training time"
+    )
+    p.add_argument("--stop-after-steps", type=positive_int, help=argparse.SUPPRESS)
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     p.add_argument(
         "--progress",
@@ -104,91 +171,156 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def base_config(preset: str | None, path: Path | None) -> RunConfig:
-    """The preset, or a config file laid over its preset (file values win)."""
-    if path is None:
-        return get_preset(preset or "default")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise FileProblem(path, f"cannot read the configuration ({exc})") from None
-    if not isinstance(data, dict):
-        raise FileProblem(path, "a configuration file must hold a JSON object")
-    name = data.get("preset") or preset or "default"
+def base_config(preset: str | None, path: Path | None, init: str | None = None) -> RunConfig:
+    """The preset, the ``--init`` model's settings over it, and a config file over both
+    (file values win; a partial file keeps the rest).
+
+    The preset is the file's ``"preset"``, else ``preset``, else ``finetune`` with ``init``,
+    else ``default``.
+    """
+    data: dict = {}
+    if path is not None:
+        from apn_core.runs import read_json
+
+        data = read_json(path, "configuration")
+        if not isinstance(data, dict):
+            raise FileProblem(path, "a configuration file must hold a JSON object")
+        data = {k: v for k, v in data.items() if k != "init"}  # provenance, set by training
+    name = data.get("preset") or preset or ("finetune" if init else "default")
     if name not in PRESETS:
-        raise FileProblem(path, f"unknown preset {name!r}; known: {', '.join(sorted(PRESETS))}")
+        where = path if path is not None else "--preset"
+        raise FileProblem(where, f"unknown preset {name!r}; known: {', '.join(sorted(PRESETS))}")
     base = get_preset(name).to_dict()
+    if init:
+        from apn_core.train.finetune import model_settings
+
+        base.update(model_settings(init))
     merged = {
         key: {**base[key], **value}
-        if isinstance(base.get(key), dict) and isinstance(value, dict)
+        if isinstance(base.get(key), dict) and isinstance(value, dict) and key != "landmarks"
         else value
         for key, value in data.items()
     }
     try:
         return RunConfig.from_dict({**base, **merged})
-    except (ValueError, TypeError, KeyError) as exc:
-        raise FileProblem(path, f"invalid configuration ({exc})") from None
+    except ConfigError as exc:
+        raise FileProblem(path or "--init", f"invalid configuration: {exc}") from None
 
 
-def run(args) -> int:
-    from apn_core.train.job import train
+def _options(args, names: list[str]) -> str:
+    """How the user wrote some options, for error messages (``--input 510x192``)."""
+    shown = []
+    for name in names:
+        if name == "settings":
+            shown += [f"--set {s}" for s in args.settings]
+            continue
+        value = getattr(args, name)
+        flag = "--" + name.replace("_", "-")
+        if isinstance(value, tuple):
+            value = "x".join(map(str, value))
+        shown.append(flag if value is True else f"{flag} {value}")
+    return " ".join(shown)
 
-    config = base_config(args.preset, args.config)
-    if args.settings:
-        if args.resume:
-            raise FileProblem(args.out, "--set cannot change a run's configuration on --resume")
-        try:
-            config = config.with_settings(args.settings)
-        except (ValueError, TypeError) as exc:
-            raise FileProblem("--set", str(exc)) from None
+
+def model_changes(args) -> tuple[dict[str, dict], list[str]]:
+    """Sections changed by model/loss/augmentation options, and the options used."""
     sections: dict[str, dict] = {}
-    if args.landmarks:
-        config.landmarks = load_landmarks(args.landmarks)
-    loss = {
-        field: getattr(args, dest)
-        for dest, field in LOSS_OPTIONS.items()
-        if getattr(args, dest) is not None
-    }
+    used: list[str] = []
+    loss = {f: getattr(args, d) for d, f in LOSS_OPTIONS.items() if getattr(args, d) is not None}
     if loss:
         sections["loss"] = loss
+        used += [d for d in LOSS_OPTIONS if getattr(args, d) is not None]
     geometry = {}
     if args.input:
-        try:
-            h, w = (int(v) for v in args.input.lower().split("x"))
-        except ValueError:
-            raise SystemExit(f"apn train: error: --input {args.input!r} is not HxW") from None
-        geometry.update(height=h, width=w)
+        geometry.update(height=args.input[0], width=args.input[1])
+        used.append("input")
     if args.stride:
         geometry["stride"] = args.stride
+        used.append("stride")
     if geometry:
         sections["geometry"] = geometry
     if args.no_augment:
         sections["augment"] = {"enabled": False}
-    if sections:
-        if args.resume:
-            raise SystemExit(
-                "apn train: error: model, loss and augmentation options cannot change on --resume"
+        used.append("no_augment")
+    return sections, used
+
+
+def run(args) -> int:
+    """``apn train``; with ``--progress json`` a failure is also a JSON ``error`` event."""
+    try:
+        return _run(args)
+    except Exception as exc:
+        if args.progress == "json" and os.environ.get("RANK", "0") == "0":
+            from apn_core.train.progress import Progress
+
+            message = str(exc) if isinstance(exc, ApnError) else f"internal error: {exc!r}"
+            Progress(json_lines=True).event("error", message=message)
+        raise
+
+
+def _run(args) -> int:
+    from apn_core.train.job import train
+
+    sections, used = model_changes(args)
+    if args.resume:
+        given = [
+            *used,
+            *(["landmarks"] if args.landmarks else []),
+            *(["init"] if args.init else []),
+        ]
+        if args.settings:
+            given.append("settings")
+        if given:
+            raise FileProblem(
+                "--resume",
+                f"a run continues with its own configuration; {_options(args, given)} cannot "
+                "change it (start a new run, or --init from this one)",
             )
-        try:
-            config = config.replace(**sections)
-        except ValueError as exc:
-            raise SystemExit(f"apn train: error: {exc}") from None
-    changes = {
-        field: getattr(args, dest)
-        for dest, field in TRAIN_OPTIONS.items()
-        if getattr(args, dest) is not None
-    }
+        if args.config or args.preset:
+            _note(args, "--resume: the run's own config.json is used; --config/--preset ignored")
+        config = get_preset("default")  # unused: the run's saved configuration wins
+    else:
+        config = base_config(args.preset, args.config, args.init)
+        if args.settings:
+            try:
+                config = config.with_settings(args.settings)
+            except ConfigError as exc:
+                raise FileProblem("--set", str(exc)) from None
+        if args.landmarks:
+            config.landmarks = load_landmarks(args.landmarks)
+            config = RunConfig.from_dict(config.to_dict())
+        if sections:
+            try:
+                config = config.replace(**sections)
+            except ConfigError as exc:
+                raise FileProblem(_options(args, used), str(exc)) from None
+    changes = {f: getattr(args, f) for f in TRAIN_OPTIONS if getattr(args, f) is not None}
     if args.no_adversarial:
         changes["adversarial"] = False
-    reason = train(args.data, args.out, config, resume=args.resume, train_changes=changes, val_data=args.val,
-                   spacing=args.spacing, json_progress=args.progress == "json", device=args.device)  # fmt: skip
+    reason = train(
+        args.data,
+        args.out,
+        config,
+        resume=args.resume,
+        train_changes=changes,
+        val_data=args.val,
+        spacing=args.spacing,
+        json_progress=args.progress == "json",
+        device=args.device,
+        init=args.init,
+    )
+    again = f"apn train {args.data} --out {args.out} --resume"
     if reason.startswith("SIG"):
-        print(
-            f"stopped by {reason}; continue with: apn train {args.data} --out {args.out} --resume"
-        )
+        print(f"stopped by {reason}; continue with: {again}", file=sys.stderr)
         return 128 + int(signal.Signals[reason])
     if reason == "time":
-        print(
-            f"time budget reached; continue with: apn train {args.data} --out {args.out} --resume"
-        )
+        print(f"time budget reached; continue with: {again}", file=sys.stderr)
     return 0
+
+
+def _note(args, message: str) -> None:
+    """A remark for the user: stderr, and a JSON ``note`` event for a JSON follower."""
+    print(f"apn: note: {message}", file=sys.stderr)
+    if args.progress == "json" and os.environ.get("RANK", "0") == "0":
+        sys.stdout.write(json.dumps({"event": "note", "message": message}) + "\n")
+        sys.stdout.flush()

@@ -53,10 +53,8 @@ def predict_files(predictor: Predictor, paths: list[Path], spacing=None, batch_s
         good = [it for it in items if it[5] is None]
         outputs = {}
         if good:
-            heatmaps, xy, peak, c = predictor.forward(torch.stack([it[1] for it in good]))
+            out = predictor.forward(torch.stack([it[1] for it in good]))
             for j, (path, _, box, sp, source, _) in enumerate(good):
-                outputs[path] = predictor.finish(
-                    heatmaps[j], xy[j], peak[j], c[j], box, sp, source, str(path)
-                )
+                outputs[path] = predictor.finish(out.sample(j), box, sp, source, str(path))
         for path, _, _, _, _, error in items:
             yield BatchResult(path, outputs.get(path), error)

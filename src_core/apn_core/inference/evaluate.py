@@ -1,9 +1,7 @@
 """Accuracy in millimetres on a labelled folder: MRE ± SD, median, PCK, per landmark,
-on occluded landmarks (where the data flags them), and how absent landmarks were handled.
-
-Landmarks *not annotated* are skipped. For landmarks *annotated absent* we count how many
-the model wrongly reported present; for present ones reported absent, how many were
-missed (their error is left out of MRE/PCK and counted instead).
+on occluded landmarks (where the data flags them), and how absent landmarks were handled —
+scored by :func:`apn_core.metrics.score`, the same function as training validation
+(its docstring defines every number).
 """
 
 from __future__ import annotations
@@ -17,7 +15,7 @@ import numpy as np
 
 from apn_core.annotations import read_landmarks_csv
 from apn_core.dataset import LabelledFolder
-from apn_core.metrics import radial_errors_mm, summarise
+from apn_core.metrics import COUNTS, score, scored_errors_mm
 from apn_core.utils.atomic import atomic_path, write_text_atomic
 
 
@@ -30,45 +28,46 @@ def predictions_from_csv(path: Path, folder: LabelledFolder) -> dict[str, np.nda
 def evaluate(
     folder: LabelledFolder, predicted: dict[str, np.ndarray], thresholds=(10.0, 20.0)
 ) -> tuple[dict, list]:
-    """Metrics and per-landmark error rows from predicted image-pixel positions."""
+    """Metrics (:func:`apn_core.metrics.score`) and per-landmark error rows from predicted
+    image-pixel positions (``image → (K, 2)``, NaN = reported absent).
+
+    Images without a prediction are counted, not scored. ``metrics["counts"]`` repeats the
+    ``all`` counts with the image counts.
+    """
     names = folder.landmarks.names
     k = len(names)
-    errors, occluded_mask, rows = [], [], []
-    absent_total = absent_reported = present_total = missed = unpredicted = 0
-    for item in folder.items:
-        image = item.labels.image
-        pred = predicted.get(image)
-        if pred is None:
-            unpredicted += 1
-            continue
-        lab = item.labels
-        err = radial_errors_mm(pred[None], lab.xy[None], np.array([item.spacing]))[0]
-        pred_present = np.isfinite(pred).all(axis=1)
-        e = np.full(k, np.nan)
-        for i in range(k):
-            if lab.present[i]:
-                present_total += 1
-                if pred_present[i]:
-                    e[i] = err[i]
-                else:
-                    missed += 1
-            elif lab.absent[i]:
-                absent_total += 1
-                absent_reported += int(pred_present[i])
-            rows.append({"image": image, "landmark": names[i], "error_mm": e[i], "occluded": bool(lab.occluded[i]),
-                         "truth": "present" if lab.present[i] else "absent" if lab.absent[i] else "not annotated",
-                         "predicted_present": bool(pred_present[i])})  # fmt: skip
-        errors.append(e)
-        occluded_mask.append(lab.occluded & lab.present)
-    errors_arr = np.array(errors).reshape(-1, k)
-    occ = np.array(occluded_mask).reshape(-1, k)
-    metrics = summarise(errors_arr, names, thresholds)
-    if occ.any():
-        metrics["occluded"] = summarise(np.where(occ, errors_arr, np.nan), names, thresholds)["all"]
+    scored = [item for item in folder.items if predicted.get(item.labels.image) is not None]
+    pred = np.array([predicted[item.labels.image] for item in scored], float).reshape(-1, k, 2)
+    labels = [item.labels for item in scored]
+    truth = np.array([lab.xy for lab in labels], float).reshape(-1, k, 2)
+    present = np.array([lab.present for lab in labels], bool).reshape(-1, k)
+    absent = np.array([lab.absent for lab in labels], bool).reshape(-1, k)
+    occluded = np.array([lab.occluded for lab in labels], bool).reshape(-1, k)
+    spacing = np.array([item.spacing for item in scored], float).reshape(-1, 2)
+    metrics = score(pred, truth, present, absent, spacing, names, thresholds, occluded)
     metrics["counts"] = {
-        "images": len(errors), "images_without_prediction": unpredicted, "present": present_total,
-        "present_reported_absent": missed, "absent": absent_total, "absent_reported_present": absent_reported,
-    }  # fmt: skip
+        "images": len(scored),
+        "images_without_prediction": len(folder.items) - len(scored),
+        **{c: metrics["all"][c] for c in COUNTS},
+    }
+    errors = scored_errors_mm(pred, truth, present, spacing)
+    reported = np.isfinite(pred).all(axis=-1)
+    rows = []
+    for n, lab in enumerate(labels):
+        for i in range(k):
+            truth_text = (
+                "present" if lab.present[i] else "absent" if lab.absent[i] else "not annotated"
+            )
+            rows.append(
+                {
+                    "image": lab.image,
+                    "landmark": names[i],
+                    "error_mm": float(errors[n, i]),
+                    "occluded": bool(lab.occluded[i]),
+                    "truth": truth_text,
+                    "predicted_present": bool(reported[n, i]),
+                }
+            )
     return metrics, rows
 
 

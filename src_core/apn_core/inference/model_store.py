@@ -1,8 +1,10 @@
 """Where model weights come from: a run folder, or a model bundled inside the package.
 
 Bundled models are registered by key with the SHA-256 of their weights, checked on load
-(a damaged install is reported, never silently used). Weights are safetensors: loading
-never executes code.
+(a damaged install is reported, never silently used). The bundled folder is a run folder
+holding ``config.json`` and ``model.safetensors`` (generator + confidence discriminator).
+Weights are safetensors: loading never executes code. File names of run folders are
+:mod:`apn_core.runs`' business.
 """
 
 from __future__ import annotations
@@ -24,12 +26,16 @@ BUNDLED_WEIGHTS = "model.safetensors"
 
 @dataclass(frozen=True)
 class ModelSource:
+    """A model's checked config, its weights file and a name for messages and records
+    (``bundled:default`` or the run folder)."""
+
     config: RunConfig
     weights: Path
     name: str
 
 
-def _sha256(path: Path) -> str:
+def sha256(path: Path) -> str:
+    """Hex SHA-256 of a file (read in 1 MiB chunks)."""
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -38,7 +44,10 @@ def _sha256(path: Path) -> str:
 
 
 def resolve(model: str | Path, tag: str = "best") -> ModelSource:
-    """``"default"`` (or another bundled key) or a run folder → config and weights file."""
+    """``"default"`` (or another bundled key) or a run folder → config and weights file.
+
+    A run folder gives its ``tag`` weights, else its ``last`` ones.
+    """
     key = str(model)
     if key in BUNDLED:
         folder_name, digest = BUNDLED[key]
@@ -46,7 +55,7 @@ def resolve(model: str | Path, tag: str = "best") -> ModelSource:
         weights = folder / BUNDLED_WEIGHTS
         if not weights.exists():
             raise FileProblem(weights, f"bundled model {key!r} is not installed with this package")
-        if digest is not None and _sha256(weights) != digest:
+        if sha256(weights) != digest:
             raise FileProblem(
                 weights,
                 f"bundled model {key!r} is damaged (checksum mismatch); reinstall napari-apn",
@@ -58,8 +67,7 @@ def resolve(model: str | Path, tag: str = "best") -> ModelSource:
             run, f"no such run folder, and not a bundled model ({', '.join(BUNDLED)})"
         )
     config = runs.load_config(run)
-    for candidate in (tag, "last"):
-        weights = runs.weights_path(run, candidate)
-        if weights.exists():
-            return ModelSource(config, weights, str(run))
-    raise FileProblem(run, f"no {tag}.safetensors or last.safetensors in the run folder")
+    for candidate in dict.fromkeys((tag, "last")):
+        if runs.has_checkpoint(run, candidate):
+            return ModelSource(config, runs.weights_path(run, candidate), str(run))
+    raise FileProblem(run, f"no {tag} or last weights in the run folder (nothing trained yet)")

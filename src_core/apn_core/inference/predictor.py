@@ -27,13 +27,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from apn_core import runs
 from apn_core.config import RunConfig
 from apn_core.geometry import Letterbox, network_input
 from apn_core.heatmaps import decode
 from apn_core.inference.model_store import resolve
 from apn_core.io import read_radiograph
 from apn_core.measurements import alignment
-from apn_core.models import build_networks
+from apn_core.models import build_networks, load_networks
+from apn_core.models.networks import INFERENCE_OPTIONAL
 from apn_core.presets import get_preset
 
 log = logging.getLogger(__name__)
@@ -69,31 +71,64 @@ class Prediction:
         rows = []
         for i, name in enumerate(self.names):
             p = bool(self.present[i])
-            rows.append({
-                "landmark": name,
-                "x": float(self.xy[i, 0]) if p else None,
-                "y": float(self.xy[i, 1]) if p else None,
-                "x_mm": float(self.xy_mm[i, 0]) if p and self.spacing else None,
-                "y_mm": float(self.xy_mm[i, 1]) if p and self.spacing else None,
-                "confidence": float(self.confidence[i]),
-                "present": p,
-            })  # fmt: skip
+            rows.append(
+                {
+                    "landmark": name,
+                    "x": float(self.xy[i, 0]) if p else None,
+                    "y": float(self.xy[i, 1]) if p else None,
+                    "x_mm": float(self.xy_mm[i, 0]) if p and self.spacing else None,
+                    "y_mm": float(self.xy_mm[i, 1]) if p and self.spacing else None,
+                    "confidence": float(self.confidence[i]),
+                    "present": p,
+                }
+            )
         return rows
+
+
+@dataclass
+class NetworkOutput:
+    """What the networks say about a batch (or, from :meth:`sample`, one image).
+
+    heatmaps: ``(B, K, h, w)`` of the last stack (flip-averaged when asked). xy: ``(B, K, 2)``
+    decoded input-pixel (x, y). peak: ``(B, K)`` heatmap maxima. confidence_d: ``(B, K)``
+    the confidence discriminator's probability that each heatmap is a correct landmark.
+    """
+
+    heatmaps: torch.Tensor
+    xy: torch.Tensor
+    peak: torch.Tensor
+    confidence_d: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.heatmaps)
+
+    def sample(self, i: int) -> NetworkOutput:
+        """The ``i``-th image's outputs, without the batch axis."""
+        return NetworkOutput(self.heatmaps[i], self.xy[i], self.peak[i], self.confidence_d[i])
 
 
 class Predictor:
     """A generator (and confidence discriminator) ready to predict on any image size."""
 
-    def __init__(self, config: RunConfig, weights: dict | None = None, device: str | torch.device = "cpu",
-                 name: str = "", flip_test: bool = False) -> None:  # fmt: skip
-        """``flip_test``: also run the horizontally flipped image and average the heatmaps
-        (left/right swapped back): twice the network compute for ~20 % lower error
-        (``benchmarks/decoding.py``); on by default for loaded models."""
+    def __init__(
+        self,
+        config: RunConfig,
+        weights: dict | None = None,
+        device: str | torch.device = "cpu",
+        name: str = "",
+        flip_test: bool = False,
+        origin: str | Path | None = None,
+    ) -> None:
+        """``weights``: ``"<network>.<param>"`` tensors, loaded strictly (only the pose
+        discriminator may be left out); ``origin`` names them in errors. ``flip_test``: also
+        run the horizontally flipped image and average the heatmaps (left/right swapped
+        back): twice the network compute for ~20 % lower error (``benchmarks/decoding.py``);
+        on by default for loaded models."""
         self.config, self.name, self.flip_test = config, name, flip_test
         self.device = torch.device(device)
         nets = build_networks(config)
         if weights is not None:
-            nets.load_state_dict(weights)
+            load_networks(nets, weights, origin or name or "weights", INFERENCE_OPTIONAL)
         self.generator = nets.generator.to(self.device, memory_format=torch.channels_last).eval()
         self.confidence_net = nets.confidence.to(self.device).eval()
 
@@ -105,11 +140,11 @@ class Predictor:
         tag: str = "best",
         flip_test: bool = True,
     ) -> Predictor:
-        """A bundled model by key (``"default"``) or a run folder (its ``best`` weights)."""
-        from safetensors.torch import load_file
-
+        """A bundled model by key (``"default"``) or a run folder (its ``best`` weights, else
+        ``last``). Weights that do not match the config raise :class:`FileProblem`."""
         source = resolve(model, tag)
-        return cls(source.config, load_file(str(source.weights)), device, source.name, flip_test)
+        weights = runs.read_checkpoint(source.weights).weights
+        return cls(source.config, weights, device, source.name, flip_test, source.weights)
 
     @classmethod
     def from_preset(cls, name: str, device: str | torch.device = "cpu") -> Predictor:
@@ -126,10 +161,8 @@ class Predictor:
         return torch.from_numpy(boxed)[None], box
 
     @torch.no_grad()
-    def forward(
-        self, batch: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``(B, 1, H, W)`` → heatmaps, input-pixel xy, peak, confidence-discriminator output."""
+    def forward(self, batch: torch.Tensor) -> NetworkOutput:
+        """``(B, 1, H, W)`` letterboxed images → the networks' outputs."""
         x = batch.to(self.device).float().contiguous(memory_format=torch.channels_last)
         heatmaps = self.generator(x)[-1].float()
         if self.flip_test:
@@ -137,15 +170,23 @@ class Predictor:
             flipped = self.generator(x.flip(-1))[-1].float().flip(-1)
             heatmaps = 0.5 * (heatmaps + flipped[:, self.config.landmarks.flip_permutation()])
         xy, peak = decode(heatmaps, self.config.geometry.stride, self.config.decoding)
-        return heatmaps, xy, peak, self.confidence_net(heatmaps)
+        return NetworkOutput(heatmaps, xy, peak, self.confidence_net(heatmaps))
 
-    def finish(self, heatmaps, xy_in, peak, c_prob, box: Letterbox, spacing, spacing_source: str = "",
-               source: str = "") -> Prediction:  # fmt: skip
-        """One sample's network outputs → a :class:`Prediction` in image coordinates."""
-        present = peak.cpu().numpy() >= self.config.loss.presence_threshold
-        confidence = np.sqrt(np.clip(peak.cpu().numpy(), 0, 1) * c_prob.cpu().numpy())
-        xy = box.to_image(xy_in.cpu().numpy())
-        self._resolve_coinciding_pairs(xy, present, peak.cpu().numpy(), spacing, box.image_shape[1])
+    def finish(
+        self,
+        out: NetworkOutput,
+        box: Letterbox,
+        spacing,
+        spacing_source: str = "",
+        source: str = "",
+    ) -> Prediction:
+        """One image's network outputs (``forward(...).sample(i)``) → a :class:`Prediction`
+        in image coordinates."""
+        heatmaps, peak = out.heatmaps, out.peak.cpu().numpy()
+        present = peak >= self.config.loss.presence_threshold
+        confidence = np.sqrt(np.clip(peak, 0, 1) * out.confidence_d.cpu().numpy())
+        xy = box.to_image(out.xy.cpu().numpy())
+        self._resolve_coinciding_pairs(xy, present, peak, spacing, box.image_shape[1])
         xy[~present] = np.nan
         s = self.config.geometry.stride
         scale = (s / box.sy, s / box.sx)
@@ -155,10 +196,19 @@ class Predictor:
         )
         xy_mm = xy * np.array([spacing[1], spacing[0]]) if spacing else np.full_like(xy, np.nan)
         result = Prediction(
-            names=self.landmarks, xy=xy, xy_mm=xy_mm, confidence=confidence.astype(np.float32), present=present,
-            heatmaps=heatmaps.cpu().numpy().astype(np.float32), heatmap_scale=scale, heatmap_translate=translate,
-            image_shape=box.image_shape, spacing=spacing, spacing_source=spacing_source, source=source,
-        )  # fmt: skip
+            names=self.landmarks,
+            xy=xy,
+            xy_mm=xy_mm,
+            confidence=confidence.astype(np.float32),
+            present=present,
+            heatmaps=heatmaps.cpu().numpy().astype(np.float32),
+            heatmap_scale=scale,
+            heatmap_translate=translate,
+            image_shape=box.image_shape,
+            spacing=spacing,
+            spacing_source=spacing_source,
+            source=source,
+        )
         if spacing and set(self.landmarks) >= {"femur_right", "knee_right", "ankle_right"}:
             result.alignment = alignment(xy, spacing, self.config.landmarks)
         return result
@@ -185,10 +235,8 @@ class Predictor:
         if spacing is not None and np.isscalar(spacing):
             spacing = (float(spacing), float(spacing))
         tensor, box = self.prepare(image)
-        heatmaps, xy, peak, c = self.forward(tensor[None])
-        return self.finish(
-            heatmaps[0], xy[0], peak[0], c[0], box, spacing, "given" if spacing else ""
-        )
+        out = self.forward(tensor[None]).sample(0)
+        return self.finish(out, box, spacing, "given" if spacing else "")
 
     def predict_file(
         self, path: str | Path, spacing: float | tuple[float, float] | None = None
@@ -196,6 +244,5 @@ class Predictor:
         """Read a radiograph (DICOM/TIFF/PNG/JPEG) with its spacing and predict."""
         radiograph = read_radiograph(path, spacing, "given (--spacing)")
         tensor, box = self.prepare(radiograph.pixels)
-        heatmaps, xy, peak, c = self.forward(tensor[None])
-        return self.finish(heatmaps[0], xy[0], peak[0], c[0], box, radiograph.spacing, radiograph.spacing_source,
-                           str(path))  # fmt: skip
+        out = self.forward(tensor[None]).sample(0)
+        return self.finish(out, box, radiograph.spacing, radiograph.spacing_source, str(path))

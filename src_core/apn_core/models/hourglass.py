@@ -9,6 +9,12 @@ import torch.nn.functional as F
 from torch import nn
 
 
+def _unit(cin: int, cout: int, kernel: int, bias: bool = False) -> list[nn.Module]:
+    """BN → ReLU → conv (pre-activation), size-preserving."""
+    conv = nn.Conv2d(cin, cout, kernel, padding=kernel // 2, bias=bias)
+    return [nn.BatchNorm2d(cin), nn.ReLU(inplace=True), conv]
+
+
 class Residual(nn.Module):
     """Pre-activation bottleneck residual block (BN-ReLU-conv 1×1, 3×3, 1×1)."""
 
@@ -16,10 +22,8 @@ class Residual(nn.Module):
         super().__init__()
         mid = max(cout // 2, 1)
         self.body = nn.Sequential(
-            nn.BatchNorm2d(cin), nn.ReLU(inplace=True), nn.Conv2d(cin, mid, 1, bias=False),
-            nn.BatchNorm2d(mid), nn.ReLU(inplace=True), nn.Conv2d(mid, mid, 3, padding=1, bias=False),
-            nn.BatchNorm2d(mid), nn.ReLU(inplace=True), nn.Conv2d(mid, cout, 1),
-        )  # fmt: skip
+            *_unit(cin, mid, 1), *_unit(mid, mid, 3), *_unit(mid, cout, 1, bias=True)
+        )
         self.skip = nn.Identity() if cin == cout else nn.Conv2d(cin, cout, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -1,1 +1,1 @@
-"""Training of the Adversarial PoseNet: cached data, augmentation, checkpoints, the loop."""
+"""Training of the Adversarial PoseNet: cached data, augmentation, the loop, fine-tuning."""

@@ -24,10 +24,14 @@ class Augmenter:
         self.config = config
         self.perm = torch.tensor(flip_permutation)
         self.affine = K.AugmentationSequential(
-            K.RandomAffine(degrees=config.rotation_deg, translate=(config.translate, config.translate),
-                           scale=config.scale, p=1.0),
+            K.RandomAffine(
+                degrees=config.rotation_deg,
+                translate=(config.translate, config.translate),
+                scale=config.scale,
+                p=1.0,
+            ),
             data_keys=["input", "keypoints"],
-        )  # fmt: skip
+        )
 
     def __call__(
         self, images: torch.Tensor, xy: torch.Tensor, present: torch.Tensor
@@ -87,8 +91,9 @@ class Augmenter:
             (ys - centre[:, 1, None, None]) / radii[:, 1, None, None]
         ) ** 2
         level = torch.empty(len(bi), 1, 1, device=images.device).uniform_(0.85, 1.0)
-        masks = torch.where(q <= 1, level, torch.zeros_like(q))
-        out = images.clone()
-        for j in range(len(bi)):
-            out[bi[j], 0] = torch.maximum(out[bi[j], 0], masks[j])
-        return out
+        masks = torch.where(q <= 1, level, torch.zeros_like(q)).to(images.dtype)
+        # each occluder brightens its own image: lay them out per (image, landmark) and take
+        # the maximum over landmarks and the image, all at once
+        layers = images.new_zeros(b, k, h, w)
+        layers[bi, ki] = masks
+        return torch.maximum(images, layers.amax(dim=1, keepdim=True))

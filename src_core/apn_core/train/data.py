@@ -20,6 +20,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from apn_core.config import GeometryConfig
 from apn_core.dataset import LabelledImage
+from apn_core.errors import FileProblem
 from apn_core.geometry import Letterbox, network_input
 from apn_core.io import read_radiograph
 from apn_core.utils.atomic import atomic_path
@@ -51,9 +52,14 @@ class TrainingTensors:
     def subset(self, index: list[int] | torch.Tensor) -> TrainingTensors:
         idx = torch.as_tensor(index, dtype=torch.long)
         return TrainingTensors(
-            self.images[idx], self.xy[idx], self.annotated[idx], self.present[idx], self.occluded[idx],
-            self.mm_per_px[idx], [self.names[i] for i in idx.tolist()],
-        )  # fmt: skip
+            self.images[idx],
+            self.xy[idx],
+            self.annotated[idx],
+            self.present[idx],
+            self.occluded[idx],
+            self.mm_per_px[idx],
+            [self.names[i] for i in idx.tolist()],
+        )
 
 
 def cache_key(path: Path, geometry: GeometryConfig) -> str:
@@ -73,17 +79,29 @@ class _DecodeSet(Dataset):
     def __len__(self) -> int:
         return len(self.items)
 
-    def __getitem__(self, i: int) -> np.ndarray:
-        item = self.items[i]
+    def __getitem__(self, i: int) -> np.ndarray | tuple[str, str]:
+        """The letterboxed image, or ``(path, problem)`` of an :class:`ApnError` (sent back
+        as plain data: an exception from a worker process would lose its type)."""
+        try:
+            return self._decode(self.items[i])
+        except FileProblem as exc:
+            return str(exc.path), exc.problem
+
+    def _decode(self, item: LabelledImage) -> np.ndarray:
         cached = (
             self.cache_dir / f"{cache_key(item.path, self.geometry)}.npy"
             if self.cache_dir
             else None
         )
         if cached is not None and cached.exists():
-            return np.load(cached)
+            try:
+                boxed = np.load(cached, allow_pickle=False)
+            except (OSError, ValueError):  # a damaged cache file is rebuilt
+                boxed = None
+            if boxed is not None and boxed.shape == (self.geometry.height, self.geometry.width):
+                return boxed
         boxed, _ = network_input(read_radiograph(item.path).pixels, self.geometry)
-        boxed = boxed.astype(np.float16)
+        boxed = _finite(boxed.astype(np.float16), item.path)
         if cached is not None:
             with atomic_path(cached) as tmp:
                 np.save(tmp, boxed)
@@ -108,7 +126,9 @@ def build_tensors(
     )
     images = []
     for n, boxed in enumerate(loader, start=1):
-        images.append(torch.from_numpy(boxed))
+        if isinstance(boxed, tuple):
+            raise FileProblem(*boxed)
+        images.append(torch.from_numpy(_finite(boxed, items[n - 1].path)))
         if progress:
             progress(n, len(items))
     k = len(items[0].labels.xy) if items else 0
@@ -118,6 +138,11 @@ def build_tensors(
         box = Letterbox.fit(item.shape, geometry)
         xy[i] = box.to_input(item.labels.xy)
         mm[i] = box.input_spacing(item.spacing)
+        present = np.asarray(item.labels.present, bool)
+        if not np.isfinite(xy[i][present]).all():
+            raise FileProblem(item.path, "a landmark marked present has a non-finite position")
+        if not (np.isfinite(mm[i]).all() and (mm[i] > 0).all()):
+            raise FileProblem(item.path, f"pixel spacing {item.spacing} is not a positive number")
     labels = [item.labels for item in items]
     return TrainingTensors(
         images=torch.stack(images)[:, None]
@@ -136,6 +161,18 @@ def build_tensors(
         mm_per_px=torch.from_numpy(mm).float(),
         names=[lab.image for lab in labels],
     )
+
+
+def _finite(boxed: np.ndarray, path: Path) -> np.ndarray:
+    """``boxed`` if every value is finite (a cache file written before this check, too)."""
+    bad = int(np.size(boxed) - np.count_nonzero(np.isfinite(boxed)))
+    if bad:
+        raise FileProblem(
+            path,
+            f"{bad} non-finite value(s) (NaN or infinity) in the network input made from this "
+            "image; training on it would make the loss NaN — fix or remove the image",
+        )
+    return boxed
 
 
 def split_indices(n: int, val_fraction: float, seed: int) -> tuple[list[int], list[int]]:

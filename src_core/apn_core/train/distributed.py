@@ -1,12 +1,16 @@
-"""Process-group set-up for ``torchrun --nproc_per_node=N apn train ...``.
+"""Process-group set-up for ``torchrun --nproc_per_node=N -m apn_core train ...``.
 
-NCCL on GPUs, gloo on CPU. Outside torchrun everything is a single process (rank 0).
+NCCL on GPUs (each process on its own ``cuda:LOCAL_RANK``), gloo on CPU. Every collective
+runs on the training device: NCCL has no CPU backend, so a CPU tensor in an NCCL group
+fails (``No backend type associated with device type cpu``). Under torchrun the process
+group is started even for one process, so ``--nproc_per_node=1`` runs the same code path
+as N. Outside torchrun everything is a single process (rank 0) without a group.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.distributed as dist
@@ -14,29 +18,41 @@ import torch.distributed as dist
 
 @dataclass(frozen=True)
 class DistInfo:
+    """This process's place: ``enabled`` when a process group is running (torchrun)."""
+
     rank: int = 0
     world: int = 1
     local_rank: int = 0
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    enabled: bool = False
 
     @property
     def is_main(self) -> bool:
         return self.rank == 0
 
-    @property
-    def enabled(self) -> bool:
-        return self.world > 1
+
+def under_torchrun() -> bool:
+    """True in a process started by torchrun (it sets these variables for every worker)."""
+    return all(k in os.environ for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR"))
 
 
 def init_distributed(device: torch.device) -> DistInfo:
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1:
-        return DistInfo()
-    backend = "nccl" if device.type == "cuda" else "gloo"
-    dist.init_process_group(backend=backend)
+    """Start the process group under torchrun; pick this process's device (``cuda:LOCAL_RANK``)."""
+    if not under_torchrun():
+        return DistInfo(device=device)
+    local_rank = int(os.environ["LOCAL_RANK"])
+    if device.type == "cuda":
+        device = torch.device("cuda", local_rank)
+        torch.cuda.set_device(device)
+        dist.init_process_group(backend="nccl", device_id=device)
+    else:
+        dist.init_process_group(backend="gloo")
     return DistInfo(
         rank=dist.get_rank(),
         world=dist.get_world_size(),
-        local_rank=int(os.environ.get("LOCAL_RANK", "0")),
+        local_rank=local_rank,
+        device=device,
+        enabled=True,
     )
 
 
@@ -44,13 +60,18 @@ def any_rank(flag: bool, info: DistInfo) -> bool:
     """True if ``flag`` is true on any rank (so all ranks stop together)."""
     if not info.enabled:
         return flag
-    t = torch.tensor([1.0 if flag else 0.0])
+    t = torch.tensor([1.0 if flag else 0.0], device=info.device)
     dist.all_reduce(t, op=dist.ReduceOp.MAX)
     return bool(t.item() > 0)
 
 
 def barrier(info: DistInfo) -> None:
-    if info.enabled:
+    """Wait for every rank (on the training device's backend)."""
+    if not info.enabled:
+        return
+    if info.device.type == "cuda":
+        dist.barrier(device_ids=[info.device.index])
+    else:
         dist.barrier()
 
 

@@ -1,12 +1,23 @@
 """``apn train`` as a function: validate the folder, split, cache, train, report.
 
 The same function runs in one process or under ``torchrun`` (each rank calls it).
+
+What a run folder ``--out`` may be, and what happens:
+
+- new or empty of runs → a new run;
+- a run with a checkpoint → refused without ``--resume`` (never overwritten); with
+  ``--resume`` it continues from ``last`` (verified to belong to its ``config.json``);
+- a run stopped before its first checkpoint (only ``config.json``, ``split.json``, the
+  image cache) → started again from the beginning, with a note saying so: without
+  ``--resume`` with the configuration now given, with ``--resume`` with its saved one (and
+  its recorded ``--init`` source, which must be unchanged).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -15,6 +26,8 @@ from apn_core import __version__, runs
 from apn_core.config import RunConfig
 from apn_core.dataset import load_labelled_folder
 from apn_core.errors import FileProblem
+from apn_core.models import weights_of
+from apn_core.train import finetune
 from apn_core.train.data import build_tensors, split_indices
 from apn_core.train.distributed import barrier, init_distributed, shutdown
 from apn_core.train.loop import Trainer
@@ -30,29 +43,75 @@ def resolve_device(name: str = "auto") -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
         raise FileProblem("--device", "CUDA was asked for but no GPU is available to torch")
+    if name not in ("cpu", "cuda"):
+        raise FileProblem("--device", f"unknown device {name!r}; use auto, cpu or cuda")
     return torch.device(name)
 
 
-def prepare_config(run: Path, config: RunConfig, resume: bool, train_changes: dict) -> RunConfig:
-    """The config a run trains with; refuses to reuse a run folder unless resuming."""
-    exists = (run / runs.CONFIG).exists()
+@dataclass
+class Plan:
+    """What this invocation does with the run folder.
+
+    config: the configuration to train with. resume: continue from ``last``. restart: the
+    folder holds a run stopped before its first checkpoint, started again. init_model /
+    init_sha256: where the initial weights come from (``--init``, or the recorded source
+    when restarting a fine-tuned run). note: said to the user before training.
+    """
+
+    config: RunConfig
+    resume: bool = False
+    restart: bool = False
+    init_model: str | None = None
+    init_sha256: str | None = None
+    note: str = ""
+
+
+def plan_run(
+    run: Path, config: RunConfig, resume: bool, train_changes: dict, init: str | None = None
+) -> Plan:
+    """Decide new / resume / restart for ``run``; refuses to overwrite a trained run."""
+    if run.exists() and not run.is_dir():
+        raise FileProblem(run, "exists and is not a folder; choose another --out")
     if resume:
-        if not runs.weights_path(run, "last").exists():
+        if init is not None:
             raise FileProblem(
-                run, "nothing to resume (no last.safetensors); start a new run without --resume"
+                "--init", "cannot be combined with --resume (a run continues from its own weights)"
+            )
+        if not runs.is_run(run):
+            raise FileProblem(
+                run, "nothing to resume (no run here); start a new run without --resume"
             )
         saved = runs.load_config(run)
         refused = set(train_changes) - RESUMABLE_CHANGES
         if refused:
             raise FileProblem(run, f"cannot change {', '.join(sorted(refused))} when resuming")
-        return saved.replace(train={**PER_INVOCATION, **train_changes})
-    if exists:
-        raise FileProblem(
-            run, "already holds a run; pass --resume to continue it, or choose a new --out"
+        config = saved.replace(train={**PER_INVOCATION, **train_changes})
+        if runs.has_any_checkpoint(run):
+            return Plan(config, resume=True)
+        recorded = config.init
+        return Plan(
+            config,
+            restart=True,
+            init_model=recorded.model if recorded else None,
+            init_sha256=recorded.weights_sha256 if recorded else None,
+            note=f"{run}: the run was stopped before its first checkpoint, so there is nothing "
+            "to resume; starting it from the beginning with its saved configuration",
         )
     config = config.replace(train=train_changes) if train_changes else config
     config.version = __version__
-    return config
+    if runs.is_run(run):
+        if runs.has_any_checkpoint(run):
+            raise FileProblem(
+                run, "already holds a run; pass --resume to continue it, or choose a new --out"
+            )
+        return Plan(
+            config,
+            restart=True,
+            init_model=init,
+            note=f"{run}: holds a run stopped before its first checkpoint; starting it again "
+            "from the beginning with the configuration given now",
+        )
+    return Plan(config, init_model=init)
 
 
 def train(
@@ -66,15 +125,19 @@ def train(
     spacing=None,
     json_progress: bool = False,
     device: str = "auto",
+    init: str | Path | None = None,
 ) -> str:
-    """Train (or resume) a run; returns why it ended (see :meth:`Trainer.fit`)."""
+    """Train (or resume) a run; returns why it ended (see :meth:`Trainer.fit`).
+
+    ``init``: a bundled model key or run folder to start from (fine-tuning, see
+    :mod:`apn_core.train.finetune`); ``config`` should carry that model's settings
+    (:func:`apn_core.train.finetune.model_settings`).
+    """
     run = Path(run)
-    torch_device = resolve_device(device)
-    dist = init_distributed(torch_device)
+    dist = init_distributed(resolve_device(device))
     try:
+        torch_device = dist.device
         if torch_device.type == "cuda":
-            torch_device = torch.device("cuda", dist.local_rank)
-            torch.cuda.set_device(torch_device)
             torch.backends.cudnn.benchmark = True
         else:
             torch.use_deterministic_algorithms(True)
@@ -82,9 +145,21 @@ def train(
             torch.set_num_threads(
                 int(threads) if threads else max(1, (os.cpu_count() or 1) // dist.world)
             )
-        config = prepare_config(run, config, resume, train_changes or {})
+        plan = plan_run(run, config, resume, train_changes or {}, str(init) if init else None)
+        config = plan.config
         barrier(dist)  # every rank checks the run folder before rank 0 writes into it
         progress = Progress(json_lines=json_progress, enabled=dist.is_main)
+        if plan.note and dist.is_main:
+            log.warning("%s", plan.note)
+            progress.event("note", message=plan.note)
+        start = None
+        if not plan.resume:
+            start = (
+                finetune.prepare(plan.init_model, config, plan.init_sha256)
+                if plan.init_model
+                else None
+            )
+            config.init = start.record if start else None
         folder = load_labelled_folder(data, config.landmarks, spacing)
         folder.raise_for_errors()
         if val_data is not None:
@@ -94,13 +169,25 @@ def train(
         else:
             tr, va = split_indices(len(folder.items), config.train.val_fraction, config.train.seed)
             train_items, val_items = [folder.items[i] for i in tr], [folder.items[i] for i in va]
-        if dist.is_main:
-            run.mkdir(parents=True, exist_ok=True)
-            if not resume:
+        if not train_items:
+            raise FileProblem(data, "no labelled images to train on")
+        if dist.is_main and not plan.resume:
+            split = {
+                "train": [i.labels.image for i in train_items],
+                "val": [i.labels.image for i in val_items],
+                "data": str(Path(data).resolve()),
+                "val_data": str(Path(val_data).resolve()) if val_data else None,
+            }
+            try:
+                run.mkdir(parents=True, exist_ok=True)
+                if plan.restart:
+                    runs.forget_unstarted(run)
                 runs.save_config(run, config)
-                split = {"train": [i.labels.image for i in train_items], "val": [i.labels.image for i in val_items],
-                         "data": str(Path(data).resolve()), "val_data": str(Path(val_data).resolve()) if val_data else None}  # fmt: skip
                 runs.write_split(run, split)
+            except OSError as exc:
+                raise FileProblem(
+                    run, f"cannot write the run folder ({exc.strerror or exc})"
+                ) from None
         barrier(dist)
         cache = runs.cache_dir(run)
         workers = config.train.workers
@@ -120,8 +207,11 @@ def train(
             train_t = build_tensors(train_items, config.geometry, cache, 0)
             val_t = train_t.subset([])
         trainer = Trainer(config, run, train_t, val_t, torch_device, dist, progress)
-        if resume:
-            trainer.resume()
+        if plan.resume:
+            may_differ = {f"train.{k}" for k in RESUMABLE_CHANGES}
+            trainer.resume(runs.read_resumable(run, config, may_differ))
+        elif start is not None:
+            trainer.initialise(start.merged_with(weights_of(trainer.nets)))
         return trainer.fit()
     finally:
         shutdown(dist)

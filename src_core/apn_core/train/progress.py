@@ -4,14 +4,17 @@ With ``json_lines`` every event is one line on stdout, e.g.::
 
     {"event": "step", "phase": "pretrain", "epoch": 3, "epochs": 60, "step": 12, "steps": 40, "loss": 0.0123}
     {"event": "epoch", "epoch": 3, "val_mre": 7.1, "val_pck@10": 0.84, ...}
-    {"event": "stopped", "reason": "signal", "checkpoint": "RUN/last.safetensors"}
+    {"event": "stopped", "reason": "SIGTERM", "checkpoint": "RUN/last.safetensors", ...}
+    {"event": "error", "message": "RUN: already holds a run; pass --resume ..."}
 
-The napari Train widget runs ``apn train --progress json`` and follows these lines.
+With JSON lines, stdout carries nothing but these lines (messages for people go to
+stderr). The napari Train widget runs ``apn train --progress json`` and follows them.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import sys
 
 
@@ -21,8 +24,9 @@ class Progress:
         self._bar = None
 
     def event(self, name: str, **fields) -> None:
+        """One JSON line on stdout (strict JSON: NaN and infinities become null)."""
         if self.enabled and self.json_lines:
-            sys.stdout.write(json.dumps({"event": name, **fields}) + "\n")
+            sys.stdout.write(json.dumps(_strict({"event": name, **fields})) + "\n")
             sys.stdout.flush()
 
     def start(self, total: int, initial: int) -> None:
@@ -46,3 +50,14 @@ class Progress:
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+
+
+def _strict(value):
+    """``value`` with NaN/±inf floats replaced by ``None`` (JSON has no such numbers)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _strict(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_strict(v) for v in value]
+    return value

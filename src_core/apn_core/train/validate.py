@@ -1,4 +1,4 @@
-"""Validation of a generator on letterboxed tensors: errors in mm, PCK, absent handling."""
+"""Validation of a generator on letterboxed tensors, scored like ``apn evaluate``."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from apn_core.heatmaps import decode
-from apn_core.metrics import radial_errors_mm, summarise
+from apn_core.metrics import score
 from apn_core.train.data import TrainingTensors
 
 
@@ -44,19 +44,22 @@ def validation_metrics(
     data: TrainingTensors,
     names: tuple[str, ...],
     presence_threshold: float,
+    tolerance_mm: float = 10.0,
+    thresholds: tuple[float, ...] = (10.0, 20.0),
 ) -> dict:
-    """MRE/PCK over landmarks present in the truth (wherever the model put them), plus how
-    many truly-absent landmarks were reported present and present ones reported absent."""
-    err = radial_errors_mm(xy.numpy(), data.xy.numpy(), data.mm_per_px.numpy())
+    """:func:`apn_core.metrics.score` of decoded positions on letterboxed tensors: a
+    landmark whose peak is below ``presence_threshold`` is reported absent, as at inference."""
+    pred = xy.numpy().astype(float)
+    pred[peak.numpy() < presence_threshold] = np.nan
     present = data.present.numpy()
-    err = np.where(present, err, np.nan)
-    out = summarise(err, names)
-    said_present = peak.numpy() >= presence_threshold
-    absent = data.annotated.numpy() & ~present
-    out["absent_reported_present"] = int((absent & said_present).sum())
-    out["absent_total"] = int(absent.sum())
-    out["present_reported_absent"] = int((present & ~said_present).sum())
-    occluded = data.occluded.numpy() & present
-    if occluded.any():
-        out["occluded"] = summarise(np.where(occluded, err, np.nan), names)["all"]
-    return out
+    return score(
+        pred,
+        data.xy.numpy(),
+        present,
+        data.annotated.numpy() & ~present,
+        data.mm_per_px.numpy(),
+        names,
+        thresholds,
+        occluded=data.occluded.numpy(),
+        tolerance_mm=tolerance_mm,
+    )

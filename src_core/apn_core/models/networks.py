@@ -1,0 +1,113 @@
+"""The three networks of a run as one ``nn.ModuleDict`` and their strict loading.
+
+``build_networks(config)["generator" | "pose" | "confidence"]``; the state dict's keys are
+``"<network>.<parameter>"``, exactly the keys of a weights file. Loading is strict: every
+key of the model must be in the file with its shape and nothing else may be — except that
+an inference bundle may leave out a whole network that inference does not use (the pose
+discriminator). A ``module.`` prefix left by DistributedDataParallel is stripped knowingly.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from apn_core.config import RunConfig
+from apn_core.errors import FileProblem
+from apn_core.models.discriminators import ConfidenceDiscriminator, PoseDiscriminator
+from apn_core.models.hourglass import StackedHourglass
+
+NETWORKS = ("generator", "pose", "confidence")
+INFERENCE_OPTIONAL = ("pose",)  # the bundled model ships generator + confidence only
+_SHOWN = 4  # key names quoted in an error message
+
+
+def build_networks(config: RunConfig) -> nn.ModuleDict:
+    """Generator, pose and confidence discriminators of ``config``, freshly initialised
+    (from torch's global generator: seed it for reproducible weights)."""
+    k = len(config.landmarks)
+    g, d = config.generator, config.discriminator
+    return nn.ModuleDict(
+        {
+            "generator": StackedHourglass(k, g.stacks, g.channels, g.depth, config.geometry.stride),
+            "pose": PoseDiscriminator(k, d.channels, d.layers),
+            "confidence": ConfidenceDiscriminator(k, d.channels, d.layers),
+        }
+    )
+
+
+def weights_of(nets: nn.Module) -> dict[str, torch.Tensor]:
+    """A flat ``"<network>.<param>"`` → CPU tensor dict, contiguous (safetensors-ready)."""
+    return {k: v.detach().contiguous().cpu() for k, v in nets.state_dict().items()}
+
+
+def strip_ddp_prefix(weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Remove the ``module.`` that DistributedDataParallel puts in front of parameter names,
+    at the start (``module.generator.x``) or after the network (``generator.module.x``)."""
+    out = {}
+    for key, value in weights.items():
+        parts = [p for i, p in enumerate(key.split(".")) if not (p == "module" and i < 2)]
+        out[".".join(parts)] = value
+    return out
+
+
+def _names(keys: set[str]) -> str:
+    shown = ", ".join(sorted(keys)[:_SHOWN])
+    return f"{len(keys)} ({shown}{', …' if len(keys) > _SHOWN else ''})"
+
+
+def load_networks(
+    nets: nn.ModuleDict,
+    weights: dict[str, torch.Tensor],
+    path: str | Path,
+    optional: tuple[str, ...] = (),
+) -> list[str]:
+    """Load ``weights`` into ``nets`` strictly; returns the optional networks left out.
+
+    ``optional`` networks may be absent as a whole (never in part). Anything else missing,
+    unexpected or of the wrong shape raises :class:`FileProblem` on ``path`` naming a few
+    keys and their counts — a file that does not match is never half-loaded.
+    """
+    weights = strip_ddp_prefix(weights)
+    expected = {k: v.shape for k, v in nets.state_dict().items()}
+    missing = set(expected) - set(weights)
+    unexpected = set(weights) - set(expected)
+    left_out = [
+        name
+        for name in optional
+        if (own := {k for k in expected if k.startswith(name + ".")})
+        and own <= missing
+        and not any(k.startswith(name + ".") for k in weights)
+    ]
+    for name in left_out:
+        missing -= {k for k in expected if k.startswith(name + ".")}
+    wrong = {
+        k for k in set(expected) & set(weights) if tuple(weights[k].shape) != tuple(expected[k])
+    }
+    problems = []
+    if not weights:
+        problems.append("holds no weights")
+    if missing:
+        problems.append(f"missing {_names(missing)}")
+    if unexpected:
+        problems.append(f"unexpected {_names(unexpected)}")
+    if wrong:
+        k = sorted(wrong)[0]
+        problems.append(
+            f"wrong shape for {_names(wrong)}, e.g. {k} is {tuple(weights[k].shape)} in the file "
+            f"but {tuple(expected[k])} in the model"
+        )
+    if problems:
+        raise FileProblem(
+            path, "weights do not match the model in its config.json: " + "; ".join(problems)
+        )
+    for name, net in nets.items():
+        if name in left_out:
+            continue
+        prefix = name + "."
+        net.load_state_dict(
+            {k[len(prefix) :]: v for k, v in weights.items() if k.startswith(prefix)}, strict=True
+        )
+    return left_out
