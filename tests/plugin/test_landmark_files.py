@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from napari_builtins.io import napari_write_points  # napari's own Points CSV writer
 
 from apn_core.synth import SynthConfig, write_synthetic_folder
 from napari_apn._reader import get_reader
@@ -145,7 +146,7 @@ def test_a_napari_points_csv_without_its_image_opens_in_pixels_and_measures_noth
     from napari_apn._qt.alignment_widget import AlignmentWidget
 
     viewer, truth = sample_points
-    truth.save(str(tmp_path / "gt.csv"), plugin="napari")  # napari's own writer
+    napari_write_points(str(tmp_path / "gt.csv"), *truth.as_layer_data_tuple()[:2])
     (layer,) = viewer.open(str(tmp_path / "gt.csv"), plugin="napari-apn")
     assert tuple(str(u) for u in layer.units) == ("pixel", "pixel")
     np.testing.assert_allclose(layer.data, truth.data, atol=1e-3)
@@ -163,7 +164,7 @@ def test_a_napari_points_csv_beside_its_image_opens_in_its_spacing(make_napari_v
     (image,) = viewer.open(str(next(data.glob("*.dcm"))), plugin="napari-apn")
     truth = viewer.add_points([[100.0, 50.0]], features={"label": ["knee_left"]})
     stem = image.name
-    truth.save(str(data / f"{stem}.csv"), plugin="napari")
+    napari_write_points(str(data / f"{stem}.csv"), *truth.as_layer_data_tuple()[:2])
     (layer,) = viewer.open(str(data / f"{stem}.csv"), plugin="napari-apn")
     from napari_apn._layers import layer_spacing_mm
 
