@@ -59,6 +59,7 @@ CASES = [
     ("predict MISSING --out OUT", "nope: no such file or folder"),
     ("predict IMG --out FILE", "plain.txt: exists and is not a folder"),
     ("predict IMG --out OUT --model MISSING", "nope: no such run folder"),
+    ("predict DATA --out DATA", "is the input folder itself"),
     # evaluate
     ("evaluate DATA --thresholds ten,20", "--thresholds: 'ten,20': 'ten' is not a number"),
     ("evaluate DATA --thresholds -5", "--thresholds: '-5': '-5': must be greater than 0"),
@@ -69,6 +70,7 @@ CASES = [
     ("evaluate MISSING --out OUT", "nope: folder not found"),
     ("evaluate DATA --out FILE", "plain.txt: exists and is not a folder"),
     ("evaluate DATA --out OUT --model MISSING", "nope: no such run folder"),
+    ("evaluate DATA --out DATA", "is the labelled folder itself"),
     ("evaluate DATA --out OUT --pred MISSING", "nope"),
     ("evaluate DATA --model default --pred FILE", "not allowed with argument"),
     # check

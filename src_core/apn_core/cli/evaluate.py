@@ -92,6 +92,8 @@ def run(args) -> int:
         raise FileProblem(
             args.data, "not a folder" if Path(args.data).exists() else "folder not found"
         )
+    if Path(args.out).resolve() == Path(args.data).resolve():
+        raise FileProblem(args.out, "is the labelled folder itself; write the report elsewhere")
     prepare_output_folder(args.out, "apn evaluate")  # before any network runs
     predictor = None
     if args.pred is None:

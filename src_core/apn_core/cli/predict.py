@@ -92,6 +92,8 @@ def run(args) -> int:
             else ""
         )
         print(f"wrote {', '.join(str(p) for p in summary.written)}{extra}{overlays}")
+    elif summary.done or summary.skipped_done:
+        print(f"the tables in {summary.out} were not written (see the error below)")
     else:
         print(f"wrote no tables: no image has a result in {summary.out}")
     if summary.error:

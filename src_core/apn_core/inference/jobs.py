@@ -223,6 +223,13 @@ def run_predict_job(
     from apn_core.inference.overlay import OVERLAY_HEIGHT
 
     out = Path(out)
+    for item in inputs:
+        if Path(item).is_dir() and Path(item).resolve() == out.resolve():
+            raise FileProblem(
+                out,
+                "is the input folder itself: outputs would mix with the images (and mark the folder "
+                "as an output folder); write them to another folder, e.g. a subfolder",
+            )
     images, not_images = collect_inputs(inputs, exclude=out)
     if not images:
         where = ", ".join(str(i) for i in inputs)
@@ -287,10 +294,10 @@ def run_predict_job(
                     )
                 except OSError as exc:
                     summary.error = (
-                        f"cannot write {exc.filename or out} ({exc.strerror or exc}); stopped "
-                        f"after {len(summary.done)} of {len(todo)} image(s) to predict. What was "
-                        "written is complete: fix the output folder (e.g. free disk space) and run "
-                        "the same command again to continue"
+                        f"{out}: cannot write the results of {image.name} ({exc.strerror or exc}); "
+                        f"stopped after {len(summary.done)} of {len(todo)} image(s) to predict. What "
+                        "was written is complete: fix the output folder (e.g. free disk space) and "
+                        "run the same command again to continue"
                     )
                     break
                 summary.done.append(image.name)
@@ -309,7 +316,7 @@ def run_predict_job(
             summary.written = write_tables(out, [i.name for i in images if i.name in finished])
         except OSError as exc:
             summary.error = summary.error or (
-                f"cannot write the tables in {out} ({exc.strerror or exc}); the per-image results "
+                f"{out}: cannot write the tables ({exc.strerror or exc}); the per-image results "
                 "are complete: run the same command again to write them"
             )
     return summary

@@ -69,6 +69,20 @@ def measurement_lines(prediction: Prediction) -> list[str]:
     return lines
 
 
+def wrap(line: str, length, width: float) -> list[str]:
+    """Split ``line`` after its commas into pieces no longer than ``width`` (where it can);
+    continuation pieces are indented."""
+    pieces, current = [], ""
+    for token in line.split(", "):
+        candidate = f"{current}, {token}" if current else token
+        if current and length(candidate + ",") > width:
+            pieces.append(current + ",")
+            current = "  " + token
+        else:
+            current = candidate
+    return [*pieces, current]
+
+
 def _font(size: int):
     from PIL import ImageFont
 
@@ -136,7 +150,12 @@ def draw_overlay(base: np.ndarray, prediction: Prediction):
                 draw.line((*a, *b), fill=(255, 255, 255), width=1)
     header = []  # measurement lines in dark boxes at the top left: labels keep clear of them
     y = _MARGIN
-    for line in measurement_lines(prediction):
+    lines = [
+        part
+        for line in measurement_lines(prediction)
+        for part in wrap(line, lambda t: draw.textlength(t, font=font), width - 2 * _MARGIN - 4)
+    ]
+    for line in lines:
         left, top, right, bottom = draw.textbbox((0, 0), line, font=font)
         box = (_MARGIN - 2, y - 1, _MARGIN + right - left + 2, y + bottom - top + 2)
         header.append((line, box, (_MARGIN - left, y - top)))

@@ -57,12 +57,18 @@ def write_report(out: Path, metrics: dict, rows: list[dict], thresholds=(10.0, 2
 
 
 def cdf_axis(errors: np.ndarray, thresholds) -> tuple[float, float]:
-    """Log-axis limits (mm): a decade below the smallest error, above the largest error and
-    the largest threshold."""
+    """Log-axis limits (mm): from a round value (1, 2 or 5 × 10^k) below the smallest error
+    to beyond the largest error and the largest threshold."""
     positive = errors[np.isfinite(errors) & (errors > 0)]
-    low = 10.0 ** math.floor(math.log10(positive.min())) if positive.size else 0.1
+    low = _round_down(positive.min() / 1.2) if positive.size else 0.1
     high = max([*thresholds, float(positive.max()) if positive.size else 1.0]) * 1.3
     return min(low, 0.1 * max(thresholds, default=1.0)), high
+
+
+def _round_down(value: float) -> float:
+    """The largest 1, 2 or 5 × 10^k not above ``value``."""
+    decade = 10.0 ** math.floor(math.log10(value))
+    return max(m * decade for m in (1, 2, 5) if m * decade <= value * (1 + 1e-9))
 
 
 def cdf_plot(path: Path, rows: list[dict], thresholds) -> None:
@@ -103,7 +109,7 @@ def cdf_plot(path: Path, rows: list[dict], thresholds) -> None:
             f"{t:g} mm", (t, 2), xytext=(3, 0), textcoords="offset points", fontsize=7, color="grey"
         )
     if ax.get_lines():
-        ax.legend(fontsize=7, loc="lower right")
+        ax.legend(fontsize=7, loc="upper left")  # empty on a log-axis CDF
     else:
         ax.text(0.5, 0.5, "no errors to show", transform=ax.transAxes, ha="center")
     ax.grid(alpha=0.3, which="both")
