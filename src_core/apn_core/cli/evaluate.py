@@ -140,9 +140,10 @@ def run(args) -> int:
 
 def _predict(predictor, folder, args) -> tuple[dict, list[tuple[str, str]]]:
     from apn_core.inference.batch import SpacingPolicy, predict_files
+    from apn_core.inference.jobs import grouped
 
     policy = SpacingPolicy(fallback=args.spacing, override=args.override_spacing)
-    predicted, failed = {}, []
+    predicted, failed, notes = {}, [], []
     update, close = progress_bar("predicting", "img")
     try:
         by_path = {item.path: item for item in folder.items}
@@ -151,11 +152,15 @@ def _predict(predictor, folder, args) -> tuple[dict, list[tuple[str, str]]]:
             image = by_path[res.path].labels.image
             if res.prediction is not None:
                 predicted[image] = res.prediction.xy
+                if res.spacing_note:
+                    notes.append((image, res.spacing_note))
             else:
                 failed.append((image, (res.error or "").removeprefix(str(res.path)).lstrip(": ")))
             update(n, len(by_path))
     finally:
         close()
+    for line in grouped("spacing", notes):
+        print(line, file=sys.stderr)
     return predicted, failed
 
 

@@ -60,21 +60,28 @@ class PredictSummary:
         )
 
     def details(self, limit: int = 5) -> list[str]:
-        """Indented lines: why images were redone, spacing disagreements, failures."""
-        lines = []
-        for reason, count in Counter(why for _, why in self.redone).items():
-            names = [n for n, why in self.redone if why == reason]
-            more = f" and {count - limit} more" if count > limit else ""
-            lines.append(f"  redone ({reason}): {', '.join(names[:limit])}{more}")
-        lines += [f"  spacing: {name}: {note}" for name, note in self.spacing_notes]
-        lines += [f"  failed: {name}: {error}" for name, error in self.failed]
-        return lines
+        """Indented lines: why images were redone and spacing disagreements (grouped by
+        reason), then every failure with its reason."""
+        lines = grouped("redone", self.redone, limit) + grouped(
+            "spacing", self.spacing_notes, limit
+        )
+        return lines + [f"  failed: {name}: {error}" for name, error in self.failed]
 
     def exit_code(self) -> int:
         """0 all done; 1 some images failed; 2 nothing could be done, or the job stopped."""
         if self.error or (self.failed and not self.done and not self.skipped_done):
             return 2
         return 1 if self.failed else 0
+
+
+def grouped(label: str, pairs: list[tuple[str, str]], limit: int = 5) -> list[str]:
+    """``(name, reason)`` pairs → one line per reason, naming up to ``limit`` images."""
+    lines = []
+    for reason, count in Counter(why for _, why in pairs).items():
+        names = [n for n, why in pairs if why == reason]
+        more = f" and {count - limit} more" if count > limit else ""
+        lines.append(f"  {label} ({reason}): {', '.join(names[:limit])}{more}")
+    return lines
 
 
 def _root_name(path: Path) -> str:
