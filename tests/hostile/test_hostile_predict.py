@@ -260,3 +260,16 @@ def test_info_escapes_control_characters_from_the_file(tmp_path, data, capsys):
     assert all(line.startswith(("  ", str(tmp_path))) for line in out.splitlines())
     code, out, _ = _apn(capsys, "info", str(crafted), "--json")
     assert code == 0 and "\x1b" not in out and "\\u001b[31m" in out
+
+
+def test_text_from_a_crafted_record_is_escaped_in_the_summary(tmp_path, predicted_one, predict):
+    import json
+
+    image, original = predicted_one
+    out = shutil.copytree(original, tmp_path / "out")
+    record = read_record(out, "synth_21_0000.dcm")
+    record["model"] = {"name": "\x1b[2J\x1b[31mevil\nline", "weights_sha256": "0" * 64}
+    record_path(out, "synth_21_0000.dcm").write_text(json.dumps(record))
+    code, text, _ = predict(str(image), "--out", str(out))
+    assert code == 0 and "made by another model (\\x1b[2J\\x1b[31mevil\\nline)" in text
+    assert "\x1b" not in text

@@ -77,6 +77,11 @@ def prepare_output_folder(out: str | Path, command: str = "apn predict") -> Path
     return out
 
 
+def _printable(value) -> str:
+    """Text from a record file (untrusted) with control characters escaped."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(value))
+
+
 def _reason(exc: OSError) -> str:
     return exc.strerror or str(exc)
 
@@ -121,7 +126,7 @@ class ResultSignature:
         """Why ``record`` was made differently, or None when it matches."""
         model, options = record["model"], record["options"]
         if model.get("weights_sha256") != self.weights_sha256:
-            return f"made by another model ({model.get('name')})"
+            return f"made by another model ({_printable(model.get('name'))})"
         if options.get("flip_test") != self.flip_test:
             return "made with other options (flip averaging)"
         mine = self.spacing.as_dict()
@@ -274,7 +279,7 @@ def check_done(
     if record["source"] != identity["source"]:
         return "conflict", (
             f"the output folder already holds the result of another file with this output name "
-            f"({record['source']}); use another --out, or --redo to replace it"
+            f"({_printable(record['source'])}); use another --out, or --redo to replace it"
         )
     if (record["size"], record["mtime_ns"]) != (identity["size"], identity["mtime_ns"]):
         return "redo", "the image file changed"
