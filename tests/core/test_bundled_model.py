@@ -71,7 +71,7 @@ def test_demo_main_job(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path / "demo")]) == 0
     out = capsys.readouterr().out
     assert "bundled:default" in out and "HKA" in out
-    for name in ("landmarks.csv", "measurements.csv", "overlay.png"):
+    for name in ("landmarks.csv", "measurements.csv", "overlays/synth_2024_0000.dcm.png"):
         assert (tmp_path / "demo" / name).exists()
     rows = [
         line.split() for line in out.splitlines() if line.endswith(" mm") and "error" not in line

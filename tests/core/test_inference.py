@@ -137,7 +137,7 @@ def test_apn_predict_outputs_and_rerun(small_run, tmp_path, capsys, shared_dir):
                 "--overlays",
             ]
         )
-        == 0
+        == 1  # some inputs failed
     )
     text = capsys.readouterr().out
     assert "3 predicted" in text and "1 failed" in text and "corrupt.tif" in text
@@ -152,15 +152,16 @@ def test_apn_predict_outputs_and_rerun(small_run, tmp_path, capsys, shared_dir):
     schema = json.loads(
         next((shared_dir / "formats").glob("slicer-markups-schema*.json")).read_text()
     )
-    markups = sorted(out.glob("*.mrk.json"))
+    markups = sorted(out.rglob("*.mrk.json"))
     assert len(markups) == 3
     for m in markups:
         jsonschema.validate(json.loads(m.read_text()), schema)
-    assert len(list((out / "overlays").glob("*.png"))) == 3
+    assert len(list((out / "overlays").rglob("*.png"))) == 3
     with open(out / "measurements.csv") as fh:
         assert {r["side"] for r in csv.DictReader(fh)} == {"right", "left"}
-    assert main(["predict", str(data), "--model", str(run), "--out", str(out)]) == 0
-    assert "0 predicted, 3 already done" in capsys.readouterr().out
+    argv = ["predict", str(data), str(tmp_path / "corrupt.tif"), "--model", str(run), "--out"]
+    assert main([*argv, str(out), "--overlays"]) == 1
+    assert "0 predicted, 3 already done, 1 failed" in capsys.readouterr().out
 
 
 def test_apn_evaluate_writes_report(small_run, tmp_path, capsys):

@@ -20,7 +20,7 @@ def register(sub) -> None:
     p = sub.add_parser("check", help="validate a labelled folder", description=__doc__)
     p.add_argument("data", help="labelled folder (images + landmarks.csv and/or sidecars)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
-    add_spacing_option(p, "for images that carry none")
+    add_spacing_option(p, "a spacing_mm column in landmarks.csv comes first")
     add_landmarks_option(p)
     p.set_defaults(func=run)
 

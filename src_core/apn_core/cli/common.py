@@ -1,4 +1,9 @@
-"""Helpers shared by subcommands: spacing and landmark-set options, progress bars."""
+"""Helpers shared by subcommands: validated option types, spacing and landmark-set options,
+progress bars.
+
+Every number a user types is checked by argparse (``type=``), so a bad value is refused
+before anything runs, with exit code 2 and one line naming the option and the problem.
+"""
 
 from __future__ import annotations
 
@@ -13,15 +18,18 @@ from apn_core.landmarks import DEFAULT_LANDMARKS, LandmarkSet
 
 
 def spacing_arg(text: str) -> tuple[float, float]:
-    """``0.143`` or ``0.15,0.14`` (row,col) mm/px → a positive pair."""
+    """``0.143`` or ``0.15,0.14`` (row,col) mm/px → a positive, finite pair."""
+    parts = [v for v in text.replace("x", ",").split(",") if v.strip()]
     try:
-        values = [float(v) for v in text.replace("x", ",").split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of mm per pixel") from None
+        values = [positive_float(v) for v in parts]
+    except argparse.ArgumentTypeError:
+        values = []
     if len(values) == 1:
         values *= 2
-    if len(values) != 2 or min(values) <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: need one or two positive numbers (mm/px)")
+    if len(values) != 2:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: need one or two positive numbers of mm per pixel (e.g. 0.143 or 0.15,0.14)"
+        )
     return values[0], values[1]
 
 
@@ -84,12 +92,62 @@ def fraction(text: str) -> float:
     return value
 
 
-def add_spacing_option(parser: argparse.ArgumentParser, what: str) -> None:
+def thresholds_arg(text: str) -> tuple[float, ...]:
+    """argparse type: ``10,20`` → distinct positive finite millimetre thresholds, ascending."""
+    parts = [p for p in text.split(",") if p.strip()]
+    if not parts:
+        raise argparse.ArgumentTypeError(f"{text!r}: give one or more distances in mm, e.g. 10,20")
+    values = []
+    for part in parts:
+        try:
+            values.append(positive_float(part))
+        except argparse.ArgumentTypeError as exc:
+            raise argparse.ArgumentTypeError(f"{text!r}: {exc} (thresholds are mm > 0)") from None
+    return tuple(sorted(set(values)))
+
+
+def device_arg(text: str) -> str:
+    """argparse type: ``cpu``, ``cuda`` or ``cuda:N``, refused when no such GPU is available."""
+    value = text.strip().lower()
+    if value == "cpu":
+        return value
+    index = value.removeprefix("cuda").removeprefix(":")
+    if not value.startswith("cuda") or (index and not index.isdigit()):
+        raise argparse.ArgumentTypeError(f"{text!r}: use cpu, cuda or cuda:N")
+    import torch  # only when a GPU is asked for: keeps `apn --help` fast
+
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if count == 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: no CUDA GPU is available on this machine")
+    if index and int(index) >= count:
+        raise argparse.ArgumentTypeError(f"{text!r}: this machine has {count} CUDA GPU(s)")
+    return value
+
+
+SPACING_HELP = (
+    "pixel spacing in mm/px (one number, or ROW,COL) for images whose file carries none "
+    "(a file's own spacing is kept; a disagreement of more than 1 %% is reported)"
+)
+
+
+def add_spacing_option(parser: argparse.ArgumentParser, what: str = "") -> None:
+    """``--spacing MM``: a fallback for files without a spacing, never a replacement."""
     parser.add_argument(
         "--spacing",
         type=spacing_arg,
         metavar="MM",
-        help=f"pixel spacing in mm/px (one number, or ROW,COL) {what}",
+        help=SPACING_HELP + (f"; {what}" if what else ""),
+    )
+
+
+def add_override_spacing_option(parser: argparse.ArgumentParser) -> None:
+    """``--override-spacing MM``: replace every file's spacing (a known calibration)."""
+    parser.add_argument(
+        "--override-spacing",
+        type=spacing_arg,
+        metavar="MM",
+        help="pixel spacing in mm/px that REPLACES every file's own (e.g. a calibration "
+        "marker's); results are in mm, so use it only when you know the file's tags are wrong",
     )
 
 
@@ -133,7 +191,9 @@ def progress_bar(desc: str, unit: str) -> tuple[Callable[[int, int], None], Call
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:
     """Options of commands that run a model: batch size and test-time flip averaging."""
-    parser.add_argument("--batch-size", type=int, default=4, help="images per network batch")
+    parser.add_argument(
+        "--batch-size", type=positive_int, default=4, metavar="N", help="images per network batch"
+    )
     parser.add_argument(
         "--no-flip",
         action="store_true",

@@ -1,4 +1,8 @@
-"""``apn info FILE [--json]``: size, dtype, photometric, spacing and its source."""
+"""``apn info FILE [--json]``: size, dtype, photometric, spacing and its source.
+
+Text from the file (DICOM tags, names) is printed with control characters escaped, so a
+crafted file cannot move the cursor, recolour or rewrite the terminal.
+"""
 
 from __future__ import annotations
 
@@ -15,34 +19,54 @@ FIELDS = (
     "photometric",
     "spacing_mm",
     "spacing_source",
+    "spacing_given_mm",
+    "spacing_note",
     "size_mm",
     "modality",
     "transfer_syntax",
     "bits_stored",
 )
+SPACING_TOLERANCE = 0.01  # as apn predict: more than 1 % apart is a disagreement
 
 
 def register(sub) -> None:
     p = sub.add_parser("info", help="describe a radiograph file", description=__doc__)
     p.add_argument("file", help="DICOM, TIFF, PNG or JPEG file")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
-    add_spacing_option(p, "to use instead of the file's")
+    add_spacing_option(p, "shown beside the file's own")
     p.set_defaults(func=run)
 
 
+def printable(value) -> str:
+    """``str(value)`` with every non-printable character (ESC, newlines, bidi controls)
+    written as its escape (``\\x1b``, ``\\n``, ``\\u202e``)."""
+    text = str(value)
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def run(args) -> int:
-    kwargs = (
-        {"spacing": args.spacing, "spacing_source": "given (--spacing)"} if args.spacing else {}
-    )
-    summary = read_radiograph(args.file, **kwargs).summary()
+    radiograph = read_radiograph(args.file)  # the file's own spacing; --spacing is a fallback
+    given = args.spacing
+    note = None
+    if given is not None:
+        own = radiograph.spacing
+        if own is None:
+            radiograph = radiograph.with_spacing(given, "given (--spacing; the file has none)")
+        elif any(abs(a - b) > SPACING_TOLERANCE * b for a, b in zip(own, given, strict=True)):
+            note = f"--spacing {list(given)} differs from the file's own by more than 1 %; the file's is used"
+    summary = radiograph.summary()
+    if given is not None:
+        summary["spacing_given_mm"] = list(given)
+        if note:
+            summary["spacing_note"] = note
     if args.json:
-        print(json.dumps(summary, indent=2))
+        print(json.dumps(summary, indent=2))  # JSON escapes control characters itself
         return 0
-    print(summary["file"])
+    print(printable(summary["file"]))
     for key in FIELDS:
         if key in summary:
             value = summary[key]
             if key == "spacing_mm" and value is None:
                 value = "unknown (pass --spacing MM to measure in mm)"
-            print(f"  {key:<16}{value}")
+            print(f"  {key:<16}{printable(value)}")
     return 0

@@ -1,8 +1,10 @@
 """``apn`` entry point: parse, dispatch, and turn user errors into one clear line.
 
 Each subcommand module exposes ``register(subparsers)``, which adds its parser and sets
-``func`` to a ``run(args) -> int``. Problems with the user's input (:class:`ApnError`)
-print as ``apn: error: <file>: <problem>`` with exit code 2, never as a traceback.
+``func`` to a ``run(args) -> int``. Options are validated by argparse types (exit 2 with
+a usage line); problems with the user's input (:class:`ApnError`), a file system that
+refuses a write and ``SystemExit("message")`` print as ``apn: error: <file>: <problem>``
+with exit code 2 — never a traceback. The codes are :data:`EXIT_CODES`.
 """
 
 from __future__ import annotations
@@ -18,11 +20,23 @@ from apn_core.errors import ApnError
 
 COMMANDS = (demo, synth, check, info, train, predict, evaluate)
 
+EXIT_CODES = """\
+exit codes (every subcommand):
+  0        everything asked was done
+  1        finished, but some inputs failed or have problems: predict/evaluate with some
+           unreadable or unpredicted images (listed), check found errors
+  2        bad invocation or nothing could be done: a bad option value, a missing or unusable
+           file, folder or model, an output folder that cannot be written, every input failed
+  128+N    apn train stopped by signal N (SIGTERM: 143) after saving 'last'; resume with --resume
+  130      interrupted (Ctrl-C)"""
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="apn",
         description="Adversarial PoseNet landmarks on long-leg radiographs (napari-apn core).",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"napari-apn {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -31,6 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
     for module in COMMANDS:
         module.register(sub)
     return parser
+
+
+def _error(message: str) -> int:
+    print(f"apn: error: {message}", file=sys.stderr)
+    return 2
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,14 +63,22 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except ApnError as exc:
-        print(f"apn: error: {exc}", file=sys.stderr)
-        return 2
+        return _error(str(exc))
+    except SystemExit as exc:  # raise SystemExit("apn x: error: ...") in a subcommand: code 2
+        if isinstance(exc.code, str):
+            print(exc.code, file=sys.stderr)
+            return 2
+        raise
     except KeyboardInterrupt:
         print("apn: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # e.g. `apn synth ... | head`: the reader left, not an error
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
         return 0
+    except OSError as exc:  # a disk or folder refusing a write: the file and the reason
+        if exc.filename is None or args.verbose:
+            raise
+        return _error(f"{exc.filename}: {exc.strerror or exc}")
 
 
 if __name__ == "__main__":

@@ -1,33 +1,60 @@
 """``apn predict INPUT... --model RUN|default --out DIR``: landmarks for many radiographs.
 
-INPUT: files and/or folders (searched recursively). Writes ``DIR/landmarks.csv``
-(image,landmark,x,y,x_mm,y_mm,confidence,present; absent landmarks have empty
-coordinates), ``DIR/measurements.csv``, a Slicer ``<stem>.mrk.json`` per image and, with
-``--overlays``, ``DIR/overlays/<stem>.png``. Unreadable images are reported and skipped;
-re-running skips images already done.
+INPUT: files and/or folders (searched recursively; hidden files, the output folder and
+folders holding an ``.apn-output`` marker are skipped). Each image's output name is its
+path relative to its INPUT folder (or its file name), extension kept; with several
+INPUTs it is prefixed by the INPUT's name (``A/case1.dcm``, ``B/case1.dcm``).
+
+Writes DIR/landmarks.csv (image,landmark,x,y,x_mm,y_mm,confidence,present; absent
+landmarks have empty coordinates), DIR/measurements.csv (empty cells, with a note, where
+a landmark is absent), a Slicer DIR/<name>.mrk.json per image, with --overlays
+DIR/overlays/<name>.png, and DIR/predictions/<name>.json (what a re-run checks).
+
+Re-running the same command skips images whose result was made from the same file, model
+(weights SHA-256) and options; the others are predicted again and the summary says why.
+Unreadable images are reported and skipped. Exit code: 0 all done, 1 some images failed,
+2 nothing could be done (or the output folder could not be written).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import sys
 
-from apn_core.cli.common import add_model_options, add_spacing_option, progress_bar
+from apn_core.cli.common import (
+    add_model_options,
+    add_override_spacing_option,
+    add_spacing_option,
+    device_arg,
+    non_negative_int,
+    progress_bar,
+)
 
 log = logging.getLogger(__name__)
 
 
 def register(sub) -> None:
-    p = sub.add_parser("predict", help="find landmarks in radiographs", description=__doc__,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    p.add_argument("inputs", nargs="+", help="image files or folders")
+    p = sub.add_parser(
+        "predict",
+        help="find landmarks in radiographs",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders")
     p.add_argument("--model", default="default", help="run folder, or 'default' (bundled)")
-    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
     p.add_argument("--overlays", action="store_true", help="also write overlay PNGs")
+    p.add_argument(
+        "--redo", action="store_true", help="predict every image again, replacing stored results"
+    )
     add_model_options(p)
-    p.add_argument("--workers", type=int, default=1, help="processes reading images")
-    p.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
-    add_spacing_option(p, "for images without spacing (required for them: results are in mm)")
+    p.add_argument(
+        "--workers", type=non_negative_int, default=1, metavar="N", help="processes reading images"
+    )
+    p.add_argument("--device", type=device_arg, default="cpu", help="cpu, cuda or cuda:N")
+    add_spacing_option(p)
+    add_override_spacing_option(p)
     p.set_defaults(func=run)
 
 
@@ -36,13 +63,39 @@ def run(args) -> int:
 
     update, close = progress_bar("predicting", "img")
     try:
-        summary = run_predict_job(args.inputs, args.out, args.model, args.spacing, args.overlays, args.batch_size,
-                                  args.workers, not args.no_flip, args.device, update)  # fmt: skip
+        summary = run_predict_job(
+            args.inputs,
+            args.out,
+            args.model,
+            args.spacing,
+            args.overlays,
+            args.batch_size,
+            args.workers,
+            not args.no_flip,
+            args.device,
+            update,
+            override_spacing=args.override_spacing,
+            redo=args.redo,
+        )
     finally:
         close()
     for s in summary.not_images:
         log.warning("skipped (not an image file): %s", s)
-    print(f"{summary.line()} → {summary.out / 'landmarks.csv'}")
-    for name, error in summary.failed:
-        print(f"  failed: {name}: {error}")
-    return 1 if summary.failed and not summary.done and not summary.skipped_done else 0
+    print(summary.line())
+    for line in summary.details():
+        print(line)
+    if summary.written:
+        extra = f", {len(summary.done)} new .mrk.json" if summary.done else ""
+        overlays = (
+            f" and overlay(s) in {summary.out / 'overlays'}"
+            if args.overlays and summary.done
+            else ""
+        )
+        print(f"wrote {', '.join(str(p) for p in summary.written)}{extra}{overlays}")
+    elif summary.done or summary.skipped_done:
+        print(f"the tables in {summary.out} were not written (see the error below)")
+    else:
+        print(f"wrote no tables: no image has a result in {summary.out}")
+    if summary.error:
+        print(f"apn: error: {summary.error}", file=sys.stderr)
+    return summary.exit_code()

@@ -6,9 +6,6 @@ scored by :func:`apn_core.metrics.score`, the same function as training validati
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +13,6 @@ import numpy as np
 from apn_core.annotations import read_landmarks_csv
 from apn_core.dataset import LabelledFolder
 from apn_core.metrics import COUNTS, score, scored_errors_mm
-from apn_core.utils.atomic import atomic_path, write_text_atomic
 
 
 def predictions_from_csv(path: Path, folder: LabelledFolder) -> dict[str, np.ndarray]:
@@ -69,53 +65,3 @@ def evaluate(
                 }
             )
     return metrics, rows
-
-
-def write_report(out: Path, metrics: dict, rows: list, thresholds=(10.0, 20.0)) -> None:
-    """``evaluation.json``, ``errors.csv`` and ``error_cdf.png`` in ``out`` (atomically)."""
-    out.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(out / "evaluation.json", json.dumps(metrics, indent=2))
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else ["image"], lineterminator="\n")
-    w.writeheader()
-    for r in rows:
-        w.writerow(
-            {**r, "error_mm": "" if not np.isfinite(r["error_mm"]) else f"{r['error_mm']:.3f}"}
-        )
-    write_text_atomic(out / "errors.csv", buf.getvalue())
-    _cdf_plot(out / "error_cdf.png", rows, thresholds)
-
-
-def _cdf_plot(path: Path, rows: list, thresholds) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4))
-    groups = {
-        "all": [r["error_mm"] for r in rows],
-        "occluded": [r["error_mm"] for r in rows if r["occluded"]],
-    }
-    for landmark in dict.fromkeys(r["landmark"] for r in rows):
-        groups[landmark] = [r["error_mm"] for r in rows if r["landmark"] == landmark]
-    for name, values in groups.items():
-        e = np.sort(np.array([v for v in values if np.isfinite(v)]))
-        if e.size:
-            style = {"lw": 2.5, "color": "k"} if name == "all" else {"lw": 1}
-            ax.plot(
-                e, np.arange(1, e.size + 1) / e.size * 100, label=f"{name} (n={e.size})", **style
-            )
-    ax.set_xlim(0, max(thresholds) * 1.5)
-    ax.set_ylim(0, 101)
-    ax.set_xlabel("radial error (mm)")
-    ax.set_ylabel("% of landmarks within")
-    if ax.get_lines():
-        ax.legend(fontsize=7, loc="lower right")
-    for t in thresholds:
-        ax.axvline(t, color="grey", ls="--", lw=0.8)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)

@@ -1,48 +1,195 @@
-"""The ``apn predict`` job as a function, shared by the CLI and the napari Batch widget."""
+"""The ``apn predict`` job as a function, shared by the CLI and the napari Batch widget.
+
+Order of work: find the inputs (excluding the output folder and any folder holding the
+output marker), check that the output folder is writable, load the model, decide per
+image whether its stored result still holds (:func:`~apn_core.inference.outputs.check_done`),
+predict the rest, then write the tables. Nothing is counted as done that was not written.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from apn_core.dataset import find_images
 from apn_core.errors import FileProblem
-from apn_core.io import is_image_file
+from apn_core.inference.batch import SpacingPolicy
+from apn_core.inference.outputs import OUTPUT_MARKER
+from apn_core.io import IMAGE_SUFFIXES, is_image_file
 
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class InputImage:
+    """An image to predict and its unique output name (POSIX path, extension kept)."""
+
+    path: Path
+    name: str
+
+
 @dataclass
 class PredictSummary:
+    """What a predict job did. ``done``: output names predicted now (``redone`` among
+    them, with the reason); ``skipped_done``: results kept from an earlier run (same file,
+    model and options); ``failed``: (name, reason); ``error``: why the job stopped early
+    (e.g. the disk is full); ``written``: the tables written."""
+
     out: Path
     done: list[str] = field(default_factory=list)
     skipped_done: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
     not_images: list[str] = field(default_factory=list)
     cancelled: bool = False
+    redone: list[tuple[str, str]] = field(default_factory=list)
+    spacing_notes: list[tuple[str, str]] = field(default_factory=list)
+    written: list[Path] = field(default_factory=list)
+    error: str | None = None
+    paths: dict[str, Path] = field(default_factory=dict)  # output name → input file
 
     def line(self) -> str:
-        state = " (cancelled)" if self.cancelled else ""
-        return (f"{len(self.done)} predicted, {len(self.skipped_done)} already done, {len(self.failed)} failed, "
-                f"{len(self.not_images)} non-image file(s) skipped{state}")  # fmt: skip
+        redone = f" ({len(self.redone)} redone)" if self.redone else ""
+        skipped = f", {len(self.not_images)} non-image file(s) skipped" if self.not_images else ""
+        state = " (cancelled)" if self.cancelled else " (stopped)" if self.error else ""
+        return (
+            f"{len(self.done)} predicted{redone}, {len(self.skipped_done)} already done, "
+            f"{len(self.failed)} failed{skipped}{state}"
+        )
+
+    def details(self, limit: int = 5) -> list[str]:
+        """Indented lines: why images were redone and spacing disagreements (grouped by
+        reason), then every failure with its reason."""
+        lines = grouped("redone", self.redone, limit) + grouped(
+            "spacing", self.spacing_notes, limit
+        )
+        return lines + [f"  failed: {name}: {error}" for name, error in self.failed]
+
+    def exit_code(self) -> int:
+        """0 all done; 1 some images failed; 2 nothing could be done, or the job stopped."""
+        if self.error or (self.failed and not self.done and not self.skipped_done):
+            return 2
+        return 1 if self.failed else 0
 
 
-def collect_inputs(inputs: list[str | Path]) -> tuple[list[tuple[Path, str]], list[str]]:
-    """(path, name relative to its input) for every image; and the skipped non-images."""
-    found, skipped = [], []
-    for item in inputs:
-        path = Path(item)
-        if path.is_dir():
-            found += [(image, image.relative_to(path).as_posix()) for image in find_images(path)]
-            skipped += [str(f) for f in path.rglob("*") if f.is_file() and not is_image_file(f)
-                        and not any(part.startswith(".") for part in f.relative_to(path).parts)]  # fmt: skip
-        elif path.is_file():
-            (found.append((path, path.name)) if is_image_file(path) else skipped.append(str(path)))
-        else:
+def grouped(label: str, pairs: list[tuple[str, str]], limit: int = 5) -> list[str]:
+    """``(name, reason)`` pairs → one line per reason, naming up to ``limit`` images."""
+    lines = []
+    for reason, count in Counter(why for _, why in pairs).items():
+        names = [n for n, why in pairs if why == reason]
+        more = f" and {count - limit} more" if count > limit else ""
+        lines.append(f"  {label} ({reason}): {', '.join(names[:limit])}{more}")
+    return lines
+
+
+def _root_name(path: Path) -> str:
+    return path.resolve().name or "root"
+
+
+def _numbered(name: str, n: int, keep_suffix: bool) -> str:
+    """``leg.dcm`` → ``leg~2.dcm`` (file names keep their extension); ``A`` → ``A~2``."""
+    p = PurePosixPath(name)
+    suffix = "".join(p.suffixes[-1:]) if keep_suffix else ""
+    stem = name[: len(name) - len(suffix)] if suffix else name
+    return f"{stem}~{n}{suffix}"
+
+
+def _unique(names: list[str], keep_suffix: list[bool]) -> list[str]:
+    """Make names unique, ignoring letter case (a case-insensitive disk would merge them);
+    the first keeps its name, later ones are numbered ``~2``, ``~3``..."""
+    taken = {n.casefold() for n in names}
+    seen: set[str] = set()
+    result = []
+    for name, keep in zip(names, keep_suffix, strict=True):
+        if name.casefold() in seen:
+            n = 2
+            while (candidate := _numbered(name, n, keep)).casefold() in taken:
+                n += 1
+            name = candidate
+            taken.add(name.casefold())
+        seen.add(name.casefold())
+        result.append(name)
+    return result
+
+
+class _Excluder:
+    """Leave out files in the output folder (when it lies inside the input folder) and in
+    folders below the input folder that hold the output marker. A folder the user names
+    is always searched itself."""
+
+    def __init__(self, out: Path | None) -> None:
+        self.out = out.resolve() if out is not None else None
+        self.marked: dict[Path, bool] = {}
+        self.roots: dict[Path, Path] = {}
+
+    def __call__(self, root: Path, rel: PurePosixPath) -> bool:
+        resolved = self.roots.setdefault(root, root.resolve())
+        if (
+            self.out is not None
+            and self.out.is_relative_to(resolved)
+            and (resolved / rel).is_relative_to(self.out)
+        ):
+            return True
+        folder = root
+        for part in rel.parts[:-1]:
+            folder = folder / part
+            if folder not in self.marked:
+                self.marked[folder] = (folder / OUTPUT_MARKER).exists()
+            if self.marked[folder]:
+                return True
+        return False
+
+
+def collect_inputs(
+    inputs: list[str | Path], exclude: str | Path | None = None
+) -> tuple[list[InputImage], list[str]]:
+    """Every image under ``inputs`` with its unique output name; and the non-image files.
+
+    A folder's images are named by their path relative to it; a file by its name. With
+    several inputs each name is prefixed by its input's name (``A/case1.dcm``), equal input
+    names numbered (``A~2``). Files inside ``exclude`` (the output folder) or inside a
+    folder holding the output marker are left out; a file given twice is taken once.
+    """
+    paths = [Path(item) for item in inputs]
+    for path in paths:
+        if not path.exists():
             raise FileProblem(path, "no such file or folder")
-    return found, skipped
+    several = len(paths) > 1
+    roots = _unique([_root_name(p) for p in paths], [not p.is_dir() for p in paths])
+    excluded = _Excluder(Path(exclude) if exclude is not None else None)
+    found: list[tuple[Path, str, bool]] = []  # path, name, is the name a file name
+    skipped: list[str] = []
+    for path, root in zip(paths, roots, strict=True):
+        if path.is_dir():
+            for image in find_images(path):
+                rel = PurePosixPath(image.relative_to(path).as_posix())
+                if not excluded(path, rel):
+                    found.append((image, f"{root}/{rel}" if several else str(rel), True))
+            for f in sorted(path.rglob("*")):
+                rel = PurePosixPath(f.relative_to(path).as_posix())
+                if (
+                    f.is_file()
+                    and not is_image_file(f)
+                    and not excluded(path, rel)
+                    and not any(part.startswith(".") for part in rel.parts)
+                ):
+                    skipped.append(str(f))
+        elif is_image_file(path):
+            found.append((path, root if several else path.name, True))
+        else:
+            skipped.append(str(path))
+    seen: set[Path] = set()
+    unique_found = []
+    for path, name, is_file in found:
+        key = path.resolve()
+        if key not in seen:
+            seen.add(key)
+            unique_found.append((path, name, is_file))
+    names = _unique([n for _, n, _ in unique_found], [f for _, _, f in unique_found])
+    images = [InputImage(p, n) for (p, _, _), n in zip(unique_found, names, strict=True)]
+    return images, skipped
 
 
 def run_predict_job(
@@ -57,47 +204,132 @@ def run_predict_job(
     device: str = "cpu",
     progress: Callable[[int, int], None] | None = None,
     cancelled: Callable[[], bool] | None = None,
+    *,
+    override_spacing=None,
+    redo: bool = False,
 ) -> PredictSummary:
-    """Predict every image under ``inputs`` into ``out`` (see ``apn predict``)."""
+    """Predict every image under ``inputs`` into ``out`` (see ``apn predict``).
+
+    ``spacing`` (mm/px) is used for files without their own; ``override_spacing``
+    replaces every file's. ``redo``: predict every image again, replacing stored results.
+    Raises :class:`FileProblem` when nothing can start (no images, output folder not
+    writable, model unusable); per-image problems go to the summary's ``failed``.
+    """
     from apn_core.inference import Predictor
     from apn_core.inference.batch import predict_files
+    from apn_core.inference.model_store import resolve
     from apn_core.inference.outputs import (
-        done_images,
-        output_stem,
-        save_image_outputs,
+        ResultSignature,
+        check_done,
+        make_record,
+        prepare_output_folder,
+        save_result,
+        sha256_file,
         write_tables,
     )
-    from apn_core.inference.overlay import write_overlay
-    from apn_core.io import read_radiograph
+    from apn_core.inference.overlay import OVERLAY_HEIGHT
 
     out = Path(out)
-    images, not_images = collect_inputs(inputs)
-    summary = PredictSummary(out=out, not_images=not_images)
+    for item in inputs:
+        if Path(item).is_dir() and Path(item).resolve() == out.resolve():
+            raise FileProblem(
+                out,
+                "is the input folder itself: outputs would mix with the images (and mark the folder "
+                "as an output folder); write them to another folder, e.g. a subfolder",
+            )
+    images, not_images = collect_inputs(inputs, exclude=out)
+    if not images:
+        where = ", ".join(str(i) for i in inputs)
+        raise FileProblem(
+            where,
+            f"no image files found ({', '.join(sorted(IMAGE_SUFFIXES))}; hidden files, the "
+            f"output folder and folders holding {OUTPUT_MARKER} are not searched)",
+        )
+    prepare_output_folder(out, "apn predict")
+    policy = SpacingPolicy(fallback=_pair(spacing), override=_pair(override_spacing))
+    source = resolve(model)
     predictor = Predictor.load(model, device=device, flip_test=flip_test)
-    done = done_images(out)
-    summary.skipped_done = [name for _, name in images if name in done]
-    todo = [(p, name) for p, name in images if name not in done]
-    names = {p: name for p, name in todo}
-    for n, res in enumerate(
-        predict_files(predictor, [p for p, _ in todo], spacing, batch_size, workers), start=1
-    ):
-        if cancelled is not None and cancelled():
-            summary.cancelled = True
-            break
-        name = names[res.path]
-        error = res.error
-        if error is None and res.prediction.spacing is None:
-            error = "no pixel spacing in the file; pass a spacing (results are in mm)"
-        if error is not None:
-            summary.failed.append((name, error.removeprefix(str(res.path)).lstrip(": ")))
+    signature = ResultSignature(source.name, sha256_file(source.weights), flip_test, policy)
+    summary = PredictSummary(out=out, not_images=not_images)
+    summary.paths = {image.name: image.path for image in images}
+
+    todo: list[InputImage] = []
+    why_redo: dict[str, str] = {}
+    for image in images:
+        state, why = check_done(out, image.name, image.path, signature, overlays)
+        if redo and state != "new":
+            state, why = "redo", "--redo"
+        if state == "done":
+            summary.skipped_done.append(image.name)
+        elif state == "conflict":
+            summary.failed.append((image.name, why))
         else:
-            save_image_outputs(out, name, res.prediction, predictor.config.landmarks)
-            if overlays:
-                pixels = read_radiograph(res.path, spacing).pixels
-                write_overlay(out / "overlays" / f"{output_stem(name)}.png", pixels, res.prediction)
-            summary.done.append(name)
-        if progress:
-            progress(n, len(todo))
-    if (out / "predictions").exists():
-        write_tables(out)
+            todo.append(image)
+            if state == "redo":
+                why_redo[image.name] = why
+                log.debug("%s: predicting again: %s", image.name, why)
+
+    results = predict_files(
+        predictor,
+        [i.path for i in todo],
+        policy,
+        batch_size,
+        workers,
+        OVERLAY_HEIGHT if overlays else None,
+    )
+    try:
+        for n, (image, res) in enumerate(zip(todo, results, strict=True), start=1):
+            error = res.error
+            if error is None and res.prediction.spacing is None:
+                error = "no pixel spacing in the file; pass --spacing MM (results are in mm)"
+            if error is not None:
+                summary.failed.append(
+                    (image.name, error.removeprefix(str(image.path)).lstrip(": "))
+                )
+            else:
+                record = make_record(
+                    image.name, image.path, res.prediction, signature, res.spacing_from, overlays
+                )
+                try:
+                    save_result(
+                        out,
+                        image.name,
+                        res.prediction,
+                        predictor.config.landmarks,
+                        record,
+                        res.overlay_base,
+                    )
+                except OSError as exc:
+                    summary.error = (
+                        f"{out}: cannot write the results of {image.name} ({exc.strerror or exc}); "
+                        f"stopped after {len(summary.done)} of {len(todo)} image(s) to predict. What "
+                        "was written is complete: fix the output folder (e.g. free disk space) and "
+                        "run the same command again to continue"
+                    )
+                    break
+                summary.done.append(image.name)
+                if image.name in why_redo:
+                    summary.redone.append((image.name, why_redo[image.name]))
+                if res.spacing_note:
+                    summary.spacing_notes.append((image.name, res.spacing_note))
+            if progress:
+                progress(n, len(todo))
+            if cancelled is not None and cancelled():
+                summary.cancelled = True
+                break
+    finally:
+        finished = set(summary.done) | set(summary.skipped_done)
+        try:
+            summary.written = write_tables(out, [i.name for i in images if i.name in finished])
+        except OSError as exc:
+            summary.error = summary.error or (
+                f"{out}: cannot write the tables ({exc.strerror or exc}); the per-image results "
+                "are complete: run the same command again to write them"
+            )
     return summary
+
+
+def _pair(spacing) -> tuple[float, float] | None:
+    if spacing is None:
+        return None
+    return SpacingPolicy.of(spacing).fallback

@@ -1,26 +1,53 @@
-"""What ``apn predict`` writes, atomically, and how a re-run skips finished images.
+"""What ``apn predict`` writes, atomically, and when a re-run may count an image as done.
 
-OUT/landmarks.csv       image,landmark,x,y,x_mm,y_mm,confidence,present
-OUT/measurements.csv    image,side,hka_deg,mad_mm,length_mm,femur_mm,tibia_mm,lld_mm
-OUT/<stem>.mrk.json     Slicer markups per image (schema v1.0.3)
-OUT/overlays/<stem>.png optional pictures
-OUT/predictions/<stem>.json   one record per image (the re-run state)
+Each input image has a unique **output name**: its path relative to the input folder
+(or its file name), extension kept; with several inputs, prefixed by the input's name
+(``A/case1.dcm``, ``B/case1.dcm``; equal input names get ``~2``, ``~3``). Outputs mirror it:
+
+    OUT/.apn-output                  marker: an apn output folder, never scanned for inputs
+    OUT/landmarks.csv                image,landmark,x,y,x_mm,y_mm,confidence,present
+    OUT/measurements.csv             image,side,hka_deg,mad_mm,length_mm,femur_mm,tibia_mm,lld_mm,note
+    OUT/<name>.mrk.json              Slicer markups per image (schema v1.0.3)
+    OUT/overlays/<name>.png          with --overlays
+    OUT/predictions/<name>.json      one record per image: the re-run state
+
+A record is written last, after the image's other files, so a crash or a full disk never
+leaves a record whose outputs are missing. It holds the input file's identity (resolved
+path, size, modification time), the model (name and SHA-256 of its weights) and the
+options that change results (flip averaging, spacing); a re-run skips an image only when
+all of these match and its outputs exist (see :func:`check_done`). The tables list the
+images of the command that wrote them, built from their records.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
+import math
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from apn_core.annotations import ImageLabels, write_markups
+from apn_core.errors import FileProblem
+from apn_core.inference.batch import SpacingPolicy
 from apn_core.inference.predictor import Prediction
 from apn_core.landmarks import LandmarkSet
 from apn_core.utils.atomic import write_text_atomic
 
+# The same string as apn_core.dataset.folder.OUTPUT_MARKER (folder discovery skips folders
+# holding it); defined here too so inference does not depend on that change landing first.
+OUTPUT_MARKER = ".apn-output"
+MARKER_TEXT = (
+    "This folder was written by napari-apn ({command}). Folder discovery (apn predict, apn check, "
+    "apn train) skips folders holding this file, so outputs are never read as inputs.\n"
+)
+RECORD_FORMAT = "napari-apn prediction"
+RECORD_VERSION = 2
+LANDMARKS_CSV, MEASUREMENTS_CSV = "landmarks.csv", "measurements.csv"
 LANDMARK_COLUMNS = ("image", "landmark", "x", "y", "x_mm", "y_mm", "confidence", "present")
 MEASUREMENT_COLUMNS = (
     "image",
@@ -31,84 +58,287 @@ MEASUREMENT_COLUMNS = (
     "femur_mm",
     "tibia_mm",
     "lld_mm",
+    "note",
 )
 
 
-def output_stem(image: str) -> str:
-    """A flat, unique file stem for an image path relative to the input root."""
-    stem = image.rsplit(".", 1)[0] if "." in Path(image).name else image
-    return stem.replace("/", "__").replace("\\", "__")
+def prepare_output_folder(out: str | Path, command: str = "apn predict") -> Path:
+    """Create ``out`` and write its marker — which is also the check that it is writable,
+    done before any network runs. A path that is a file, a read-only folder or a full disk
+    raises :class:`FileProblem` naming ``out``."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise FileProblem(out, "exists and is not a folder; choose another output folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(out / OUTPUT_MARKER, MARKER_TEXT.format(command=command))
+    except OSError as exc:
+        raise FileProblem(out, f"cannot write to the output folder ({_reason(exc)})") from None
+    return out
 
 
-def record_of(image: str, prediction: Prediction) -> dict:
-    return {"image": image, "rows": prediction.as_rows(), "alignment": prediction.alignment,
-            "spacing": prediction.spacing, "spacing_source": prediction.spacing_source}  # fmt: skip
+def _printable(value) -> str:
+    """Text from a record file (untrusted) with control characters escaped."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(value))
 
 
-def save_image_outputs(
-    out: Path, image: str, prediction: Prediction, landmarks: LandmarkSet
+def _reason(exc: OSError) -> str:
+    return exc.strerror or str(exc)
+
+
+def markups_path(out: Path, name: str) -> Path:
+    return Path(out) / f"{name}.mrk.json"
+
+
+def overlay_path(out: Path, name: str) -> Path:
+    return Path(out) / "overlays" / f"{name}.png"
+
+
+def record_path(out: Path, name: str) -> Path:
+    return Path(out) / "predictions" / f"{name}.json"
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class ResultSignature:
+    """What must match for a stored result to count as done: the model (name, SHA-256 of
+    its weights) and the options that change results (flip averaging, spacing)."""
+
+    model: str
+    weights_sha256: str
+    flip_test: bool
+    spacing: SpacingPolicy = field(default_factory=SpacingPolicy)
+
+    def as_dict(self) -> dict:
+        return {
+            "model": {"name": self.model, "weights_sha256": self.weights_sha256},
+            "options": {"flip_test": self.flip_test, **self.spacing.as_dict()},
+        }
+
+    def mismatch(self, record: dict) -> str | None:
+        """Why ``record`` was made differently, or None when it matches."""
+        model, options = record["model"], record["options"]
+        if model.get("weights_sha256") != self.weights_sha256:
+            return f"made by another model ({_printable(model.get('name'))})"
+        if options.get("flip_test") != self.flip_test:
+            return "made with other options (flip averaging)"
+        mine = self.spacing.as_dict()
+        if options.get("override_spacing") != mine["override_spacing"]:
+            return "made with another --override-spacing"
+        if (
+            record["spacing_from"] == "fallback"
+            and options.get("fallback_spacing") != mine["fallback_spacing"]
+        ):
+            return "made with another --spacing"
+        return None
+
+
+def file_identity(path: Path) -> dict:
+    """The input file as a re-run recognises it: resolved path, size and modification time."""
+    stat = path.stat()
+    return {"source": str(path.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+
+def _finite(value):
+    """JSON-safe: NaN/inf → None, recursively (JSON has no NaN; missing is null)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+def make_record(
+    name: str,
+    path: Path,
+    prediction: Prediction,
+    signature: ResultSignature,
+    spacing_from: str,
+    overlay: bool,
+) -> dict:
+    """The per-image record (see the module docstring)."""
+    outputs = [markups_path(Path(), name).as_posix()]
+    if overlay:
+        outputs.append(overlay_path(Path(), name).as_posix())
+    return _finite(
+        {
+            "format": RECORD_FORMAT,
+            "version": RECORD_VERSION,
+            "image": name,
+            **file_identity(path),
+            **signature.as_dict(),
+            "spacing": list(prediction.spacing) if prediction.spacing else None,
+            "spacing_source": prediction.spacing_source,
+            "spacing_from": spacing_from,
+            "rows": prediction.as_rows(),
+            "alignment": prediction.alignment,
+            "outputs": outputs,
+        }
+    )
+
+
+def save_result(
+    out: Path,
+    name: str,
+    prediction: Prediction,
+    landmarks: LandmarkSet,
+    record: dict,
+    overlay_base: np.ndarray | None = None,
 ) -> None:
-    stem = output_stem(image)
-    labels = ImageLabels(image, prediction.xy, np.ones(len(prediction.xy), bool))
+    """Write one image's markups, overlay (when given) and, last, its record."""
+    labels = ImageLabels(name, prediction.xy, np.ones(len(prediction.xy), bool))
     write_markups(
-        out / f"{stem}.mrk.json",
+        markups_path(out, name),
         labels,
         landmarks,
         prediction.spacing,
         prediction.confidence,
-        name=stem,
+        name=Path(name).name,
     )
-    write_text_atomic(
-        out / "predictions" / f"{stem}.json", json.dumps(record_of(image, prediction), indent=1)
-    )
+    if overlay_base is not None:
+        from apn_core.inference.overlay import save_overlay
+
+        save_overlay(overlay_path(out, name), overlay_base, prediction)
+    write_text_atomic(record_path(out, name), json.dumps(record, indent=1))
 
 
-def done_images(out: Path) -> set[str]:
-    folder = out / "predictions"
-    done = set()
-    for f in folder.glob("*.json") if folder.exists() else []:
-        try:
-            done.add(json.loads(f.read_text())["image"])
-        except (ValueError, KeyError):
-            continue  # a damaged record: the image is predicted again
-    return done
+class DamagedRecord(ValueError):
+    """A record that cannot be used (not JSON, wrong shape, another version)."""
+
+
+def read_record(out: Path, name: str) -> dict | None:
+    """The record of ``name``, None when there is none; :class:`DamagedRecord` when unusable."""
+    path = record_path(out, name)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DamagedRecord(f"unreadable ({exc})") from None
+    try:
+        record = json.loads(text)
+        _validate(record, name)
+    except DamagedRecord:
+        raise
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
+        raise DamagedRecord(
+            f"not a valid record ({type(exc).__name__}: {str(exc)[:120]})"
+        ) from None
+    return record
+
+
+def _validate(record, name: str) -> None:
+    if not isinstance(record, dict) or record.get("format") != RECORD_FORMAT:
+        raise DamagedRecord("not a napari-apn prediction record")
+    if record.get("version") != RECORD_VERSION:
+        raise DamagedRecord(f"a record of another version ({record.get('version')!r})")
+    if record.get("image") != name:
+        raise DamagedRecord(f"it names another image ({record.get('image')!r})")
+    kinds = {
+        "source": str,
+        "size": int,
+        "mtime_ns": int,
+        "model": dict,
+        "options": dict,
+        "spacing_from": str,
+        "rows": list,
+        "alignment": dict,
+    }
+    for key, kind in kinds.items():
+        if not isinstance(record.get(key), kind):
+            raise DamagedRecord(f"field {key!r} is missing or not a {kind.__name__}")
+    for row in record["rows"]:
+        if not isinstance(row, dict) or not set(LANDMARK_COLUMNS[1:]) <= set(row):
+            raise DamagedRecord("a landmark row is malformed")
+        for key in ("x", "y", "x_mm", "y_mm", "confidence"):
+            if row[key] is not None and not isinstance(row[key], int | float):
+                raise DamagedRecord(f"landmark value {key!r} is not a number")
+
+
+def check_done(
+    out: Path, name: str, path: Path, signature: ResultSignature, overlays: bool
+) -> tuple[str, str | None]:
+    """``("new", None)``, ``("done", None)``, ``("redo", why)`` or ``("conflict", why)``
+    (the name's result belongs to another file: never replaced silently)."""
+    try:
+        record = read_record(out, name)
+    except DamagedRecord as exc:
+        return "redo", f"its record was damaged: {exc}"
+    if record is None:
+        return "new", None
+    identity = file_identity(path)
+    if record["source"] != identity["source"]:
+        return "conflict", (
+            f"the output folder already holds the result of another file with this output name "
+            f"({_printable(record['source'])}); use another --out, or --redo to replace it"
+        )
+    if (record["size"], record["mtime_ns"]) != (identity["size"], identity["mtime_ns"]):
+        return "redo", "the image file changed"
+    why = signature.mismatch(record)
+    if why:
+        return "redo", why
+    if not markups_path(out, name).is_file():
+        return "redo", "its .mrk.json was missing"
+    if overlays and not overlay_path(out, name).is_file():
+        return "redo", "its overlay was missing"
+    return "done", None
 
 
 def _fmt(v) -> str:
-    if v is None or (isinstance(v, float) and not np.isfinite(v)):
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
         return ""
     if isinstance(v, bool):
         return str(int(v))
     return f"{v:.3f}" if isinstance(v, float) else str(v)
 
 
-def write_tables(out: Path) -> int:
-    """(Re)write the CSV tables from all per-image records; returns the number of images."""
+def _leg_note(rows: list[dict], side: str, measurement: dict) -> str:
+    """Why a leg's measurements are empty: its absent landmarks."""
+    values = [measurement.get(c) for c in MEASUREMENT_COLUMNS[2:7]]
+    if all(v is not None and math.isfinite(v) for v in values):
+        return ""
+    absent = [
+        r["landmark"] for r in rows if r["landmark"].endswith(f"_{side}") and not r["present"]
+    ]
+    return f"{', '.join(absent)} absent" if absent else "not computable"
+
+
+def write_tables(out: Path, names: list[str]) -> list[Path]:
+    """(Re)write ``landmarks.csv`` and ``measurements.csv`` from the records of ``names``
+    (in that order); returns the files written (none when no name has a usable record)."""
     records = []
-    for f in sorted((out / "predictions").glob("*.json")):
+    for name in names:
         try:
-            records.append(json.loads(f.read_text()))
-        except ValueError:
-            continue
+            record = read_record(out, name)
+        except DamagedRecord:
+            record = None
+        if record is not None:
+            records.append(record)
+    if not records:
+        return []
     lm, ms = io.StringIO(), io.StringIO()
     w1, w2 = csv.writer(lm, lineterminator="\n"), csv.writer(ms, lineterminator="\n")
     w1.writerow(LANDMARK_COLUMNS)
     w2.writerow(MEASUREMENT_COLUMNS)
-    for rec in sorted(records, key=lambda r: r["image"]):
+    for rec in records:
         for row in rec["rows"]:
             w1.writerow([rec["image"], *(_fmt(row[c]) for c in LANDMARK_COLUMNS[1:])])
-        a = rec.get("alignment") or {}
+        a = rec["alignment"]
         for side in ("right", "left"):
-            if side in a:
+            if isinstance(a.get(side), dict):
                 m = a[side]
-                w2.writerow(
-                    [
-                        rec["image"],
-                        side,
-                        *(_fmt(m[c]) for c in MEASUREMENT_COLUMNS[2:7]),
-                        _fmt(a.get("lld_mm")),
-                    ]
-                )
-    write_text_atomic(out / "landmarks.csv", lm.getvalue())
-    write_text_atomic(out / "measurements.csv", ms.getvalue())
-    return len(records)
+                values = [_fmt(m.get(c)) for c in MEASUREMENT_COLUMNS[2:7]]
+                note = _leg_note(rec["rows"], side, m)
+                w2.writerow([rec["image"], side, *values, _fmt(a.get("lld_mm")), note])
+    write_text_atomic(Path(out) / LANDMARKS_CSV, lm.getvalue())
+    write_text_atomic(Path(out) / MEASUREMENTS_CSV, ms.getvalue())
+    return [Path(out) / LANDMARKS_CSV, Path(out) / MEASUREMENTS_CSV]
