@@ -19,7 +19,7 @@ from apn_core.landmarks import DEFAULT_LANDMARKS as LM
 def broken(tmp_path):
     d = tmp_path / "data"
     d.mkdir()
-    img = np.zeros((100, 40), np.uint16)
+    img = (np.arange(100 * 40, dtype=np.uint16) % 251).reshape(100, 40)  # not blank
     write_dicom(d / "good.dcm", img, (0.5, 0.5))
     write_tiff(d / "nospacing.tif", img, None)
     iio.imwrite(d / "png_with_csv_spacing.png", img.astype(np.uint8))

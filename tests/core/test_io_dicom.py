@@ -50,7 +50,7 @@ def test_missing_decoder_names_the_package(monkeypatch):
 @pytest.mark.parametrize(
     ("name", "fragment"),
     [
-        ("MR_truncated.dcm", "less than expected"),
+        ("MR_truncated.dcm", "truncated file"),
         ("rtplan.dcm", "without image pixel data"),
         ("SC_rgb_jpeg.dcm", "colour DICOM"),
         ("SC_rgb_rle_2frame.dcm", "colour DICOM"),
