@@ -150,7 +150,8 @@ class _RowParser:
             return f"{len(row) - 1 + len(row[None])} cells but the header has {len(row) - 1}"
         if any(row.get(c) is None for c in REQUIRED_COLUMNS):
             return "fewer cells than the header's image,landmark,x,y"
-        if any("\n" in v or "\r" in v for v in row.values() if isinstance(v, str)):
+        cells = [row.get(c) or "" for c in REQUIRED_COLUMNS + OPTIONAL_COLUMNS]
+        if any("\n" in v or "\r" in v for v in cells):
             return "a cell spans several lines (an unclosed quote?)"
         return None
 

@@ -294,7 +294,7 @@ def _resolve_spacing(
     report.add(
         "missing-spacing",
         rel,
-        f"no usable spacing ({own_source}); add spacing_mm to {LANDMARKS_CSV} or pass --spacing",
+        f"no pixel spacing: {own_source}; add spacing_mm to {LANDMARKS_CSV} or pass --spacing",
     )
     return None
 

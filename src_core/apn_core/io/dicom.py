@@ -134,7 +134,7 @@ def file_spacing(ds) -> tuple[Spacing | None, str]:
             spacing = None
         if spacing is None:
             shown = safe_text(text.strip(), 40)
-            return None, f"{label} is invalid ({shown!r}); no usable spacing in the file"
+            return None, f"{label} is invalid ('{shown}')"
         return spacing, label
     return None, "none in file"
 

@@ -136,7 +136,7 @@ def _tiff_spacing(page, imagej: dict | None) -> tuple[Spacing | None, str]:
     try:
         unit = int(unit_tag.value) if unit_tag is not None else 2  # TIFF default: inch
     except (TypeError, ValueError):
-        return None, "TIFF ResolutionUnit is invalid; no usable spacing in the file"
+        return None, "TIFF ResolutionUnit is invalid"
     if xres is None:
         return None, "none in file"
     px, py = _rational(xres.value), _rational(yres.value if yres else xres.value)
@@ -153,7 +153,7 @@ def _tiff_spacing(page, imagej: dict | None) -> tuple[Spacing | None, str]:
     try:
         return as_spacing((per_unit / py, per_unit / px)), label
     except (ValueError, ZeroDivisionError, OverflowError):
-        return None, f"{label} is invalid ({px:g} × {py:g} px per unit); no usable spacing"
+        return None, f"{label} is invalid ({px:g} × {py:g} px per unit)"
 
 
 def _rational(value) -> float:
