@@ -6,12 +6,9 @@
 - napari Points CSV ``<stem>.csv`` (``axis-0`` = row, ``axis-1`` = col, ``label``)
 """
 
+from apn_core.annotations.csv_edit import replace_image_rows
 from apn_core.annotations.labels import ImageLabels
-from apn_core.annotations.landmarks_csv import (
-    read_landmarks_csv,
-    replace_image_rows,
-    write_landmarks_csv,
-)
+from apn_core.annotations.landmarks_csv import read_landmarks_csv, write_landmarks_csv
 from apn_core.annotations.napari_points import read_napari_points, write_napari_points
 from apn_core.annotations.paths import normalise_image_path
 from apn_core.annotations.slicer import read_markups, write_markups

@@ -14,6 +14,9 @@ Cell syntax, checked strictly (a data file is not Python):
 - ``spacing_mm``: :func:`apn_core.spacing.parse_spacing` (one number, or ``row col``);
   every row of one image that gives it must give the same value;
 - ``occluded``: ``0/1``, ``true/false``, ``yes/no`` (any case); empty = 0.
+
+:func:`write_landmarks_csv` writes a whole table; :mod:`apn_core.annotations.csv_edit`
+replaces one image's rows and keeps every other byte.
 """
 
 from __future__ import annotations
@@ -25,7 +28,6 @@ from pathlib import Path
 
 import numpy as np
 
-from apn_core.annotations.csv_records import split_records
 from apn_core.annotations.files import read_annotation_text
 from apn_core.annotations.labels import ImageLabels
 from apn_core.annotations.paths import normalise_image_path
@@ -34,7 +36,7 @@ from apn_core.io.text import safe_text
 from apn_core.landmarks import LandmarkSet
 from apn_core.problems import Report
 from apn_core.spacing import format_spacing, parse_decimal, parse_spacing
-from apn_core.utils.atomic import write_bytes_atomic, write_text_atomic
+from apn_core.utils.atomic import write_text_atomic
 
 REQUIRED_COLUMNS = ("image", "landmark", "x", "y")
 OPTIONAL_COLUMNS = ("spacing_mm", "occluded")
@@ -201,79 +203,18 @@ def write_landmarks_csv(
     Absent landmarks get empty ``x,y``; non-annotated ones get no row. ``spacing_mm`` is
     written when any image carries one, ``occluded`` when any landmark is flagged.
     """
-    columns = list(REQUIRED_COLUMNS) + _optional_columns(labels)
+    columns = list(REQUIRED_COLUMNS) + optional_columns(labels)
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(columns)
     for lab in labels:
-        writer.writerows(_rows(lab, landmarks, columns, precision))
+        writer.writerows(label_rows(lab, landmarks, columns, precision))
     write_text_atomic(path, buf.getvalue())
     return Path(path)
 
 
-def replace_image_rows(
-    csv_path: str | Path,
-    image: str,
-    labels: ImageLabels,
-    landmarks: LandmarkSet,
-    precision: int = 3,
-) -> Path:
-    """Replace the rows of one image in ``landmarks.csv`` (atomically), touching nothing else.
-
-    ``image`` is the path relative to DATA (normalised as when reading, so ``./a.dcm``
-    replaces the rows of ``a.dcm``). Every other row stays byte-for-byte as it was —
-    quoting, column order, line endings, a UTF-8 BOM. The new rows take the place of the
-    image's first old row (or go at the end), in the file's column order; a column they
-    need (``spacing_mm``, ``occluded``) is appended to the header if absent, and older
-    rows are left short by that one cell, which reads as empty. Absent landmarks get
-    empty ``x,y``; not-annotated ones get no row. A file that does not exist is created.
-    """
-    csv_path = Path(csv_path)
-    try:
-        key = normalise_image_path(image)
-    except ValueError as exc:
-        raise AnnotationError(csv_path, str(exc)) from None
-    needed = _optional_columns([labels])
-    if csv_path.exists():
-        text = read_annotation_text(csv_path)
-        bom = csv_path.read_bytes()[:3] == b"\xef\xbb\xbf"
-        records = split_records(text)
-    else:
-        text, bom, records = "", False, []
-    if not records or not records[0].strip():
-        header = list(REQUIRED_COLUMNS) + needed
-        records = [",".join(header) + "\n", *records[1:]]
-    header = _parse_record(records[0])
-    missing = [c for c in REQUIRED_COLUMNS if c not in header]
-    if missing:
-        raise AnnotationError(csv_path, f"missing column(s) {', '.join(missing)}")
-    newline = _terminator(records[0]) or "\n"
-    added = [c for c in needed if c not in header]
-    if added:
-        body = records[0][: len(records[0]) - len(_terminator(records[0]))]
-        records[0] = body + "".join("," + c for c in added) + newline
-        header += added
-
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator=newline).writerows(
-        _rows(_with_image(labels, key), landmarks, header, precision)
-    )
-    kept, insert_at = [records[0]], None
-    for raw in records[1:]:
-        if _row_image(raw, header) == key:
-            insert_at = len(kept) if insert_at is None else insert_at
-        else:
-            kept.append(raw)
-    if insert_at is None:
-        if not _terminator(kept[-1]):
-            kept[-1] += newline
-        insert_at = len(kept)
-    kept.insert(insert_at, buf.getvalue())
-    write_bytes_atomic(csv_path, (b"\xef\xbb\xbf" if bom else b"") + "".join(kept).encode())
-    return csv_path
-
-
-def _optional_columns(labels: list[ImageLabels]) -> list[str]:
+def optional_columns(labels: list[ImageLabels]) -> list[str]:
+    """The optional columns ``labels`` need: ``spacing_mm`` and/or ``occluded``."""
     columns = []
     if any(lab.spacing is not None for lab in labels):
         columns.append("spacing_mm")
@@ -282,7 +223,7 @@ def _optional_columns(labels: list[ImageLabels]) -> list[str]:
     return columns
 
 
-def _rows(lab: ImageLabels, landmarks: LandmarkSet, columns: list[str], precision: int):
+def label_rows(lab: ImageLabels, landmarks: LandmarkSet, columns: list[str], precision: int):
     """The cells of ``lab``'s rows, in ``columns`` order (unknown columns left empty)."""
     for i, name in enumerate(landmarks.names):
         if not lab.annotated[i]:
@@ -298,27 +239,3 @@ def _rows(lab: ImageLabels, landmarks: LandmarkSet, columns: list[str], precisio
             "occluded": str(int(lab.occluded[i])),
         }
         yield [cells.get(c, "") for c in columns]
-
-
-def _with_image(labels: ImageLabels, image: str) -> ImageLabels:
-    return ImageLabels(image, labels.xy, labels.annotated, labels.occluded, labels.spacing)
-
-
-def _parse_record(raw: str) -> list[str]:
-    return next(csv.reader(io.StringIO(raw, newline="")), [])
-
-
-def _terminator(raw: str) -> str:
-    for end in ("\r\n", "\n", "\r"):
-        if raw.endswith(end):
-            return end
-    return ""
-
-
-def _row_image(raw: str, header: list[str]) -> str | None:
-    """The normalised image path of a raw record, or None (blank, short or bad row)."""
-    try:
-        cells = _parse_record(raw)
-        return normalise_image_path(cells[header.index("image")])
-    except (csv.Error, IndexError, ValueError):
-        return None

@@ -21,13 +21,13 @@ for one image is an error (``sidecar-conflict``), since they may disagree.
 from __future__ import annotations
 
 import logging
-import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from apn_core.annotations import ImageLabels, read_landmarks_csv, read_markups, read_napari_points
 from apn_core.annotations.paths import check_image_file
+from apn_core.dataset.discovery import OUTPUT_MARKER, find_images, is_output_folder
 from apn_core.errors import (
     AnnotationError,
     ApnError,
@@ -37,7 +37,7 @@ from apn_core.errors import (
     ImageTooLargeError,
     NonFinitePixelsError,
 )
-from apn_core.io import Radiograph, is_image_file, read_radiograph
+from apn_core.io import Radiograph, read_radiograph
 from apn_core.io.contrast import intensity_window
 from apn_core.landmarks import DEFAULT_LANDMARKS, LandmarkSet
 from apn_core.problems import Report
@@ -51,11 +51,16 @@ from apn_core.spacing import (
 
 log = logging.getLogger(__name__)
 
+__all__ = [
+    "OUTPUT_MARKER",
+    "LabelledFolder",
+    "LabelledImage",
+    "find_images",
+    "is_output_folder",
+    "load_labelled_folder",
+]
+
 LANDMARKS_CSV = "landmarks.csv"
-# A folder holding this file was written by apn (``apn predict``/``apn evaluate`` outputs):
-# folder discovery skips it, so a report or overlays inside DATA are never read as data.
-OUTPUT_MARKER = ".apn-output"
-RUN_CONFIG = "config.json"  # with *.safetensors beside it: a run folder, also skipped
 
 Progress = Callable[[int, int], None]
 
@@ -92,48 +97,6 @@ class LabelledFolder:
             raise FileProblem(
                 self.root, f"{len(errors)} problem(s): {first}{more} — run 'apn check {self.root}'"
             )
-
-
-def find_images(root: Path) -> Iterator[Path]:
-    """Image files under ``root`` (recursively, sorted).
-
-    Skipped: hidden files and folders (``.name``), sub-folders holding
-    :data:`OUTPUT_MARKER` (what ``apn predict``/``apn evaluate`` write: overlays, plots),
-    and run folders (``config.json`` beside ``*.safetensors``). Symbolic links are
-    followed, each real folder is visited once (a link loop ends), and only regular files
-    are returned (a link to a device or FIFO is not).
-    """
-    root = Path(root)
-    found: list[Path] = []
-    visited: set[tuple[int, int]] = set()
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
-        here = Path(dirpath)
-        try:
-            st = here.stat()
-        except OSError:
-            dirnames[:] = []
-            continue
-        skip_output = here != root and is_output_folder(filenames)
-        if skip_output:
-            log.info("skipping %s: an apn output or run folder", here)
-        if skip_output or (st.st_dev, st.st_ino) in visited:
-            dirnames[:] = []
-            continue
-        visited.add((st.st_dev, st.st_ino))
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for name in filenames:
-            path = here / name
-            if not name.startswith(".") and is_image_file(path) and path.is_file():
-                found.append(path)
-    yield from sorted(found)
-
-
-def is_output_folder(filenames: list[str]) -> bool:
-    """True for a folder apn wrote (it holds :data:`OUTPUT_MARKER`) or a run folder."""
-    names = set(filenames)
-    return OUTPUT_MARKER in names or (
-        RUN_CONFIG in names and any(n.endswith(".safetensors") for n in names)
-    )
 
 
 def load_labelled_folder(
