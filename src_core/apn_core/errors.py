@@ -1,12 +1,35 @@
 """Errors users can act on. Each names the file and the problem in one line.
 
 The CLI and the napari widgets catch :class:`ApnError` and show its message; anything
-else is a bug and keeps its traceback.
+else is a bug and keeps its traceback. Messages are made safe to print: control
+characters that came from a file or a file name are escaped (:func:`escape_controls`;
+:func:`apn_core.io.text.safe_text` also bounds the length of values shown by ``apn info``).
 """
 
 from __future__ import annotations
 
+import unicodedata
 from pathlib import Path
+
+
+def escape_controls(text: str) -> str:
+    """``text`` with control and format characters escaped (``\\n``, ``\\x1b``, ``\\u202e``).
+
+    A file name or a DICOM string can carry terminal escape sequences, newlines that fake
+    extra output lines, or right-to-left overrides; printed raw they can rewrite what the
+    user sees. Ordinary text, including non-ASCII letters, is unchanged.
+    """
+    if text.isprintable():
+        return text
+    out = []
+    for ch in text:
+        if ch.isprintable() or ch == " ":
+            out.append(ch)
+        elif unicodedata.category(ch) in ("Zs",):
+            out.append(" ")
+        else:
+            out.append(ch.encode("unicode_escape").decode("ascii"))
+    return "".join(out)
 
 
 class ApnError(Exception):
@@ -19,11 +42,19 @@ class FileProblem(ApnError):
     def __init__(self, path: str | Path, problem: str) -> None:
         self.path = Path(path)
         self.problem = problem
-        super().__init__(f"{self.path}: {problem}")
+        super().__init__(escape_controls(f"{self.path}: {problem}"))
 
 
 class ImageReadError(FileProblem):
     """An image file is missing, unreadable, corrupt, or not a usable radiograph."""
+
+
+class ImageTooLargeError(ImageReadError):
+    """The file declares more pixels than the configured limit; nothing was decoded."""
+
+
+class NonFinitePixelsError(ImageReadError):
+    """The image holds NaN or infinite pixel values (float TIFF/DICOM, or a bad rescale)."""
 
 
 class SpacingMissingError(FileProblem):
@@ -40,3 +71,18 @@ class SpacingMissingError(FileProblem):
 
 class AnnotationError(FileProblem):
     """An annotation file (landmarks.csv, .mrk.json, napari Points CSV) is malformed."""
+
+
+class BlankImageError(ApnError):
+    """The image has no contrast (constant, e.g. all zero): there is nothing to find.
+
+    Raised by intensity normalisation before a blank image reaches the network, where the
+    normalisation would amplify rounding noise into confident-looking garbage. The caller
+    knows the file: ``BlankImageError(exc.problem, path)`` names it.
+    """
+
+    def __init__(self, problem: str, path: str | Path | None = None) -> None:
+        self.problem = problem
+        self.path = Path(path) if path is not None else None
+        text = problem if self.path is None else f"{self.path}: {problem}"
+        super().__init__(escape_controls(text))

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from apn_core.config import GeometryConfig
+from apn_core.io.contrast import intensity_window
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,8 @@ def network_input(pixels: np.ndarray, geometry: GeometryConfig) -> tuple[np.ndar
     mm/px quantum noise widens full-resolution percentiles and the downsampled image came
     out darker and flatter than the same anatomy stored at 0.5 mm/px), and the full-size
     image is touched once, by the resize. Training (its cache) and inference both call this.
+    A blank image raises :class:`~apn_core.errors.BlankImageError` (see
+    :func:`normalise_intensity`).
     """
     box = Letterbox.fit(np.shape(pixels), geometry)
     return box.pad(normalise_intensity(box.resize(pixels))), box
@@ -110,9 +113,13 @@ def normalise_intensity(pixels: np.ndarray, low: float = 0.5, high: float = 99.5
 
     Percentiles come from a subsample; the mapping runs in place on one float32 copy (a
     full-size radiograph is 20 M pixels: every temporary costs ~80 MB and ~10 ms).
+
+    Raises :class:`~apn_core.errors.BlankImageError` for a blank (constant, e.g. all-zero)
+    image or one without contrast: dividing by its ~0 range would turn rounding noise into
+    an input the network answers with confident garbage. Callers report it per file
+    (``BlankImageError(exc.problem, path)``).
     """
-    sample = pixels[:: max(1, pixels.shape[0] // 512), :: max(1, pixels.shape[1] // 256)]
-    lo, hi = np.percentile(sample, [low, high])
+    lo, hi = intensity_window(pixels, low, high)
     out = np.subtract(pixels, np.float32(lo), dtype=np.float32)
-    np.divide(out, np.float32(max(float(hi - lo), 1e-6)), out=out)
+    np.divide(out, np.float32(hi - lo), out=out)
     return np.clip(out, 0.0, 1.0, out=out)

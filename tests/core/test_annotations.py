@@ -169,3 +169,107 @@ def test_napari_points_written_by_napari_itself_are_read(tmp_path):
     (tmp_path / "q.csv").write_text("index,axis-0,axis-1\n0,5.0,7.0\n")
     with pytest.raises(AnnotationError, match="'label' column"):
         read_napari_points(tmp_path / "q.csv", LM)
+
+
+def test_landmarks_csv_cells_are_parsed_strictly(tmp_path):
+    (tmp_path / "landmarks.csv").write_text(
+        "image,landmark,x,y,spacing_mm,occluded\n"
+        "a.png,femur_right,1_000,2,,\n"  # Python's float() accepts 1_000; a data file must not
+        "a.png,femur_left,0x10,2,,\n"
+        "a.png,knee_right,inf,2,,\n"
+        "a.png,knee_left,1,2,,maybe\n"
+        "a.png,ankle_right,1,2,,Yes\n"
+        "a.png,ankle_left,1,2,,FALSE\n"
+        "b.png,femur_right,1,2,0.5,\n"
+        "b.png,femur_left,1,2,0.50 0.5,no\n"  # the same spacing written differently: fine
+        "b.png,knee_right,1,2,0.25,\n"  # a second spacing for one image: an error
+        "b.png,knee_left,1,2,,0\n"
+        "c.png,femur_right,1,2,,1,surplus\n"  # more cells than the header
+    )
+    report = Report()
+    labels = read_landmarks_csv(tmp_path / "landmarks.csv", LM, report)
+    found = [(p.kind, p.where) for p in report.problems]
+    assert found == [
+        ("bad-coordinate", "landmarks.csv:2"),
+        ("bad-coordinate", "landmarks.csv:3"),
+        ("bad-coordinate", "landmarks.csv:4"),
+        ("bad-value", "landmarks.csv:5"),
+        ("spacing-conflict", "landmarks.csv:10"),
+        ("malformed-row", "landmarks.csv:12"),
+    ]
+    assert "x='1_000', y='2' are not plain finite numbers" in report.problems[0].message
+    assert "occluded='maybe'; use 0/1, true/false or yes/no" in report.problems[3].message
+    assert "spacing_mm 0.25 for b.png differs from 0.5 on line 8" in report.problems[4].message
+    assert labels["a.png"].occluded.tolist() == [False] * 4 + [True, False]
+    assert labels["b.png"].spacing == (0.5, 0.5)
+    assert labels["b.png"].present.tolist() == [True, True, False, True, False, False]
+
+
+def test_quoted_cells_and_multiline_records_keep_their_line_numbers(tmp_path):
+    (tmp_path / "landmarks.csv").write_text(
+        'image,landmark,x,y,note\n"a,b.png",femur_right,1,2,"two\nlines"\na.png,elbow,1,2,\n'
+    )
+    report = Report()
+    labels = read_landmarks_csv(tmp_path / "landmarks.csv", LM, report)
+    assert list(labels) == ["a,b.png", "a.png"]
+    assert [(p.kind, p.where) for p in report.problems] == [("unknown-landmark", "landmarks.csv:4")]
+
+
+def test_replace_image_rows_leaves_every_other_row_byte_for_byte(tmp_path):
+    from apn_core.annotations import replace_image_rows
+
+    # Unusual but valid: BOM, CRLF, another column order, an extra column with quotes,
+    # doubled quotes and an embedded line break, ./ paths, blank line, no final newline.
+    original = (
+        "\ufefflandmark,image,y,x,note\r\n"
+        'femur_right,b.png,1.5,2.25,"said ""hi"", twice"\r\n'
+        "femur_right,./a.png,10,20,old\r\n"
+        'knee_left,"sub/c, d.png",3,4,"line one\r\nline two"\r\n'
+        "\r\n"
+        "knee_left,a.png,30,40,\r\n"
+        "ankle_left,b.png,,,absent"
+    )
+    path = tmp_path / "landmarks.csv"
+    path.write_bytes(original.encode("utf-8"))
+    xy = np.full((6, 2), np.nan)
+    xy[0] = (7.0, 8.0)
+    annotated = np.array([True, False, False, True, False, False])  # knee_left absent
+    occluded = np.array([True, False, False, False, False, False])
+    new = ImageLabels("a.png", xy, annotated, occluded, spacing=(0.5, 0.25))
+    replace_image_rows(path, "./a.png", new, LM)
+
+    data = path.read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf")
+    text = data.decode("utf-8-sig")
+    assert text.split("\r\n")[0] == "landmark,image,y,x,note,spacing_mm,occluded"
+    body = text.split("\r\n", 1)[1]
+    expected = (
+        'femur_right,b.png,1.5,2.25,"said ""hi"", twice"\r\n'
+        "femur_right,a.png,8.000,7.000,,0.5 0.25,1\r\n"
+        "knee_left,a.png,,,,0.5 0.25,0\r\n"
+        'knee_left,"sub/c, d.png",3,4,"line one\r\nline two"\r\n'
+        "\r\n"
+        "ankle_left,b.png,,,absent"
+    )
+    assert body == expected
+    back = read_landmarks_csv(path, LM)
+    assert back["a.png"].as_dict(LM) == {"femur_right": (7.0, 8.0), "knee_left": None}
+    assert back["a.png"].spacing == (0.5, 0.25) and back["a.png"].occluded[0]
+    assert back["b.png"].as_dict(LM) == {"femur_right": (2.25, 1.5), "ankle_left": None}
+    assert back["sub/c, d.png"].spacing is None  # the short old rows read as empty
+
+    # A new image goes at the end; the last row gains the file's line ending first.
+    replace_image_rows(path, "new.png", ImageLabels.empty("new.png", 6), LM)  # nothing annotated
+    assert path.read_bytes().decode("utf-8-sig").endswith("ankle_left,b.png,,,absent\r\n")
+    with pytest.raises(AnnotationError, match="leaves the labelled folder"):
+        replace_image_rows(path, "../x.png", new, LM)
+
+
+def test_replace_image_rows_creates_the_file(tmp_path):
+    from apn_core.annotations import replace_image_rows
+
+    lab = ImageLabels("x", [[1, 2]] + [[np.nan, np.nan]] * 5, [True] + [False] * 5)
+    replace_image_rows(tmp_path / "landmarks.csv", "sub/x.dcm", lab, LM)
+    assert (tmp_path / "landmarks.csv").read_text() == (
+        "image,landmark,x,y\nsub/x.dcm,femur_right,1.000,2.000\n"
+    )

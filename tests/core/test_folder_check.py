@@ -19,7 +19,7 @@ from apn_core.landmarks import DEFAULT_LANDMARKS as LM
 def broken(tmp_path):
     d = tmp_path / "data"
     d.mkdir()
-    img = np.zeros((100, 40), np.uint16)
+    img = (np.arange(100 * 40, dtype=np.uint16) % 251).reshape(100, 40)  # not blank
     write_dicom(d / "good.dcm", img, (0.5, 0.5))
     write_tiff(d / "nospacing.tif", img, None)
     iio.imwrite(d / "png_with_csv_spacing.png", img.astype(np.uint8))
@@ -105,3 +105,70 @@ def test_clean_synthetic_folder_passes(synth_folder, tmp_path):
 def test_not_a_folder(tmp_path):
     with pytest.raises(FileProblem, match="folder not found"):
         load_labelled_folder(tmp_path / "nothing")
+
+
+def test_spacing_mismatch_message_names_both_values_and_sources(broken):
+    (broken / "landmarks.csv").write_text(
+        "image,landmark,x,y,spacing_mm\ngood.dcm,femur_right,5,10,0.6\n"
+    )
+    folder = load_labelled_folder(broken)
+    (mismatch,) = [p for p in folder.report.problems if p.kind == "spacing-mismatch"]
+    assert mismatch.message == (
+        "spacing_mm 0.6×0.6 mm/px in landmarks.csv differs from the file's 0.5×0.5 mm/px "
+        "(DICOM PixelSpacing) by 20.0%; using landmarks.csv"
+    )
+    good = next(i for i in folder.items if i.path.name == "good.dcm")
+    assert good.spacing == (0.6, 0.6)
+
+
+def test_invalid_spacing_tag_is_named_in_the_missing_spacing_problem(tmp_path):
+    import pydicom
+
+    d = tmp_path / "data"
+    write_dicom(d / "a.dcm", (np.arange(200, dtype=np.uint16) % 7).reshape(20, 10), (0.5, 0.5))
+    ds = pydicom.dcmread(d / "a.dcm")
+    del ds.ImagerPixelSpacing
+    ds.PixelSpacing = [0, 0]
+    ds.save_as(d / "a.dcm")
+    (d / "landmarks.csv").write_text("image,landmark,x,y\na.dcm,femur_right,1,1\n")
+    (problem,) = load_labelled_folder(d).report.errors[:1]
+    assert problem.kind == "missing-spacing"
+    assert problem.message == (
+        "no pixel spacing: DICOM PixelSpacing is invalid ('0.0\\0.0'); "
+        "add spacing_mm to landmarks.csv or pass --spacing"
+    )
+    folder = load_labelled_folder(d, spacing=0.4)
+    assert folder.report.ok and folder.items[0].spacing == (0.4, 0.4)
+
+
+def test_discovery_skips_apn_outputs_and_run_folders(synth_folder, tmp_path):
+    from apn_core.dataset import OUTPUT_MARKER, find_images
+
+    data = tmp_path / "data"
+    shutil.copytree(synth_folder, data)
+    images = sorted(find_images(data))
+    evaluation = data / "evaluation"  # what 'apn evaluate' wrote inside DATA
+    evaluation.mkdir()
+    (evaluation / OUTPUT_MARKER).write_text("")
+    iio.imwrite(evaluation / "error_cdf.png", np.zeros((8, 8), np.uint8))
+    (evaluation / "overlays").mkdir()
+    iio.imwrite(evaluation / "overlays" / "x.png", np.zeros((8, 8), np.uint8))
+    run = data / "runs" / "r1"  # a run folder with a picture in it
+    run.mkdir(parents=True)
+    (run / "config.json").write_text("{}")
+    (run / "best.safetensors").write_bytes(b"")
+    iio.imwrite(run / "curves.png", np.zeros((8, 8), np.uint8))
+    assert sorted(find_images(data)) == images
+    report = load_labelled_folder(data).report
+    assert report.ok and not report.warnings, [str(p) for p in report.problems]
+    # Pointed at explicitly, an output folder is searched: the user asked for it.
+    assert [p.name for p in find_images(evaluation)] == ["error_cdf.png", "x.png"]
+
+
+def test_every_problem_kind_is_known_and_described():
+    from apn_core.problems import ERROR_KINDS, KIND_DESCRIPTIONS, WARNING_KINDS, Report
+
+    assert set(KIND_DESCRIPTIONS) == set(ERROR_KINDS) | set(WARNING_KINDS)
+    assert not set(ERROR_KINDS) & set(WARNING_KINDS)
+    with pytest.raises(ValueError, match="unknown problem kind"):
+        Report().add("bad-thing", "x", "y")  # would otherwise silently count as a warning

@@ -50,7 +50,7 @@ def test_missing_decoder_names_the_package(monkeypatch):
 @pytest.mark.parametrize(
     ("name", "fragment"),
     [
-        ("MR_truncated.dcm", "less than expected"),
+        ("MR_truncated.dcm", "truncated file"),
         ("rtplan.dcm", "without image pixel data"),
         ("SC_rgb_jpeg.dcm", "colour DICOM"),
         ("SC_rgb_rle_2frame.dcm", "colour DICOM"),
@@ -115,3 +115,33 @@ def test_non_dicom_and_missing_files(tmp_path):
     (tmp_path / "x.txt").write_text("x")
     with pytest.raises(ImageReadError, match="unsupported file type"):
         read_radiograph(tmp_path / "x.txt")
+
+
+def test_float_pixel_data_is_read(tmp_path):
+    import pydicom
+
+    ds = pydicom.dcmread(write_dicom(tmp_path / "a.dcm", np.zeros((3, 4), np.uint16), (0.5, 0.5)))
+    data = np.linspace(-1.5, 2.5, 12, dtype=np.float32).reshape(3, 4)
+    del ds.PixelData, ds.BitsStored, ds.HighBit, ds.PixelRepresentation
+    ds.BitsAllocated = 32
+    ds.FloatPixelData = data.tobytes()
+    ds.save_as(tmp_path / "f.dcm")
+    r = read_radiograph(tmp_path / "f.dcm")
+    np.testing.assert_array_equal(r.pixels, data)
+    assert r.stored_dtype == "float32" and r.spacing == (0.5, 0.5)
+    ds.PhotometricInterpretation = "MONOCHROME1"
+    ds.save_as(tmp_path / "f1.dcm")
+    np.testing.assert_allclose(read_radiograph(tmp_path / "f1.dcm").pixels, 1.0 - data)
+
+
+def test_garbage_count_tags_are_clear_errors(tmp_path):
+    import pydicom
+
+    write_dicom(tmp_path / "a.dcm", np.zeros((3, 4), np.uint16), (0.5, 0.5))
+    ds = pydicom.dcmread(tmp_path / "a.dcm")
+    ds.NumberOfFrames = "7"
+    ds.save_as(tmp_path / "a.dcm")
+    data = (tmp_path / "a.dcm").read_bytes()
+    (tmp_path / "a.dcm").write_bytes(data.replace(b"7 ", b"x "))
+    with pytest.raises(ImageReadError, match="NumberOfFrames is 'x', not a whole number"):
+        read_radiograph(tmp_path / "a.dcm")

@@ -79,3 +79,25 @@ def test_colour_and_corrupt_raster_files_are_rejected(tmp_path):
     (tmp_path / "text.jpg").write_text("not a jpeg")
     with pytest.raises(ImageReadError, match="not a JPG image"):
         read_radiograph(tmp_path / "text.jpg")
+
+
+def test_tiff_equal_page_stack_and_planar_gray(tmp_path):
+    data = (np.arange(64 * 48, dtype=np.uint16) % 1000).reshape(64, 48)
+    with tifffile.TiffWriter(tmp_path / "stack.tif") as tif:
+        tif.write(data)
+        tif.write(data)
+    with pytest.raises(ImageReadError, match=r"multi-frame TIFF \(2 pages of 64 × 48\)"):
+        read_radiograph(tmp_path / "stack.tif")
+    planar = np.stack([data] * 3)
+    tifffile.imwrite(tmp_path / "planar.tif", planar, photometric="rgb", planarconfig="separate")
+    np.testing.assert_array_equal(read_radiograph(tmp_path / "planar.tif").pixels, data)
+
+
+def test_palette_and_bilevel_png_are_expanded_not_read_as_indices(tmp_path):
+    from PIL import Image
+
+    gray = (np.arange(20, dtype=np.uint8) * 12).reshape(4, 5)
+    Image.fromarray(gray).convert("P").save(tmp_path / "p.png")  # gray palette
+    np.testing.assert_array_equal(read_radiograph(tmp_path / "p.png").pixels, gray)
+    Image.fromarray(gray > 100).save(tmp_path / "b.png")
+    np.testing.assert_array_equal(read_radiograph(tmp_path / "b.png").pixels, (gray > 100) * 255)

@@ -259,7 +259,7 @@ def test_info_escapes_control_characters_from_the_file(tmp_path, data, capsys):
     assert "\\x1b[31m\\nFAKE-LINE\\r\\x07" in out  # shown escaped, on its own line
     assert all(line.startswith(("  ", str(tmp_path))) for line in out.splitlines())
     code, out, _ = _apn(capsys, "info", str(crafted), "--json")
-    assert code == 0 and "\x1b" not in out and "\\u001b[31m" in out
+    assert code == 0 and "\x1b" not in out and ("\\u001b[31m" in out or "\\\\x1b[31m" in out)
 
 
 def test_text_from_a_crafted_record_is_escaped_in_the_summary(tmp_path, predicted_one, predict):

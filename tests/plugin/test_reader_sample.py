@@ -45,7 +45,7 @@ def _multiframe(tmp_path):
 @pytest.mark.parametrize(
     ("file", "why"),
     [
-        (lambda _: get_testdata_file("MR_truncated.dcm"), "less than expected"),
+        (lambda _: get_testdata_file("MR_truncated.dcm"), "truncated file"),
         (lambda _: get_testdata_file("rtplan.dcm"), "without image pixel data"),
         (lambda _: get_testdata_file("SC_rgb_jpeg.dcm"), "colour DICOM"),
         (_multiframe, "multi-frame DICOM"),

@@ -1,9 +1,22 @@
 """``landmarks.csv``: the labelled folder's main annotation table.
 
-Columns ``image,landmark,x,y`` and optionally ``spacing_mm`` (one number, or ``row col``)
-and ``occluded`` (0/1). ``x`` = column, ``y`` = row, pixels of the stored image,
+Columns ``image,landmark,x,y`` and optionally ``spacing_mm`` and ``occluded``; any other
+column is kept and ignored. ``x`` = column, ``y`` = row, pixels of the stored image,
 ``(0, 0)`` = centre of the top-left pixel. Empty ``x`` and ``y`` = annotated as not in the
 image; no row = not annotated.
+
+Cell syntax, checked strictly (a data file is not Python):
+
+- ``image``: a path relative to DATA, see :mod:`apn_core.annotations.paths` (absolute
+  paths and ``..`` are refused; ``./x.dcm`` is ``x.dcm``);
+- ``x``, ``y``: plain decimal numbers (:func:`apn_core.spacing.parse_decimal`: no
+  ``1_000``, ``nan``, ``inf``);
+- ``spacing_mm``: :func:`apn_core.spacing.parse_spacing` (one number, or ``row col``);
+  every row of one image that gives it must give the same value;
+- ``occluded``: ``0/1``, ``true/false``, ``yes/no`` (any case); empty = 0.
+
+:func:`write_landmarks_csv` writes a whole table; :mod:`apn_core.annotations.csv_edit`
+replaces one image's rows and keeps every other byte.
 """
 
 from __future__ import annotations
@@ -15,110 +28,171 @@ from pathlib import Path
 
 import numpy as np
 
+from apn_core.annotations.files import read_annotation_text
 from apn_core.annotations.labels import ImageLabels
+from apn_core.annotations.paths import normalise_image_path
 from apn_core.errors import AnnotationError
+from apn_core.io.text import safe_text
 from apn_core.landmarks import LandmarkSet
 from apn_core.problems import Report
+from apn_core.spacing import format_spacing, parse_decimal, parse_spacing
 from apn_core.utils.atomic import write_text_atomic
 
 REQUIRED_COLUMNS = ("image", "landmark", "x", "y")
-TRUE_WORDS = {"1", "true", "yes", "y"}
-
-
-def parse_spacing(text: str) -> tuple[float, float] | None:
-    """``"0.143"`` → (0.143, 0.143); ``"0.15 0.14"`` / ``"0.15x0.14"`` → (row, col); ``""`` → None."""
-    parts = [p for p in text.replace("x", " ").replace(",", " ").replace(";", " ").split() if p]
-    if not parts:
-        return None
-    values = [float(p) for p in parts]
-    if len(values) == 1:
-        values *= 2
-    if len(values) != 2 or not all(math.isfinite(v) and v > 0 for v in values):
-        raise ValueError(f"spacing_mm {text!r} is not one or two positive numbers")
-    return values[0], values[1]
+OPTIONAL_COLUMNS = ("spacing_mm", "occluded")
+BOOLEAN_WORDS = {"": False, "0": False, "1": True, "false": False, "true": True}
+BOOLEAN_WORDS |= {"no": False, "yes": True}
 
 
 def read_landmarks_csv(
     path: str | Path, landmarks: LandmarkSet, report: Report | None = None
 ) -> dict[str, ImageLabels]:
-    """Parse ``landmarks.csv`` into ``{image: ImageLabels}``.
+    """Parse ``landmarks.csv`` into ``{normalised image path: ImageLabels}``.
 
     With a ``report``, bad rows are recorded there (every one, with its line number) and
-    skipped; without one, the first bad row raises :class:`AnnotationError`.
+    skipped; without one, the first bad row raises :class:`AnnotationError`. An unreadable
+    file or header always raises.
     """
     path = Path(path)
     strict = report is None
     report = report if report is not None else Report()
+    reader = csv.DictReader(io.StringIO(read_annotation_text(path), newline=""))
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise AnnotationError(path, f"cannot read ({exc})") from None
-    reader = csv.DictReader(io.StringIO(text))
-    missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
+        header = reader.fieldnames or []
+    except csv.Error as exc:
+        raise AnnotationError(path, f"cannot parse the header ({exc})") from None
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
         raise AnnotationError(
             path, f"missing column(s) {', '.join(missing)}; need {','.join(REQUIRED_COLUMNS)}"
         )
-    k = len(landmarks)
-    out: dict[str, ImageLabels] = {}
-    seen: dict[tuple[str, str], int] = {}
-    for line, row in enumerate(reader, start=2):
-        where = f"{path.name}:{line}"
-        n_errors = len(report.errors)
-        image = (row.get("image") or "").strip().replace("\\", "/")
-        name = (row.get("landmark") or "").strip()
-        xs, ys = (row.get("x") or "").strip(), (row.get("y") or "").strip()
-        if not image or not name:
-            report.add("malformed-row", where, "empty 'image' or 'landmark'")
-        elif name not in landmarks:
-            report.add(
-                "unknown-landmark", where, f"{name!r} is not one of {', '.join(landmarks.names)}"
-            )
-        elif (image, name) in seen:
-            report.add(
-                "duplicate-row",
-                where,
-                f"{image} / {name} already given on line {seen[(image, name)]}",
-            )
-        if len(report.errors) == n_errors:
-            seen[(image, name)] = line
-            labels = out.setdefault(image, ImageLabels.empty(image, k))
-            _fill(labels, landmarks.index(name), xs, ys, row, where, report)
+    parser = _RowParser(path.name, landmarks, report)
+    rows = iter(reader)
+    while True:
+        line = reader.line_num + 1
+        try:
+            row = next(rows)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            report.add("malformed-row", f"{path.name}:{line}", f"cannot parse CSV ({exc})")
+        else:
+            parser.add(row, line)
         if strict and report.errors:
             raise AnnotationError(path, str(report.errors[0]))
-    return out
+    return parser.out
 
 
-def _fill(
-    labels: ImageLabels, i: int, xs: str, ys: str, row: dict, where: str, report: Report
-) -> None:
-    """Write one row's values into ``labels``; record a problem instead if they are bad."""
-    if bool(xs) != bool(ys):
-        report.add("bad-coordinate", where, "give both x and y, or leave both empty (= absent)")
-        return
-    try:
-        xy = (float(xs), float(ys)) if xs else (math.nan, math.nan)
-    except ValueError:
-        report.add("bad-coordinate", where, f"x={xs!r}, y={ys!r} are not numbers")
-        return
-    if xs and not all(math.isfinite(v) for v in xy):
-        report.add("bad-coordinate", where, f"x={xs!r}, y={ys!r} are not finite")
-        return
-    spacing_text = (row.get("spacing_mm") or "").strip()
-    if spacing_text:
-        try:
-            spacing = parse_spacing(spacing_text)
-        except ValueError as exc:
-            report.add("bad-coordinate", where, str(exc))
+class _RowParser:
+    """Turns rows into :class:`ImageLabels`, recording every bad row in the report."""
+
+    def __init__(self, name: str, landmarks: LandmarkSet, report: Report) -> None:
+        self.name, self.landmarks, self.report = name, landmarks, report
+        self.out: dict[str, ImageLabels] = {}
+        self.seen: dict[tuple[str, str], int] = {}
+        self.spacing_line: dict[str, int] = {}
+
+    def add(self, row: dict, line: int) -> None:
+        where = f"{self.name}:{line}"
+        problem = self._check_shape(row)
+        if problem:
+            self.report.add("malformed-row", where, problem)
             return
-        if labels.spacing is not None and spacing != labels.spacing:
-            report.add(
-                "spacing-mismatch", where, f"spacing_mm {spacing} differs from {labels.spacing}"
+        image_text, name = row["image"].strip(), row["landmark"].strip()
+        if not image_text or not name:
+            self.report.add("malformed-row", where, "empty 'image' or 'landmark'")
+            return
+        try:
+            image = normalise_image_path(image_text)
+        except ValueError as exc:
+            self.report.add("bad-path", where, str(exc))
+            return
+        # Listed, even if this row turns out bad: the image is not "without rows".
+        labels = self.out.setdefault(image, ImageLabels.empty(image, len(self.landmarks)))
+        if name not in self.landmarks:
+            self.report.add(
+                "unknown-landmark",
+                where,
+                f"{_shown(name)} is not one of {', '.join(self.landmarks.names)}",
             )
-        labels.spacing = spacing
-    labels.xy[i] = xy
-    labels.annotated[i] = True
-    labels.occluded[i] = (row.get("occluded") or "").strip().lower() in TRUE_WORDS
+            return
+        if (image, name) in self.seen:
+            self.report.add(
+                "duplicate-row",
+                where,
+                f"{image} / {name} already given on line {self.seen[(image, name)]}",
+            )
+            return
+        values = self._values(row, where)
+        if values is None:
+            return
+        xy, spacing, occluded = values
+        if spacing is not None:
+            if labels.spacing is not None and spacing != labels.spacing:
+                self.report.add(
+                    "spacing-conflict",
+                    where,
+                    f"spacing_mm {format_spacing(spacing)} for {image} differs from "
+                    f"{format_spacing(labels.spacing)} on line {self.spacing_line[image]}; "
+                    "an image has one spacing",
+                )
+                return
+            if labels.spacing is None:
+                labels.spacing, self.spacing_line[image] = spacing, line
+        self.seen[(image, name)] = line
+        i = self.landmarks.index(name)
+        labels.xy[i] = xy
+        labels.annotated[i] = True
+        labels.occluded[i] = occluded
+
+    @staticmethod
+    def _check_shape(row: dict) -> str | None:
+        extra = [v for v in row.get(None) or [] if v.strip()]  # cells beyond the header
+        if extra:
+            return f"{len(row) - 1 + len(row[None])} cells but the header has {len(row) - 1}"
+        if any(row.get(c) is None for c in REQUIRED_COLUMNS):
+            return "fewer cells than the header's image,landmark,x,y"
+        cells = [row.get(c) or "" for c in REQUIRED_COLUMNS + OPTIONAL_COLUMNS]
+        if any("\n" in v or "\r" in v for v in cells):
+            return "a cell spans several lines (an unclosed quote?)"
+        return None
+
+    def _values(self, row: dict, where: str):
+        """(xy, spacing, occluded) of a row, or None after recording a problem."""
+        xs, ys = row["x"].strip(), row["y"].strip()
+        if bool(xs) != bool(ys):
+            self.report.add(
+                "bad-coordinate", where, "give both x and y, or leave both empty (= absent)"
+            )
+            return None
+        try:
+            xy = (parse_decimal(xs), parse_decimal(ys)) if xs else (math.nan, math.nan)
+        except ValueError:
+            self.report.add(
+                "bad-coordinate",
+                where,
+                f"x={_shown(xs)}, y={_shown(ys)} are not plain finite numbers",
+            )
+            return None
+        try:
+            spacing = parse_spacing(row.get("spacing_mm") or "")
+        except ValueError as exc:
+            self.report.add("bad-value", where, f"spacing_mm: {exc}")
+            return None
+        occluded_text = (row.get("occluded") or "").strip().lower()
+        if occluded_text not in BOOLEAN_WORDS:
+            self.report.add(
+                "bad-value",
+                where,
+                f"occluded={_shown(occluded_text)}; use 0/1, true/false or yes/no (empty = 0)",
+            )
+            return None
+        return xy, spacing, BOOLEAN_WORDS[occluded_text]
+
+
+def _shown(text: str) -> str:
+    """A cell quoted for a message: printable and short."""
+    return repr(safe_text(text, 60))
 
 
 def write_landmarks_csv(
@@ -129,32 +203,39 @@ def write_landmarks_csv(
     Absent landmarks get empty ``x,y``; non-annotated ones get no row. ``spacing_mm`` is
     written when any image carries one, ``occluded`` when any landmark is flagged.
     """
-    with_spacing = any(lab.spacing is not None for lab in labels)
-    with_occluded = any(bool(np.any(lab.occluded)) for lab in labels)
-    columns = list(REQUIRED_COLUMNS)
-    if with_spacing:
-        columns.append("spacing_mm")
-    if with_occluded:
-        columns.append("occluded")
+    columns = list(REQUIRED_COLUMNS) + optional_columns(labels)
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(columns)
     for lab in labels:
-        for i, name in enumerate(landmarks.names):
-            if not lab.annotated[i]:
-                continue
-            x, y = lab.xy[i]
-            row = [lab.image, name]
-            row += [f"{x:.{precision}f}", f"{y:.{precision}f}"] if lab.present[i] else ["", ""]
-            if with_spacing:
-                sp = lab.spacing
-                row.append(
-                    ""
-                    if sp is None
-                    else (f"{sp[0]:g}" if sp[0] == sp[1] else f"{sp[0]:g} {sp[1]:g}")
-                )
-            if with_occluded:
-                row.append(int(lab.occluded[i]))
-            writer.writerow(row)
+        writer.writerows(label_rows(lab, landmarks, columns, precision))
     write_text_atomic(path, buf.getvalue())
     return Path(path)
+
+
+def optional_columns(labels: list[ImageLabels]) -> list[str]:
+    """The optional columns ``labels`` need: ``spacing_mm`` and/or ``occluded``."""
+    columns = []
+    if any(lab.spacing is not None for lab in labels):
+        columns.append("spacing_mm")
+    if any(bool(np.any(lab.occluded & lab.annotated)) for lab in labels):
+        columns.append("occluded")
+    return columns
+
+
+def label_rows(lab: ImageLabels, landmarks: LandmarkSet, columns: list[str], precision: int):
+    """The cells of ``lab``'s rows, in ``columns`` order (unknown columns left empty)."""
+    for i, name in enumerate(landmarks.names):
+        if not lab.annotated[i]:
+            continue
+        x, y = lab.xy[i]
+        present = bool(lab.present[i])
+        cells = {
+            "image": lab.image,
+            "landmark": name,
+            "x": f"{x:.{precision}f}" if present else "",
+            "y": f"{y:.{precision}f}" if present else "",
+            "spacing_mm": format_spacing(lab.spacing) if lab.spacing is not None else "",
+            "occluded": str(int(lab.occluded[i])),
+        }
+        yield [cells.get(c, "") for c in columns]

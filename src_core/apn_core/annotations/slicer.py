@@ -9,17 +9,22 @@ the centre of the top-left pixel::
 We write LPS (Slicer's file default). Reading accepts LPS or RAS and mm or µm. A control
 point whose ``positionStatus`` is ``undefined`` (placed nowhere) is read and written as
 *annotated as not in the image*; a landmark without a control point is *not annotated*.
+Reading is strict: a ``defined`` point needs three finite numbers as its position (a
+``NaN`` there is a malformed file, not "not in the image").
 """
 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
 
+from apn_core.annotations.files import read_annotation_text
 from apn_core.annotations.labels import ImageLabels
 from apn_core.errors import AnnotationError
+from apn_core.io.text import safe_text
 from apn_core.landmarks import LandmarkSet
 from apn_core.utils.atomic import write_text_atomic
 
@@ -29,6 +34,7 @@ SCHEMA_URL = (
 )
 UNIT_TO_MM = {"mm": 1.0, "um": 1e-3}
 ABSENT_NOTE = "not in image"
+_MISSING = object()
 
 
 def write_markups(
@@ -91,43 +97,113 @@ def read_markups(
     """Read the control points of all Fiducial markups whose label is a landmark name.
 
     ``spacing`` (row_mm, col_mm) of the image converts mm back to pixels. Raises
-    :class:`AnnotationError` for malformed files or unknown/duplicate labels.
+    :class:`AnnotationError` naming the file and the JSON location for anything
+    malformed: invalid JSON (including ``NaN``/``Infinity``, which JSON does not have, and
+    nesting too deep to parse), a value of the wrong type at any level, a position that
+    is not three finite numbers, unknown or repeated labels.
     """
     path = Path(path)
-    try:
-        doc = json.loads(Path(path).read_text(encoding="utf-8"))
-        markups = doc["markups"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise AnnotationError(path, f"not a Slicer markups file ({exc})") from None
+    doc = _load_json(path)
+    markups = _get(path, doc, "markups", list, "the document")
     row_mm, col_mm = spacing
     labels = ImageLabels.empty(image or path.name.removesuffix(".mrk.json"), len(landmarks))
-    for markup in markups:
-        if markup.get("type") != "Fiducial":
+    for m, markup in enumerate(markups):
+        where = f"markups[{m}]"
+        _expect(path, markup, dict, where)
+        if _get(path, markup, "type", str, where, default="") != "Fiducial":
             continue
-        system = markup.get("coordinateSystem", "LPS")
-        units = markup.get("coordinateUnits", "mm")
-        units = units[0] if isinstance(units, list) else units
+        system = _get(path, markup, "coordinateSystem", str, where, default="LPS")
+        units = _get(path, markup, "coordinateUnits", (str, list), where, default="mm")
+        units = units[0] if isinstance(units, list) and units else units
         if system not in ("LPS", "RAS") or units not in UNIT_TO_MM:
-            raise AnnotationError(path, f"unsupported coordinates {system} in {units!r}")
+            raise AnnotationError(
+                path, f"{where}: unsupported coordinates {safe_text(system, 20)} in {units!r}"
+            )
         sign = -1.0 if system == "RAS" else 1.0
-        for cp in markup.get("controlPoints", []):
-            label = str(cp.get("label", ""))
+        points = _get(path, markup, "controlPoints", list, where, default=[])
+        for c, cp in enumerate(points):
+            at = f"{where}.controlPoints[{c}]"
+            _expect(path, cp, dict, at)
+            label = _get(path, cp, "label", str, at, default="")
             if label not in landmarks:
                 raise AnnotationError(
                     path,
-                    f"control point label {label!r} is not one of {', '.join(landmarks.names)}",
+                    f"{at}: control point label {safe_text(label, 60)!r} is not one of "
+                    f"{', '.join(landmarks.names)}",
                 )
             i = landmarks.index(label)
             if labels.annotated[i]:
-                raise AnnotationError(path, f"landmark {label!r} appears twice")
+                raise AnnotationError(path, f"{at}: landmark {label!r} appears twice")
             labels.annotated[i] = True
-            if cp.get("positionStatus", "defined") != "defined":
-                continue
-            try:
-                px, py, _ = (float(v) * UNIT_TO_MM[units] * sign for v in cp["position"])
-            except (KeyError, ValueError, TypeError):
+            status = _get(path, cp, "positionStatus", str, at, default="defined")
+            if status not in POSITION_STATUSES:
                 raise AnnotationError(
-                    path, f"bad position for {label!r}: {cp.get('position')!r}"
-                ) from None
+                    path,
+                    f"{at}: positionStatus {safe_text(status, 30)!r} is not one of "
+                    f"{', '.join(POSITION_STATUSES)}",
+                )
+            if status != "defined":  # "undefined" (placed nowhere) or "preview": not in image
+                continue
+            px, py, _ = (v * UNIT_TO_MM[units] * sign for v in _position(path, cp, at))
             labels.xy[i] = (px / col_mm, py / row_mm)
     return labels
+
+
+POSITION_STATUSES = ("defined", "undefined", "preview")
+
+
+def _load_json(path: Path) -> object:
+    text = read_annotation_text(path)
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except RecursionError:
+        raise AnnotationError(
+            path, "not a Slicer markups file (JSON nested too deeply to read)"
+        ) from None
+    except ValueError as exc:
+        raise AnnotationError(
+            path, f"not a Slicer markups file (invalid JSON: {safe_text(exc, 200)})"
+        ) from None
+
+
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a number in JSON")
+
+
+def _expect(path: Path, value: object, kind, where: str) -> None:
+    if not isinstance(value, kind):
+        raise AnnotationError(path, f"{where} is {_kind(value)}, expected {_kind_name(kind)}")
+
+
+def _get(path: Path, obj: dict, key: str, kind, where: str, default=_MISSING):
+    if not isinstance(obj, dict):
+        raise AnnotationError(path, f"{where} is {_kind(obj)}, expected an object")
+    if key not in obj:
+        if default is _MISSING:
+            raise AnnotationError(path, f"{where} has no {key!r}")
+        return default
+    _expect(path, obj[key], kind, f"{where}.{key}")
+    return obj[key]
+
+
+def _position(path: Path, cp: dict, at: str) -> tuple[float, float, float]:
+    value = _get(path, cp, "position", list, at)
+    if len(value) != 3 or not all(
+        isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in value
+    ):
+        raise AnnotationError(
+            path, f"{at}.position {safe_text(value, 80)} is not three finite numbers"
+        )
+    return float(value[0]), float(value[1]), float(value[2])
+
+
+def _kind(value: object) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean"}.get(
+        type(value), "null" if value is None else "a number"
+    )
+
+
+def _kind_name(kind) -> str:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    names = {dict: "an object", list: "a list", str: "a string"}
+    return " or ".join(names.get(k, k.__name__) for k in kinds)

@@ -18,19 +18,16 @@ from apn_core.landmarks import DEFAULT_LANDMARKS, LandmarkSet
 
 
 def spacing_arg(text: str) -> tuple[float, float]:
-    """``0.143`` or ``0.15,0.14`` (row,col) mm/px → a positive, finite pair."""
-    parts = [v for v in text.replace("x", ",").split(",") if v.strip()]
+    """``0.143`` or ``0.15,0.14`` (row,col) mm/px → a positive pair (:mod:`apn_core.spacing`)."""
+    from apn_core.spacing import parse_spacing
+
     try:
-        values = [positive_float(v) for v in parts]
-    except argparse.ArgumentTypeError:
-        values = []
-    if len(values) == 1:
-        values *= 2
-    if len(values) != 2:
-        raise argparse.ArgumentTypeError(
-            f"{text!r}: need one or two positive numbers of mm per pixel (e.g. 0.143 or 0.15,0.14)"
-        )
-    return values[0], values[1]
+        spacing = parse_spacing(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if spacing is None:
+        raise argparse.ArgumentTypeError("empty spacing; give mm per pixel, e.g. 0.143")
+    return spacing
 
 
 def _number(text: str, kind: type, what: str):

@@ -1,5 +1,19 @@
 """Labelled folders: discovery, merging of annotation sources, validation."""
 
-from apn_core.dataset.folder import LabelledFolder, LabelledImage, find_images, load_labelled_folder
+from apn_core.dataset.folder import (
+    OUTPUT_MARKER,
+    LabelledFolder,
+    LabelledImage,
+    find_images,
+    is_output_folder,
+    load_labelled_folder,
+)
 
-__all__ = ["LabelledFolder", "LabelledImage", "find_images", "load_labelled_folder"]
+__all__ = [
+    "OUTPUT_MARKER",
+    "LabelledFolder",
+    "LabelledImage",
+    "find_images",
+    "is_output_folder",
+    "load_labelled_folder",
+]

@@ -4,26 +4,63 @@
 training/evaluation refuse to start while it has errors. It reads every image (a
 truncated file is only found by decoding it) but keeps only shapes and spacings, never
 the pixels, so a folder of 660 full-size radiographs fits in memory.
+
+Untrusted paths: image paths in ``landmarks.csv`` follow
+:mod:`apn_core.annotations.paths` (relative to DATA, no ``..``, regular files only); a
+path that breaks the rules is a ``bad-path`` problem and is never opened.
+
+Spacing precedence per image: ``spacing_mm`` in landmarks.csv > the file's own tags >
+``--spacing``; a CSV value that differs from the file's by more than 1 % is used and
+reported (``spacing-mismatch``).
+
+Annotation sources per image: rows in landmarks.csv win (sidecars are then reported as
+ignored); otherwise one sidecar, ``<stem>.mrk.json`` or ``<stem>.csv``; both sidecars
+for one image is an error (``sidecar-conflict``), since they may disagree.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from apn_core.annotations import ImageLabels, read_landmarks_csv, read_markups, read_napari_points
-from apn_core.errors import AnnotationError, FileProblem, ImageReadError
-from apn_core.io import is_image_file, read_radiograph
-from apn_core.io.radiograph import validate_spacing
+from apn_core.annotations.paths import check_image_file
+from apn_core.dataset.discovery import OUTPUT_MARKER, find_images, is_output_folder
+from apn_core.errors import (
+    AnnotationError,
+    ApnError,
+    BlankImageError,
+    FileProblem,
+    ImageReadError,
+    ImageTooLargeError,
+    NonFinitePixelsError,
+)
+from apn_core.io import Radiograph, read_radiograph
+from apn_core.io.contrast import intensity_window
 from apn_core.landmarks import DEFAULT_LANDMARKS, LandmarkSet
 from apn_core.problems import Report
+from apn_core.spacing import (
+    Spacing,
+    as_spacing,
+    describe_spacing,
+    spacing_difference,
+    spacings_disagree,
+)
 
 log = logging.getLogger(__name__)
 
+__all__ = [
+    "OUTPUT_MARKER",
+    "LabelledFolder",
+    "LabelledImage",
+    "find_images",
+    "is_output_folder",
+    "load_labelled_folder",
+]
+
 LANDMARKS_CSV = "landmarks.csv"
-SPACING_TOLERANCE = 0.01  # relative difference at which file and CSV spacing "disagree"
 
 Progress = Callable[[int, int], None]
 
@@ -62,16 +99,6 @@ class LabelledFolder:
             )
 
 
-def find_images(root: Path) -> Iterator[Path]:
-    """Image files under ``root`` (recursively, sorted), skipping hidden files and folders."""
-    for path in sorted(root.rglob("*")):
-        rel = path.relative_to(root)
-        if any(part.startswith(".") for part in rel.parts):
-            continue
-        if path.is_file() and is_image_file(path):
-            yield path
-
-
 def load_labelled_folder(
     root: str | Path,
     landmarks: LandmarkSet = DEFAULT_LANDMARKS,
@@ -81,12 +108,18 @@ def load_labelled_folder(
     """Collect and validate every labelled image of ``root``.
 
     ``spacing`` (mm/px) is used for images that have none in the file or the CSV.
-    Problems go to ``folder.report``; only a missing/unusable folder or an unreadable
-    ``landmarks.csv`` header raises.
+    Problems go to ``folder.report``; only a missing/unusable folder, a bad ``spacing``
+    or an unreadable ``landmarks.csv`` (header) raises.
     """
     root = Path(root)
     if not root.is_dir():
         raise FileProblem(root, "not a folder" if root.exists() else "folder not found")
+    given = None
+    if spacing is not None:
+        try:
+            given = as_spacing(spacing)
+        except ValueError as exc:
+            raise ApnError(f"--spacing: {exc}") from None
     folder = LabelledFolder(root=root, landmarks=landmarks)
     report = folder.report
     csv_path = root / LANDMARKS_CSV
@@ -97,16 +130,23 @@ def load_labelled_folder(
     sources: dict[str, ImageLabels | Path] = dict(csv_labels)
     for rel, path in images.items():
         sidecars = [s for s in (_sidecar(path, ".mrk.json"), _sidecar(path, ".csv")) if s.exists()]
+        names = [s.relative_to(root).as_posix() for s in sidecars]
         if rel in sources:
-            for s in sidecars:
-                report.add("sidecar-ignored", s.name, f"{LANDMARKS_CSV} already labels {rel}")
+            for name in names:
+                report.add("sidecar-ignored", name, f"{LANDMARKS_CSV} already labels {rel}")
+        elif len(sidecars) > 1:
+            report.add(
+                "sidecar-conflict",
+                rel,
+                f"both {names[0]} and {names[1]} label this image; neither is used — keep one",
+            )
         elif sidecars:
             sources[rel] = sidecars[0]
         else:
             report.add("unlabelled-image", rel, "no rows in landmarks.csv and no sidecar; skipped")
 
     for n, (rel, source) in enumerate(sorted(sources.items()), start=1):
-        item = _load_item(root, rel, source, landmarks, spacing, report)
+        item = _load_item(root, rel, source, landmarks, given, report)
         if item is not None:
             folder.items.append(item)
         if progress:
@@ -127,28 +167,43 @@ def _sidecar(image: Path, suffix: str) -> Path:
     return image.with_name(image.name[: -len(image.suffix)] + suffix)
 
 
+READ_ERROR_KINDS = (
+    (ImageTooLargeError, "image-too-large"),
+    (NonFinitePixelsError, "non-finite-pixels"),
+    (ImageReadError, "unreadable-image"),
+)
+
+
 def _load_item(
     root: Path,
     rel: str,
     source: ImageLabels | Path,
     landmarks: LandmarkSet,
-    spacing: float | tuple[float, float] | None,
+    given: Spacing | None,
     report: Report,
 ) -> LabelledImage | None:
     """Read one image's header data and labels; record problems and return None if unusable."""
-    path = root / rel
-    if not path.exists():
+    why = check_image_file(root, rel)
+    if why == "missing":
         report.add("missing-file", rel, f"listed in {LANDMARKS_CSV} but not found")
         return None
+    if why is not None:
+        report.add("bad-path", rel, why)
+        return None
+    path = root / rel
     try:
         radiograph = read_radiograph(path)
     except ImageReadError as exc:
-        report.add("unreadable-image", rel, exc.problem)
+        kind = next(k for cls, k in READ_ERROR_KINDS if isinstance(exc, cls))
+        report.add(kind, rel, exc.problem)
+        return None
+    try:
+        intensity_window(radiograph.pixels)
+    except BlankImageError as exc:
+        report.add("blank-image", rel, exc.problem)
         return None
     labels = source if isinstance(source, ImageLabels) else None
-    resolved = _resolve_spacing(
-        rel, radiograph.spacing, radiograph.spacing_source, labels, spacing, report
-    )
+    resolved = _resolve_spacing(rel, radiograph, labels, given, report)
     if resolved is None:
         return None
     spacing_mm, spacing_source = resolved
@@ -156,7 +211,7 @@ def _load_item(
         try:
             labels = _read_sidecar(source, landmarks, spacing_mm, rel)  # type: ignore[arg-type]
         except AnnotationError as exc:
-            report.add("malformed-row", exc.path.name, exc.problem)
+            report.add("malformed-sidecar", exc.path.relative_to(root).as_posix(), exc.problem)
             return None
     rows, cols = radiograph.shape
     bad = False
@@ -174,29 +229,35 @@ def _load_item(
     return LabelledImage(path, labels, (rows, cols), spacing_mm, spacing_source)
 
 
-def _resolve_spacing(rel, file_spacing, file_source, labels, given, report):
-    """CSV ``spacing_mm`` beats the file; the file beats ``--spacing``; none is an error."""
+def _resolve_spacing(
+    rel: str,
+    radiograph: Radiograph,
+    labels: ImageLabels | None,
+    given: Spacing | None,
+    report: Report,
+) -> tuple[Spacing, str] | None:
+    """``spacing_mm`` in landmarks.csv beats the file; the file beats ``--spacing``;
+    none is an error. A CSV value that disagrees with the file is kept and reported."""
     csv_spacing = labels.spacing if labels is not None else None
+    own, own_source = radiograph.spacing, radiograph.spacing_source
     if csv_spacing is not None:
-        if file_spacing is not None and any(
-            abs(a - b) > SPACING_TOLERANCE * b
-            for a, b in zip(csv_spacing, file_spacing, strict=True)
-        ):
+        if own is not None and spacings_disagree(csv_spacing, own):
             report.add(
                 "spacing-mismatch",
                 rel,
-                f"spacing_mm {csv_spacing} in {LANDMARKS_CSV} differs from {file_source} "
-                f"{file_spacing}; using the CSV",
+                f"spacing_mm {describe_spacing(csv_spacing)} in {LANDMARKS_CSV} differs from "
+                f"the file's {describe_spacing(own)} ({own_source}) by "
+                f"{spacing_difference(csv_spacing, own):.1%}; using {LANDMARKS_CSV}",
             )
         return csv_spacing, f"{LANDMARKS_CSV} spacing_mm"
-    if file_spacing is not None:
-        return file_spacing, file_source
+    if own is not None:
+        return own, own_source
     if given is not None:
-        return validate_spacing(given, "--spacing"), "given explicitly (--spacing)"
+        return given, "given explicitly (--spacing)"
     report.add(
         "missing-spacing",
         rel,
-        "no spacing in the file; add spacing_mm to landmarks.csv or pass --spacing",
+        f"no pixel spacing: {own_source}; add spacing_mm to {LANDMARKS_CSV} or pass --spacing",
     )
     return None
 

@@ -32,15 +32,13 @@ from pathlib import Path
 import numpy as np
 
 from apn_core.annotations import ImageLabels, write_markups
+from apn_core.dataset import OUTPUT_MARKER
 from apn_core.errors import FileProblem
 from apn_core.inference.batch import SpacingPolicy
 from apn_core.inference.predictor import Prediction
 from apn_core.landmarks import LandmarkSet
 from apn_core.utils.atomic import write_text_atomic
 
-# The same string as apn_core.dataset.folder.OUTPUT_MARKER (folder discovery skips folders
-# holding it); defined here too so inference does not depend on that change landing first.
-OUTPUT_MARKER = ".apn-output"
 MARKER_TEXT = (
     "This folder was written by napari-apn ({command}). Folder discovery (apn predict, apn check, "
     "apn train) skips folders holding this file, so outputs are never read as inputs.\n"

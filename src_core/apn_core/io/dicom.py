@@ -1,15 +1,24 @@
 """DICOM radiographs via pydicom.
 
 Choices (documented in the README):
+- The header is read first with the pixel data deferred; the declared size (Rows ×
+  Columns × samples × frames) is checked against :class:`~apn_core.io.limits.ImageLimits`
+  and, for uncompressed data, the declared pixel-data length against the file's length,
+  before anything is decoded.
 - MONOCHROME1 (bone dark as stored) is inverted so bone is bright in every output.
-- RescaleSlope/Intercept (modality LUT) are applied.
+- RescaleSlope/Intercept (modality LUT) are applied; they must be finite numbers.
 - Spacing: ``PixelSpacing`` (calibrated at the patient), else ``ImagerPixelSpacing`` (at
   the detector; for a long-leg radiograph taken at ~1 m+ distance this overstates
   anatomy by the geometric magnification, typically 5-15 %), else
-  ``NominalScannedPixelSpacing`` (digitised film); the source is always reported.
+  ``NominalScannedPixelSpacing`` (digitised film); the source is always reported. The
+  first tag present is parsed with :func:`apn_core.spacing.parse_spacing`; if it is
+  invalid (``0\\0``, text) the file has no usable spacing (``spacing_source`` says why) and
+  a spacing given by the user is used — the next tag is not silently substituted.
 - Colour (more than one sample per pixel) and multi-frame files are rejected with a clear
   error: a long-leg radiograph is a single grayscale frame, and silently picking a frame
   or a channel could measure the wrong image.
+- Float pixel data (Float/Double Float Pixel Data) are read; NaN or infinite values are
+  refused (:func:`apn_core.io.limits.require_finite`).
 """
 
 from __future__ import annotations
@@ -19,7 +28,10 @@ from pathlib import Path
 import numpy as np
 
 from apn_core.errors import ImageReadError
-from apn_core.io.radiograph import Radiograph, validate_spacing
+from apn_core.io.limits import ImageLimits, check_extent, require_finite
+from apn_core.io.record import Radiograph
+from apn_core.io.text import brief_error, safe_text
+from apn_core.spacing import Spacing, parse_decimal, parse_spacing
 
 SPACING_TAGS = (
     ("PixelSpacing", "DICOM PixelSpacing"),
@@ -29,59 +41,74 @@ SPACING_TAGS = (
     ),
     ("NominalScannedPixelSpacing", "DICOM NominalScannedPixelSpacing"),
 )
+PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
+DEFER_BYTES = 64 * 1024  # element values larger than this are read only when used
+UNDEFINED_LENGTH = 0xFFFFFFFF
 
 
-def read_dicom(path: Path) -> Radiograph:
+def read_dicom(path: Path, limits: ImageLimits | None = None) -> Radiograph:
     """Read one single-frame grayscale DICOM image; see the module docstring."""
     import pydicom
     from pydicom.errors import InvalidDicomError
-    from pydicom.pixels import apply_rescale
 
+    limits = limits or ImageLimits.from_env()
     try:
-        ds = pydicom.dcmread(path, force=True)
+        ds = pydicom.dcmread(path, force=True, defer_size=DEFER_BYTES)
     except InvalidDicomError as exc:
         raise ImageReadError(path, f"not a DICOM file ({exc})") from None
-    if "PixelData" not in ds or "Rows" not in ds:
+    keyword = next((k for k in PIXEL_KEYWORDS if k in ds), None)
+    if keyword is None or "Rows" not in ds:
         sop = getattr(ds, "SOPClassUID", None)
         what = f" ({sop.name})" if sop is not None and hasattr(sop, "name") else ""
         raise ImageReadError(path, f"DICOM file without image pixel data{what}")
-    samples = int(ds.get("SamplesPerPixel", 1))
+
+    rows, cols = _whole(ds, "Rows", path), _whole(ds, "Columns", path)
+    samples = _whole(ds, "SamplesPerPixel", path, default=1)
+    frames = _whole(ds, "NumberOfFrames", path, default=1)
+    limits.check(path, rows, cols, samples, frames)
+    photometric = safe_text(_text(ds, "PhotometricInterpretation") or "MONOCHROME2", 40).strip()
     if samples != 1:
         raise ImageReadError(
             path,
-            f"colour DICOM ({samples} samples per pixel, {ds.get('PhotometricInterpretation')}); "
+            f"colour DICOM ({samples} samples per pixel, {photometric}); "
             "a radiograph must be grayscale",
         )
-    frames = int(ds.get("NumberOfFrames", 1) or 1)
     if frames != 1:
         raise ImageReadError(path, f"multi-frame DICOM ({frames} frames); give one frame per file")
 
     tsyntax = ds.file_meta.get("TransferSyntaxUID") if hasattr(ds, "file_meta") else None
+    _check_length(path, ds, keyword, rows * cols, tsyntax)
     _check_decoder(path, tsyntax)
+    slope, intercept = (
+        _number(ds, "RescaleSlope", path, 1.0),
+        _number(ds, "RescaleIntercept", path, 0.0),
+    )
+    if slope == 0:
+        raise ImageReadError(path, "RescaleSlope is 0 (every pixel would have the same value)")
     try:
         stored = ds.pixel_array
     except Exception as exc:
-        raise ImageReadError(path, f"cannot decode DICOM pixel data ({_brief(exc)})") from None
-    if stored.ndim != 2:
-        raise ImageReadError(path, f"expected a 2-D image, found shape {stored.shape}")
+        raise ImageReadError(path, f"cannot decode DICOM pixel data ({brief_error(exc)})") from None
+    if stored.shape != (rows, cols):
+        raise ImageReadError(
+            path, f"expected a {rows} × {cols} image, decoded shape {stored.shape}"
+        )
 
-    pixels = _rescaled(stored, ds, apply_rescale)
-    photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2"))
+    pixels = _rescaled(stored, ds, slope, intercept)
+    if stored.dtype.kind == "f" or slope != 1.0 or intercept != 0.0:
+        require_finite(path, pixels)
     if photometric == "MONOCHROME1":
-        lo, hi = _value_range(ds)
+        if stored.dtype.kind == "f":  # no representable range: mirror the data's own
+            lo, hi = float(pixels.min()), float(pixels.max())
+        else:
+            lo, hi = _value_range(ds, slope, intercept)
         pixels = (lo + hi) - pixels
 
-    spacing, source = None, "none in file"
-    for keyword, label in SPACING_TAGS:
-        value = ds.get(keyword)
-        if value:
-            spacing, source = validate_spacing([float(v) for v in value], path), label
-            break
-
+    spacing, source = file_spacing(ds)
     meta = {
-        "modality": str(ds.get("Modality", "")),
+        "modality": safe_text(_text(ds, "Modality") or ""),
         "transfer_syntax": tsyntax.name if tsyntax is not None else "unknown",
-        "bits_stored": int(ds.get("BitsStored", stored.dtype.itemsize * 8)),
+        "bits_stored": _whole(ds, "BitsStored", path, default=stored.dtype.itemsize * 8),
     }
     return Radiograph(
         path=path,
@@ -95,14 +122,106 @@ def read_dicom(path: Path) -> Radiograph:
     )
 
 
-def _rescaled(stored: np.ndarray, ds, apply_rescale) -> np.ndarray:
+def file_spacing(ds) -> tuple[Spacing | None, str]:
+    """The spacing from the first spacing tag present, or ``None`` and why there is none."""
+    for keyword, label in SPACING_TAGS:
+        text = _text(ds, keyword)
+        if text is None or not text.strip():
+            continue
+        try:
+            spacing = parse_spacing(text)
+        except ValueError:
+            spacing = None
+        if spacing is None:
+            shown = safe_text(text.strip(), 40)
+            return None, f"{label} is invalid ('{shown}')"
+        return spacing, label
+    return None, "none in file"
+
+
+def _text(ds, keyword: str) -> str | None:
+    """A tag's value as the text stored in the file (pydicom's DS parsing is lenient:
+    it reads ``1_0`` as 10), or ``None`` when the tag is absent."""
+    try:
+        elem = ds.get_item(keyword)
+    except Exception:  # a damaged element: treat as text we cannot read
+        return "<unreadable>"
+    if elem is None:
+        return None
+    value = elem.value
+    if value is None:
+        return ""
+    if isinstance(value, bytes):
+        return value.decode("latin-1").rstrip("\x00 ")
+    if isinstance(value, list | tuple) or type(value).__name__ == "MultiValue":
+        return "\\".join(str(v) for v in value)
+    return str(value)
+
+
+def _whole(ds, keyword: str, path: Path, default: int | None = None) -> int:
+    """A count tag (Rows, NumberOfFrames, ...) as an int; garbage is a clear error."""
+    try:
+        value = ds.get(keyword)
+    except Exception:
+        value = _text(ds, keyword)
+    if value is None or value == "":
+        if default is None:
+            raise ImageReadError(path, f"DICOM tag {keyword} is missing")
+        return default
+    if isinstance(value, int):
+        return value
+    text = str(value).strip()
+    if not (text.isascii() and text.isdigit()):
+        raise ImageReadError(
+            path, f"DICOM tag {keyword} is {safe_text(text, 40)!r}, not a whole number"
+        )
+    return int(text)
+
+
+def _number(ds, keyword: str, path: Path, default: float) -> float:
+    """A decimal-string tag (RescaleSlope, ...) parsed strictly; must be finite."""
+    text = _text(ds, keyword)
+    if text is None or not text.strip():
+        return default
+    try:
+        return parse_decimal(text)
+    except ValueError:
+        raise ImageReadError(
+            path, f"DICOM tag {keyword} is {safe_text(text, 40)!r}, not a finite number"
+        ) from None
+
+
+def _check_length(path: Path, ds, keyword: str, n_pixels: int, tsyntax) -> None:
+    """Uncompressed pixel data must be as long as the header says, and inside the file."""
+    elem = ds.get_item(keyword, keep_deferred=True)
+    length = getattr(elem, "length", None)
+    tell = getattr(elem, "value_tell", None)
+    if length is None or tell is None or length == UNDEFINED_LENGTH:
+        return  # encapsulated (compressed) data: the decoder checks its fragments
+    check_extent(path, tell + length, what=f"{keyword} ({length:,} bytes)")
+    if tsyntax is not None and tsyntax.is_compressed:
+        return
+    bits = _whole(ds, "BitsAllocated", path, default=16)
+    if bits not in (1, 8, 16, 32, 64):
+        raise ImageReadError(path, f"DICOM BitsAllocated is {bits}; expected 1, 8, 16, 32 or 64")
+    needed = (n_pixels + 7) // 8 if bits == 1 else n_pixels * bits // 8
+    if length < needed:
+        raise ImageReadError(
+            path,
+            f"truncated pixel data: {keyword} holds {length:,} bytes, the header declares "
+            f"{needed:,} ({_whole(ds, 'Rows', path)} × {_whole(ds, 'Columns', path)} at "
+            f"{bits} bits) — less than expected",
+        )
+
+
+def _rescaled(stored: np.ndarray, ds, slope: float, intercept: float) -> np.ndarray:
     """Modality LUT as float32. The common linear case is done in float32 directly
     (pydicom's general path goes through float64: ~30 ms more on a full-size radiograph);
     a Modality LUT Sequence goes through pydicom."""
     if "ModalityLUTSequence" in ds:
+        from pydicom.pixels import apply_rescale
+
         return np.asarray(apply_rescale(stored, ds), dtype=np.float32)
-    slope = float(ds.get("RescaleSlope", 1) or 1)
-    intercept = float(ds.get("RescaleIntercept", 0) or 0)
     pixels = stored.astype(np.float32)
     if slope != 1.0:
         pixels *= np.float32(slope)
@@ -132,19 +251,10 @@ def _check_decoder(path: Path, tsyntax) -> None:
         )
 
 
-def _value_range(ds) -> tuple[float, float]:
+def _value_range(ds, slope: float, intercept: float) -> tuple[float, float]:
     """The representable range after rescale, used to invert MONOCHROME1."""
     bits = int(ds.get("BitsStored", 16))
     signed = int(ds.get("PixelRepresentation", 0)) == 1
     lo, hi = (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if signed else (0, 2**bits - 1)
-    slope = float(ds.get("RescaleSlope", 1) or 1)
-    intercept = float(ds.get("RescaleIntercept", 0) or 0)
     a, b = lo * slope + intercept, hi * slope + intercept
     return min(a, b), max(a, b)
-
-
-def _brief(exc: Exception, limit: int = 300) -> str:
-    """An exception's message on one line (pydicom's can span many)."""
-    text = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
-    text = text or type(exc).__name__
-    return text if len(text) <= limit else text[: limit - 3] + "..."

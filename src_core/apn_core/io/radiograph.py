@@ -1,86 +1,43 @@
-"""The :class:`Radiograph` record and the format dispatcher :func:`read_radiograph`."""
+"""The format dispatcher :func:`read_radiograph` and the spacing precedence it applies.
+
+Spacing precedence for one file (a labelled folder adds its ``spacing_mm`` column on top,
+see :mod:`apn_core.dataset.folder`):
+
+================================  ===========================================================
+file has a spacing?               result
+================================  ===========================================================
+yes, no ``spacing`` given         the file's
+yes, ``spacing`` given            the file's; if they differ by more than 1 % a warning is
+                                  logged and ``meta["spacing_note"]`` says so
+yes, given with ``override=True`` the given one; ``meta["spacing_note"]`` names the file's
+no (or its tag is invalid)        the given one, else ``None``
+================================  ===========================================================
+"""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import numpy as np
-
-from apn_core.errors import ImageReadError, SpacingMissingError
+from apn_core.errors import ImageReadError
+from apn_core.io.limits import ImageLimits
+from apn_core.io.record import Radiograph, checked_spacing
+from apn_core.io.text import brief_error
+from apn_core.spacing import describe_spacing, spacing_difference, spacings_disagree
 
 log = logging.getLogger(__name__)
+
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "Radiograph",
+    "is_image_file",
+    "read_radiograph",
+]
 
 DICOM_SUFFIXES = frozenset({".dcm", ".dicom", ".dic", ".ima"})
 TIFF_SUFFIXES = frozenset({".tif", ".tiff"})
 RASTER_SUFFIXES = frozenset({".png", ".jpg", ".jpeg"})
 IMAGE_SUFFIXES = DICOM_SUFFIXES | TIFF_SUFFIXES | RASTER_SUFFIXES
-
-
-@dataclass(frozen=True)
-class Radiograph:
-    """A 2-D radiograph ready for analysis.
-
-    pixels: ``(rows, cols)`` float32, larger = more attenuation (bone bright). Values are
-        the file's (after DICOM rescale), not normalised: models normalise themselves.
-    spacing: ``(row_mm, col_mm)`` millimetres per pixel, or ``None`` when unknown.
-    spacing_source: human-readable origin of ``spacing`` (e.g. ``"DICOM PixelSpacing"``).
-    photometric: the file's photometric interpretation as stored (before inversion).
-    stored_dtype: dtype of the stored samples (e.g. ``uint16``).
-    meta: format-specific extras (transfer syntax, modality, ...), JSON-serialisable.
-    """
-
-    path: Path
-    pixels: np.ndarray
-    spacing: tuple[float, float] | None
-    spacing_source: str
-    photometric: str
-    stored_dtype: str
-    format: str
-    meta: dict = field(default_factory=dict)
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        return self.pixels.shape  # type: ignore[return-value]
-
-    def require_spacing(self) -> tuple[float, float]:
-        """The spacing, or :class:`SpacingMissingError` naming the file."""
-        if self.spacing is None:
-            raise SpacingMissingError(self.path)
-        return self.spacing
-
-    def with_spacing(self, spacing: tuple[float, float], source: str) -> Radiograph:
-        """A copy whose spacing comes from ``source`` (e.g. a CLI option or a CSV column)."""
-        return replace(self, spacing=validate_spacing(spacing, self.path), spacing_source=source)
-
-    def summary(self) -> dict:
-        """What ``apn info`` prints: size, dtype, photometric, spacing and its source."""
-        rows, cols = self.shape
-        out = {
-            "file": str(self.path),
-            "format": self.format,
-            "rows": rows,
-            "cols": cols,
-            "stored_dtype": self.stored_dtype,
-            "photometric": self.photometric,
-            "spacing_mm": list(self.spacing) if self.spacing else None,
-            "spacing_source": self.spacing_source,
-        }
-        if self.spacing:
-            out["size_mm"] = [round(rows * self.spacing[0], 1), round(cols * self.spacing[1], 1)]
-        out.update(self.meta)
-        return out
-
-
-def validate_spacing(spacing: object, path: str | Path) -> tuple[float, float]:
-    """Return ``(row_mm, col_mm)`` from a number or a pair; reject non-positive/non-finite."""
-    values = np.atleast_1d(np.asarray(spacing, dtype=float)).ravel()
-    if values.size == 1:
-        values = np.repeat(values, 2)
-    if values.size != 2 or not np.all(np.isfinite(values)) or np.any(values <= 0):
-        raise ImageReadError(path, f"invalid pixel spacing {spacing!r} (need positive mm/px)")
-    return float(values[0]), float(values[1])
 
 
 def is_image_file(path: str | Path) -> bool:
@@ -96,8 +53,10 @@ def _sniff(path: Path) -> str:
         return "dicom"
     if head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
         return "tiff"
-    if head[:8] == b"\x89PNG\r\n\x1a\n" or head[:3] == b"\xff\xd8\xff":
-        return "raster"
+    if head[:8] == b"\x89PNG\r\n\x1a\n":
+        return "png"
+    if head[:3] == b"\xff\xd8\xff":
+        return "jpeg"
     suffix = path.suffix.lower()
     if suffix in DICOM_SUFFIXES or suffix == "":
         return "dicom"  # DICOM without preamble ("no meta"), common from PACS exports
@@ -110,23 +69,37 @@ def _sniff(path: Path) -> str:
 
 def read_radiograph(
     path: str | Path,
-    spacing: float | tuple[float, float] | None = None,
+    spacing: object = None,
     spacing_source: str = "given explicitly",
+    *,
+    override: bool = False,
+    limits: ImageLimits | None = None,
 ) -> Radiograph:
     """Read a DICOM, TIFF, PNG or JPEG radiograph.
 
-    ``spacing`` (mm/px; one number for square pixels or ``(row, col)``) overrides what the
-    file says — the caller's word wins, and ``spacing_source`` records it. Without it the
-    spacing comes from the file (DICOM tags, TIFF resolution) or stays ``None``.
+    ``spacing`` (mm/px; one number for square pixels, ``(row, col)``, or text such as
+    ``"0.15,0.14"``) is a **fallback**: it is used when the file carries no valid spacing
+    and ``spacing_source`` records where it came from. When the file has its own spacing,
+    the file's is kept; if the two differ by more than 1 % a warning is logged and
+    ``meta["spacing_note"]`` records it. ``override=True`` makes the given spacing replace
+    the file's (an explicit user decision, noted in ``meta["spacing_note"]``).
 
-    Raises :class:`ImageReadError` (message names the file) for missing, corrupt,
-    non-image, colour or multi-frame files.
+    ``limits`` bound the declared image size (default: :meth:`ImageLimits.from_env`).
+
+    Raises :class:`ImageReadError` (message names the file) for missing, non-regular,
+    corrupt, truncated, oversized (:class:`~apn_core.errors.ImageTooLargeError`),
+    non-finite (:class:`~apn_core.errors.NonFinitePixelsError`), non-image, colour or
+    multi-frame files, and for an invalid given ``spacing``.
     """
     path = Path(path)
+    given = None if spacing is None else checked_spacing(spacing, path, spacing_source)
+    limits = limits or ImageLimits.from_env()
     if not path.exists():
         raise ImageReadError(path, "file not found")
     if path.is_dir():
         raise ImageReadError(path, "is a folder, not an image file")
+    if not path.is_file():  # a FIFO or device would block or never end
+        raise ImageReadError(path, "not a regular file (a device, pipe or socket)")
     kind = _sniff(path)
     if kind == "dicom":
         from apn_core.io.dicom import read_dicom as reader
@@ -135,31 +108,39 @@ def read_radiograph(
     else:
         from apn_core.io.raster import read_raster as reader
     try:
-        radiograph = reader(path)
+        radiograph = reader(path, limits)
     except ImageReadError:
         raise
     except MemoryError:
         raise ImageReadError(path, "image too large to load into memory") from None
     except Exception as exc:  # a corrupt file can make any decoder raise anything
-        raise ImageReadError(path, f"cannot decode {kind.upper()} image ({exc})") from exc
-    if spacing is not None:
-        radiograph = radiograph.with_spacing(spacing, spacing_source)
+        raise ImageReadError(
+            path, f"cannot decode {kind.upper()} image ({brief_error(exc)})"
+        ) from exc
+    if given is not None:
+        radiograph = _apply_given_spacing(radiograph, given, spacing_source, override)
     return radiograph
 
 
-def to_grayscale(pixels: np.ndarray, path: Path, channel_axis: int = -1) -> np.ndarray:
-    """Collapse a colour image whose channels are identical; reject true colour.
-
-    Exported radiographs are often stored as RGB with R = G = B; a real colour picture is
-    not a radiograph and silently converting it would hide the mistake.
-    """
-    channels = np.moveaxis(pixels, channel_axis, 0)
-    if channels.shape[0] == 4:  # drop alpha
-        channels = channels[:3]
-    if channels.shape[0] == 2:  # gray + alpha
-        return channels[0]
-    if np.all(channels == channels[0]):
-        return channels[0]
-    raise ImageReadError(
-        path, f"colour image ({channels.shape[0]} channels that differ); a radiograph is grayscale"
+def _apply_given_spacing(
+    radiograph: Radiograph, given: tuple[float, float], source: str, override: bool
+) -> Radiograph:
+    """The precedence table of the module docstring."""
+    own = radiograph.spacing
+    if own is None:
+        return radiograph.with_spacing(given, source)
+    if override:
+        note = (
+            f"{describe_spacing(given)} ({source}) replaces the file's {describe_spacing(own)} "
+            f"({radiograph.spacing_source})"
+        )
+        return radiograph.with_spacing(given, source, spacing_note=note)
+    if not spacings_disagree(given, own):
+        return radiograph
+    note = (
+        f"{describe_spacing(given)} ({source}) differs from the file's {describe_spacing(own)} "
+        f"({radiograph.spacing_source}) by {spacing_difference(given, own):.1%}; using the "
+        "file's (override to use the given one)"
     )
+    log.warning("%s: %s", radiograph.path, note)
+    return radiograph.with_spacing(own, radiograph.spacing_source, spacing_note=note)

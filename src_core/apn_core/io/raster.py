@@ -1,4 +1,11 @@
-"""PNG and JPEG radiographs via imageio. These formats carry no physical spacing."""
+"""PNG and JPEG radiographs via Pillow. These formats carry no physical spacing.
+
+Pillow reads the header lazily: the declared size is checked against
+:class:`~apn_core.io.limits.ImageLimits` before any pixel is decoded. The file is opened
+with the format's own Pillow class (the header said which), so apn's documented limit
+applies instead of Pillow's global ``MAX_IMAGE_PIXELS`` (which other code in the same
+process, such as napari, may have changed).
+"""
 
 from __future__ import annotations
 
@@ -6,22 +13,63 @@ from pathlib import Path
 
 import numpy as np
 
-from apn_core.io.radiograph import Radiograph, to_grayscale
+from apn_core.errors import ImageReadError, ImageTooLargeError
+from apn_core.io.limits import ImageLimits, require_finite
+from apn_core.io.record import Radiograph, to_grayscale
+from apn_core.io.text import brief_error
+
+GRAY_MODES = {"L", "I", "I;16", "I;16B", "I;16L", "F", "LA", "RGB", "RGBA"}
 
 
-def read_raster(path: Path) -> Radiograph:
+def read_raster(path: Path, limits: ImageLimits | None = None) -> Radiograph:
     """Read a PNG/JPEG (8 or 16 bit, gray or gray-as-RGB); spacing stays unknown."""
-    import imageio.v3 as iio
+    from PIL import Image, JpegImagePlugin, PngImagePlugin
 
-    stored = np.asarray(iio.imread(path))
+    limits = limits or ImageLimits.from_env()
+    with open(path, "rb") as fh:
+        is_png = fh.read(8) == b"\x89PNG\r\n\x1a\n"
+        fh.seek(0)
+        plugin = PngImagePlugin.PngImageFile if is_png else JpegImagePlugin.JpegImageFile
+        try:
+            image = plugin(fh)
+        except (SyntaxError, OSError, ValueError) as exc:
+            raise ImageReadError(path, f"not a valid image header ({brief_error(exc)})") from None
+        cols, rows = image.size
+        samples = len(image.getbands())
+        limits.check(path, rows, cols, samples=samples)
+        if getattr(image, "n_frames", 1) > 1:
+            raise ImageReadError(
+                path, f"animated image ({image.n_frames} frames); give one image per file"
+            )
+        try:
+            image.load()
+            stored = _as_array(image)
+        except Image.DecompressionBombError as exc:
+            raise ImageTooLargeError(path, brief_error(exc)) from None
+        except (OSError, ValueError, SyntaxError) as exc:
+            raise ImageReadError(path, f"cannot decode image data ({brief_error(exc)})") from None
     if stored.ndim == 3:
         stored = to_grayscale(stored, path)
+    pixels = stored.astype(np.float32)
+    if stored.dtype.kind == "f":
+        require_finite(path, pixels)
     return Radiograph(
         path=path,
-        pixels=stored.astype(np.float32),
+        pixels=pixels,
         spacing=None,
         spacing_source="none (PNG/JPEG carry no spacing)",
         photometric="MONOCHROME2",
         stored_dtype=str(stored.dtype),
-        format=path.suffix.lstrip(".").upper().replace("JPG", "JPEG"),
+        format="PNG" if is_png else "JPEG",
     )
+
+
+def _as_array(image) -> np.ndarray:
+    """Pixels as stored: palette and bilevel images expanded, everything else as is."""
+    if image.mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    elif image.mode == "1":
+        image = image.convert("L")
+    elif image.mode not in GRAY_MODES:  # CMYK, YCbCr, LAB, ...: colour models
+        image = image.convert("RGB")
+    return np.asarray(image)

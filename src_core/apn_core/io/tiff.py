@@ -1,9 +1,19 @@
 """TIFF radiographs via tifffile.
 
+Which page: a radiograph is one image. A file whose other pages are all marked as
+reduced-resolution (NewSubfileType bit 0: thumbnails, pyramid levels) or transparency
+masks (bit 2) is read from its one full-resolution page; several full-resolution pages
+are refused (a stack of equal pages is "multi-frame"; pages of different sizes are listed
+with their sizes), since silently using page 1 could measure the wrong image.
+
+Before decoding, the page's declared size is checked against
+:class:`~apn_core.io.limits.ImageLimits` and its strips/tiles must lie inside the file.
+
 Spacing comes from XResolution/YResolution with ResolutionUnit INCH or CENTIMETER (pixels
 per unit), or from ImageJ metadata (``unit`` = mm/cm/µm). ResolutionUnit NONE, or the
 72/96 dpi that image editors write by default, are not a physical spacing: they are
-reported as no spacing (the user then passes one).
+reported as no spacing (the user then passes one). A zero, negative or non-finite
+resolution is reported as invalid (no spacing), never an error that loses the image.
 """
 
 from __future__ import annotations
@@ -13,7 +23,10 @@ from pathlib import Path
 import numpy as np
 
 from apn_core.errors import ImageReadError
-from apn_core.io.radiograph import Radiograph, to_grayscale, validate_spacing
+from apn_core.io.limits import ImageLimits, check_extent, require_finite
+from apn_core.io.record import Radiograph, to_grayscale
+from apn_core.io.text import brief_error
+from apn_core.spacing import Spacing, as_spacing
 
 MM_PER_UNIT = {2: 25.4, 3: 10.0}  # ResolutionUnit INCH, CENTIMETER
 IMAGEJ_MM_PER_UNIT = {
@@ -25,36 +38,34 @@ IMAGEJ_MM_PER_UNIT = {
     "um": 1e-3,
 }
 SCREEN_DPI = {72.0, 96.0}
+MAX_PAGES = 64  # more pages than this is not a radiograph; don't walk a huge IFD chain
+REDUCED, MASK = 1, 4  # NewSubfileType bits
 
 
-def read_tiff(path: Path) -> Radiograph:
-    """Read the first image series of a TIFF; see the module docstring."""
+def read_tiff(path: Path, limits: ImageLimits | None = None) -> Radiograph:
+    """Read the one full-resolution image of a TIFF; see the module docstring."""
     import tifffile
 
+    limits = limits or ImageLimits.from_env()
     try:
         with tifffile.TiffFile(path) as tif:
-            page = tif.pages.first
-            series = tif.series[0]
-            if (
-                len(series.shape) > 2
-                and series.shape[-1] not in (3, 4)
-                and np.prod(series.shape[:-2]) > 1
-            ):
-                raise ImageReadError(
-                    path, f"multi-frame TIFF {series.shape}; give one image per file"
-                )
-            stored = series.asarray()
+            page = _choose_page(tif, path)
+            _check_declared(page, path, limits)
+            stored = page.asarray()
             photometric = page.photometric.name if page.photometric is not None else "MINISBLACK"
-            spacing, source = _tiff_spacing(page, tif.imagej_metadata, path)
+            spacing, source = _tiff_spacing(page, tif.imagej_metadata)
+            axes = page.axes
     except ImageReadError:
         raise
     except tifffile.TiffFileError as exc:
-        raise ImageReadError(path, f"corrupt or unsupported TIFF ({exc})") from None
-    if stored.ndim == 3:
-        stored = to_grayscale(stored, path)
+        raise ImageReadError(path, f"corrupt or unsupported TIFF ({brief_error(exc)})") from None
+    if stored.ndim == 3 and "S" in axes:
+        stored = to_grayscale(stored, path, channel_axis=axes.index("S"))
     if stored.ndim != 2:
-        raise ImageReadError(path, f"expected a 2-D image, found shape {stored.shape}")
+        raise ImageReadError(path, f"expected a 2-D image, found shape {stored.shape} ({axes})")
     pixels = stored.astype(np.float32)
+    if stored.dtype.kind in "fc":
+        require_finite(path, pixels)
     if photometric == "MINISWHITE":
         hi = float(np.iinfo(stored.dtype).max) if stored.dtype.kind in "ui" else float(pixels.max())
         pixels = hi - pixels
@@ -69,29 +80,87 @@ def read_tiff(path: Path) -> Radiograph:
     )
 
 
-def _tiff_spacing(page, imagej: dict | None, path: Path) -> tuple[tuple[float, float] | None, str]:
+def _choose_page(tif, path: Path):
+    """The single full-resolution page (see the module docstring)."""
+    pages = []
+    for n, page in enumerate(tif.pages):
+        if n >= MAX_PAGES:
+            raise ImageReadError(path, f"more than {MAX_PAGES} pages; a radiograph is one image")
+        pages.append(page)
+    if not pages:
+        raise ImageReadError(path, "TIFF without any image page")
+    full = [p for p in pages if not int(p.subfiletype) & (REDUCED | MASK)]
+    if len(full) == 1:
+        return full[0]
+    if not full:
+        raise ImageReadError(path, "every page is marked as a reduced-resolution or mask page")
+    shapes = [_size(p) for p in full]
+    if len(set(shapes)) == 1:
+        raise ImageReadError(
+            path,
+            f"multi-frame TIFF ({len(full)} pages of {shapes[0]}); give one image per file",
+        )
+    listed = ", ".join(shapes[:8]) + (", ..." if len(shapes) > 8 else "")
+    raise ImageReadError(
+        path,
+        f"{len(full)} pages of different sizes ({listed}), none marked as a reduced-"
+        "resolution thumbnail; which one is the radiograph is ambiguous — give one image "
+        "per file",
+    )
+
+
+def _size(page) -> str:
+    return f"{page.imagelength} × {page.imagewidth}"
+
+
+def _check_declared(page, path: Path, limits: ImageLimits) -> None:
+    """Declared size within the limits and pixel data inside the file, before decoding."""
+    limits.check(
+        path,
+        int(page.imagelength),
+        int(page.imagewidth),
+        samples=int(page.samplesperpixel),
+        frames=int(page.imagedepth),
+    )
+    if page.dtype is None:
+        raise ImageReadError(path, "unsupported TIFF sample format")
+    ends = [int(o) + int(c) for o, c in zip(page.dataoffsets, page.databytecounts, strict=False)]
+    if ends:
+        check_extent(path, max(ends), what="pixel data (strips/tiles)")
+
+
+def _tiff_spacing(page, imagej: dict | None) -> tuple[Spacing | None, str]:
     tags = page.tags
     xres, yres = tags.get("XResolution"), tags.get("YResolution")
     unit_tag = tags.get("ResolutionUnit")
-    unit = int(unit_tag.value) if unit_tag is not None else 2  # TIFF default: inch
-    if imagej and xres is not None and str(imagej.get("unit", "")).lower() in IMAGEJ_MM_PER_UNIT:
-        per_unit = IMAGEJ_MM_PER_UNIT[str(imagej["unit"]).lower()]
-        px, py = _rational(xres.value), _rational(yres.value if yres else xres.value)
-        return validate_spacing((per_unit / py, per_unit / px), path), "TIFF ImageJ unit"
-    if xres is None or unit not in MM_PER_UNIT:
+    try:
+        unit = int(unit_tag.value) if unit_tag is not None else 2  # TIFF default: inch
+    except (TypeError, ValueError):
+        return None, "TIFF ResolutionUnit is invalid"
+    if xres is None:
         return None, "none in file"
     px, py = _rational(xres.value), _rational(yres.value if yres else xres.value)
-    if px <= 0 or py <= 0:
+    ij_unit = str(imagej.get("unit", "")).lower() if imagej else ""
+    if ij_unit in IMAGEJ_MM_PER_UNIT:
+        per_unit, label = IMAGEJ_MM_PER_UNIT[ij_unit], "TIFF ImageJ unit"
+    elif unit in MM_PER_UNIT:
+        if unit == 2 and px in SCREEN_DPI and py in SCREEN_DPI:
+            return None, f"none in file (ignored the default {px:g} dpi of image editors)"
+        per_unit = MM_PER_UNIT[unit]
+        label = f"TIFF X/YResolution (per {'inch' if unit == 2 else 'cm'})"
+    else:
         return None, "none in file"
-    if unit == 2 and px in SCREEN_DPI and py in SCREEN_DPI:
-        return None, f"none in file (ignored the default {px:g} dpi of image editors)"
-    unit_name = "inch" if unit == 2 else "cm"
-    spacing = validate_spacing((MM_PER_UNIT[unit] / py, MM_PER_UNIT[unit] / px), path)
-    return spacing, f"TIFF X/YResolution (per {unit_name})"
+    try:
+        return as_spacing((per_unit / py, per_unit / px)), label
+    except (ValueError, ZeroDivisionError, OverflowError):
+        return None, f"{label} is invalid ({px:g} × {py:g} px per unit)"
 
 
 def _rational(value) -> float:
-    if isinstance(value, tuple):
-        num, den = value
-        return float(num) / float(den) if den else 0.0
-    return float(value)
+    try:
+        if isinstance(value, tuple):
+            num, den = value
+            return float(num) / float(den) if den else 0.0
+        return float(value)
+    except (TypeError, ValueError):
+        return 0.0

@@ -1,6 +1,13 @@
 """Atomic file writes: write to a temporary file beside the target, then rename.
 
-A crash or a kill mid-write leaves the old file (or none), never a truncated one.
+A crash, a kill or a full disk mid-write leaves the old file (or none), never a truncated
+one: the temporary file is flushed to disk (``fsync``) before it is renamed onto the
+target, and the folder is synced after the rename where the platform allows it, so the
+new name survives a power loss too.
+
+Files get the usual permissions (``0o666`` less the process umask), like any file the
+process creates. The umask is read once, at import: reading it means setting it, and
+setting it while other threads create files would give their files the wrong mode.
 """
 
 from __future__ import annotations
@@ -12,12 +19,29 @@ from collections.abc import Iterator
 from pathlib import Path
 
 
+def _read_umask() -> int:
+    """The process umask, from /proc where available (no side effect), else set-and-restore."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+UMASK = _read_umask()
+FILE_MODE = 0o666 & ~UMASK
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path in the target's folder; rename it onto ``path`` on success.
+    """Yield a temporary path in the target's folder; publish it as ``path`` on success.
 
     The temporary name keeps the target's suffix so libraries that pick a format from the
-    extension (tifffile, imageio) still work.
+    extension (tifffile, imageio) still work. Whatever writes to it may close the file:
+    it is reopened to be synced. On any exception the temporary file is removed and the
+    old ``path`` is left as it was.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -26,22 +50,50 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     )
     os.close(fd)
     tmp_path = Path(tmp)
-    os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get the usual mode
     try:
         yield tmp_path
+        # mkstemp makes 0600, and some writers (safetensors) recreate the file 0600:
+        # set the usual mode on what was written.
+        os.chmod(tmp_path, FILE_MODE)
+        _fsync_file(tmp_path)
         os.replace(tmp_path, path)
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+    _fsync_dir(path.parent)
 
 
 def write_text_atomic(path: str | Path, text: str) -> None:
     """Write ``text`` (UTF-8) to ``path`` atomically."""
+    write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_bytes_atomic(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically, exactly as given (no newline translation)."""
     with atomic_path(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
+        tmp.write_bytes(data)
+
+
+def _fsync_file(path: Path) -> None:
+    flags = os.O_RDWR if os.name == "nt" else os.O_RDONLY  # Windows needs write access
+    fd = os.open(path, flags)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make the rename durable; not possible on Windows (folders cannot be opened)."""
+    if os.name == "nt":
+        return
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some file systems do not support syncing a folder
+    finally:
+        os.close(fd)
