@@ -27,8 +27,8 @@ class AccessoryPriors:
     ruler: probability of a radio-opaque ruler, placed at one of ``ruler_places``: left or
         right image edge, between the legs, lateral (beside one thigh); it spans only part
         of the image in ``ruler_partial`` of cases.
-    markers: probability of lead side markers (R beside the patient's right, L beside the
-        left; one or both, sometimes reversed), ``marker_mm`` high.
+    markers: probability of lead side markers (R near the image's left edge, the patient's
+        right; L near the right edge; one or both, sometimes reversed), ``marker_mm`` high.
     blocks: probability of a positioning block under the feet (a step, or a lift under
         the shorter leg).
     calibration_ball: probability of a 25 mm metal calibration sphere beside a hip.
@@ -51,6 +51,7 @@ class Accessories:
     ruler_range: tuple[float, float] | None = None
     ruler_start: float = 0.0
     markers: list[tuple[str, float, float, float, bool]] = field(default_factory=list)
+    """(letter, x and y as fractions of the image, height mm, reversed) per marker."""
     block: tuple[float, float, float, float] | None = None
     ball: tuple[float, float] | None = None
 
@@ -67,13 +68,11 @@ class Accessories:
         markers = []
         size = uniform(rng, pri.marker_mm)
         which = pick(rng, ("both", "R", "L"))
-        for letter, side in (("R", "right"), ("L", "left")):
-            hip = legs[side].hip
-            x = hip[0] + legs[side].lateral * float(rng.uniform(70, 130)) * k
-            y = hip[1] + float(rng.uniform(-80, 350)) * k
+        for letter, (lo, hi) in (("R", (0.03, 0.14)), ("L", (0.86, 0.97))):
+            fx, fy = float(rng.uniform(lo, hi)), float(rng.uniform(0.03, 0.6))
             reversed_ = chance(rng, 0.1)
             if which in ("both", letter):
-                markers.append((letter, float(x), float(y), size, reversed_))
+                markers.append((letter, fx, fy, size, reversed_))
         markers_on = chance(rng, pri.markers)
         ankles = np.array([legs["right"].ankle, legs["left"].ankle])
         sole = float(ankles[:, 1].max() + 80 * k)
@@ -127,7 +126,8 @@ def render_accessories(layer: np.ndarray, grid: Grid, anatomy: Anatomy, acc: Acc
         render_ruler(
             layer, grid, x, grid.y0 + acc.ruler_start, y_range, mirrored=acc.ruler == "left"
         )
-    for letter, x, y, size, reversed_ in acc.markers:
+    for letter, fx, fy, size, reversed_ in acc.markers:
+        x, y = grid.x0 + fx * width_mm, grid.y0 + fy * height_mm
         _marker(layer, grid, letter, x, y, size, reversed_)
     if acc.block is not None:
         x0, x1, y0, y1 = acc.block

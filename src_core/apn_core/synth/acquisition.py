@@ -4,7 +4,10 @@ Order follows the physics: primary beam exp(−Σμt) with a heel-effect gradien
 collimator blades (lead: almost no primary outside the field); scatter (a broad blur of
 the primary, added); per-exposure gain steps where 1–3 cassettes/detector positions were
 stitched; anti-scatter grid lines (seen as moiré stripes at the detector's sampling);
-detector blur; quantum noise (Poisson, Gaussian approximation) and electronic noise.
+quantum noise (Poisson) on the absorbed photons, then the scintillator/detector blur (so the
+noise is correlated as on a real detector), then electronic readout noise; noise is applied
+as relative noise in the log domain (its first-order form), so no count goes negative and
+the log image is unbiased at any pixel size.
 What the display chain does with it is :mod:`.processing`.
 """
 
@@ -20,8 +23,10 @@ from apn_core.synth.draws import Draws, chance, uniform
 from apn_core.synth.filters import broad_blur
 from apn_core.synth.projection import Grid
 
-PHOTONS_PER_MM2 = 2.5e4  # after the patient, at the detector, for an unattenuated beam
+PHOTONS_PER_MM2 = 1.0e5  # at the detector, per mm², for an unattenuated beam
 BLADE_TRANSMISSION = 0.02  # primary left behind a collimator blade
+REFERENCE_PIXEL_MM = 0.15  # electronic noise SD is given for pixels this size
+MAX_RELATIVE_NOISE = 1.0  # behind metal the counts are few; the log-domain SD stops here
 
 
 @dataclass(frozen=True)
@@ -38,7 +43,8 @@ class AcquisitionPriors:
         (aliased) period and ``grid_contrast`` their relative amplitude.
     blur_mm: detector and focal-spot blur (Gaussian SD).
     dose: factor on the photon fluence (quantum noise ∝ 1/√dose).
-    electronic_noise: SD of additive detector noise, relative to the unattenuated signal.
+    electronic_noise: SD of additive detector noise, relative to the unattenuated signal,
+        for 0.15 mm pixels (coarser pixels average it down, as binning does).
     collimation: probability, per image edge, that the collimator blades are inside the
         image; ``collimation_mm`` how far in (never closer than 25 mm to a landmark).
     """
@@ -53,7 +59,7 @@ class AcquisitionPriors:
     grid_contrast: tuple[float, float] = (0.01, 0.05)
     blur_mm: tuple[float, float] = (0.12, 0.35)
     dose: tuple[float, float] = (0.5, 2.0)
-    electronic_noise: tuple[float, float] = (0.0, 0.002)
+    electronic_noise: tuple[float, float] = (0.0, 0.0005)
     collimation: float = 0.0
     collimation_mm: tuple[float, float] = (5.0, 60.0)
 
@@ -171,12 +177,21 @@ def acquire(
         n = rows if horizontal else cols
         stripes = 1.0 + contrast * np.cos(2 * np.pi * np.arange(n, dtype=np.float32) * s / period)
         intensity *= stripes[:, None] if horizontal else stripes[None, :]
+    photons = acq.photons_per_mm2 * s * s
+    if noise_scale > 0:  # quantum noise on the absorbed photons, before the scintillator spread
+        quantum = 1.0 / np.sqrt(photons * np.maximum(intensity, 1e-6))
+        _relative_noise(intensity, quantum, rng, noise_scale)
     sigma_px = acq.blur_mm / s
     if sigma_px > 0.3:
         intensity = ndimage.gaussian_filter(intensity, sigma_px, mode="nearest")
-    if noise_scale > 0:
-        photons = acq.photons_per_mm2 * s * s
-        noise = rng.standard_normal(intensity.shape, dtype=np.float32)
-        quantum = np.sqrt(np.maximum(intensity, 1e-6) / photons)
-        intensity += noise * (quantum + acq.electronic_noise) * noise_scale
+    if noise_scale > 0 and acq.electronic_noise > 0:  # readout noise, per pixel
+        electronic = acq.electronic_noise * REFERENCE_PIXEL_MM / s  # coarse pixels: binned
+        _relative_noise(intensity, electronic / np.maximum(intensity, 1e-6), rng, noise_scale)
     return intensity
+
+
+def _relative_noise(intensity, relative, rng, scale: float) -> None:
+    """Multiply by exp(N(0, relative)): relative (log-domain) noise, in place. No count goes
+    negative and the log image stays unbiased (the first-order form of Poisson noise)."""
+    noise = rng.standard_normal(intensity.shape, dtype=np.float32)
+    intensity *= np.exp(noise * np.minimum(relative, MAX_RELATIVE_NOISE) * scale)

@@ -219,7 +219,7 @@ FAMILIES: dict[str, Family] = {
                 grid_contrast=(0.015, 0.06),
                 blur_mm=(0.2, 0.5),
                 dose=(0.3, 1.0),
-                electronic_noise=(0.0, 0.004),
+                electronic_noise=(0.0, 0.001),
                 collimation=0.5,
                 collimation_mm=(10.0, 60.0),
             ),
