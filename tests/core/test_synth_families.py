@@ -53,7 +53,7 @@ def test_unknown_families_and_settings_are_refused():
         SynthConfig(families=("nope",))
     with pytest.raises(ValueError, match="no family chosen"):
         SynthConfig(families=())
-    with pytest.raises(ValueError, match="unknown generator setting 'hardware.bogus'"):
+    with pytest.raises(ValueError, match=r"unknown generator setting 'hardware\.bogus'"):
         SynthConfig(overrides={"hardware.bogus": 1})
     with pytest.raises(ValueError, match="probability"):
         SynthConfig(overrides={"hardware.nail": 1.5})
