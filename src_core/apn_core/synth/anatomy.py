@@ -37,6 +37,8 @@ JITTER = (
     "calcaneus",
     "metatarsal",
     "soft",
+    "foot_u",  # position offsets of the hindfoot (see bones.foot)
+    "foot_v",
 )
 
 

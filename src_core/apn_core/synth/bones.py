@@ -462,7 +462,7 @@ def talus(layer, grid: Grid, leg: Leg) -> None:
     k, c = leg.k, leg.cortex
     af = leg.ankle_frame()
     ga = leg.ankle_gap / 2
-    tw, bd = talus_half_width(leg), 11.0 * k * leg.j("talus")
+    tw, bd = talus_half_width(leg), 7.0 * k * leg.j("talus")
     bone_ellipsoid(
         layer,
         grid,
@@ -473,18 +473,24 @@ def talus(layer, grid: Grid, leg: Leg) -> None:
         af.angle_deg,
         half=tuple(-af.down),
         mode="max",
-    )  # the dome
-    bone_ellipsoid(
+    )  # the dome: flat, its top on the ankle centre's joint line
+    tube(
         layer,
         grid,
         af.at(0, ga + bd),
-        (tw * 1.02, 18 * k),
-        24 * k,
-        1.2 * c,
-        af.angle_deg,
-        half=tuple(af.down),
+        af.at(0, ga + bd + 18 * k),
+        tw * 1.02,
+        tw * 0.75,
+        MU_CORTEX,
+        wall=1.2 * c,
+        inner_weight=MU_TRABECULAR,
         mode="max",
-    )  # body and neck
+    )  # body and neck, narrowing below the dome
+
+
+def _offset(leg: Leg, name: str, mm_per_sd: float = 150.0) -> float:
+    """A per-leg position offset (mm at adult size) from the leg's shape jitter ``name``."""
+    return (leg.j(name) - 1.0) * mm_per_sd
 
 
 def foot(layer, grid: Grid, leg: Leg) -> None:
@@ -494,8 +500,12 @@ def foot(layer, grid: Grid, leg: Leg) -> None:
     ga = leg.ankle_gap / 2
     style = leg.foot
     jc, jm = leg.j("calcaneus"), leg.j("metatarsal")
-    calc_u = {"ap": 6, "oblique": 14, "plantar": 4, "minimal": 5}[style] * k
-    calc_v = {"ap": 48, "oblique": 46, "plantar": 52, "minimal": 44}[style] * k
+    calc_u = (
+        {"ap": 6, "oblique": 14, "plantar": 4, "minimal": 5}[style] + _offset(leg, "foot_u")
+    ) * k
+    calc_v = (
+        {"ap": 48, "oblique": 46, "plantar": 52, "minimal": 44}[style] + _offset(leg, "foot_v")
+    ) * k
     size = 1.15 if style == "plantar" else 1.0
     bone_ellipsoid(
         layer,
