@@ -2,6 +2,7 @@
 
 python scripts/synth_gallery.py docs/images/synth_gallery.png              # four typical cases
 python scripts/synth_gallery.py docs/images/synth_families.png --families  # two per family
+python scripts/synth_gallery.py --table                                    # parameter table (Markdown)
 
 Rings are the ground truth (read back as a reader would see the image: bone bright);
 "occl." marks a landmark under metal or lead; absent landmarks (outside the image or
@@ -11,6 +12,7 @@ amputated) are listed in yellow.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 from pathlib import Path
 
@@ -20,7 +22,7 @@ from PIL import Image, ImageDraw
 from apn_core.landmarks import DEFAULT_LANDMARKS
 from apn_core.palette import rgb
 from apn_core.synth import SynthCase, SynthConfig, generate_case
-from apn_core.synth.families import FAMILIES
+from apn_core.synth.families import FAMILIES, SECTIONS, Family
 
 log = logging.getLogger("synth_gallery")
 
@@ -129,16 +131,71 @@ def sheet(rows: list[list[Image.Image]], gap: int = 6) -> Image.Image:
     return out
 
 
+def field_docs(cls) -> dict[str, str]:
+    """``name: text`` entries of a priors class docstring; a field named inside another
+    entry (``lld_max_mm``) gets that entry."""
+    entries: dict[str, str] = {}
+    current = None
+    for line in (cls.__doc__ or "").splitlines():
+        head, sep, rest = line.strip().partition(": ")
+        if (
+            line.startswith("    ")
+            and not line.startswith("        ")
+            and sep
+            and head.isidentifier()
+        ):
+            current = head
+            entries[current] = rest.strip()
+        elif current and line.startswith("        "):
+            entries[current] += " " + line.strip()
+    for f in dataclasses.fields(cls):
+        if f.name not in entries:
+            entries[f.name] = next((t for t in entries.values() if f"``{f.name}``" in t), "")
+    return entries
+
+
+def _fmt(value) -> str:
+    if isinstance(value, tuple):
+        if len(value) == 2 and all(isinstance(v, float) for v in value):
+            return f"{value[0]:g}–{value[1]:g}"
+        return ", ".join(str(v) for v in dict.fromkeys(value))
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def print_table() -> None:
+    """Markdown: every generator setting, its default and where a family differs."""
+    names = list(FAMILIES)
+    print("| setting | meaning | default | " + " | ".join(names) + " |")
+    print("| --- | --- | --- | " + " | ".join("---" for _ in names) + " |")
+    for section in SECTIONS:
+        default = getattr(Family("x", ""), section)
+        docs = field_docs(type(default))
+        for f in dataclasses.fields(default):
+            base = getattr(default, f.name)
+            cells = []
+            for name in names:
+                value = getattr(getattr(FAMILIES[name], section), f.name)
+                cells.append(_fmt(value) if value != base else "")
+            text = docs[f.name].replace("|", "/")
+            print(f"| `{section}.{f.name}` | {text} | {_fmt(base)} | " + " | ".join(cells) + " |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("out", type=Path)
+    parser.add_argument("out", type=Path, nargs="?")
+    parser.add_argument("--table", action="store_true", help="print the parameter table and exit")
     parser.add_argument("--families", action="store_true", help="two examples per style family")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--height", type=int, default=720)
     parser.add_argument("--spacing", type=float, default=0.7, help="mm/px rendered")
     args = parser.parse_args()
+    if args.table:
+        print_table()
+        return
+    if args.out is None:
+        parser.error("give the picture's path (or --table)")
     logging.basicConfig(level=logging.INFO)
     if args.families:
         columns = [family_examples(name, args.seed, args.spacing) for name in FAMILIES]
