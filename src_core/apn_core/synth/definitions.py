@@ -23,7 +23,7 @@ ankle (ankle joint centre)
     and the talar dome).
 
 How the phantom honours them (:mod:`.bones`, checked by measuring the rendered solids in
-``tests/core/synth/test_definitions.py``):
+``tests/core/test_synth_definitions.py``):
 
 - the femoral head is a sphere centred on the landmark (a prosthetic head is too);
 - at the knee, in the frame of the tibial mechanical axis (joint line ⟂ that axis): the
