@@ -22,7 +22,7 @@ from PIL import Image, ImageDraw
 from apn_core.landmarks import DEFAULT_LANDMARKS
 from apn_core.palette import rgb
 from apn_core.synth import SynthCase, SynthConfig, generate_case
-from apn_core.synth.families import FAMILIES, SECTIONS, Family
+from apn_core.synth.families import FAMILIES, INT_RANGES, SECTIONS, Family
 
 log = logging.getLogger("synth_gallery")
 
@@ -150,13 +150,14 @@ def field_docs(cls) -> dict[str, str]:
             entries[current] += " " + line.strip()
     for f in dataclasses.fields(cls):
         if f.name not in entries:
-            entries[f.name] = next((t for t in entries.values() if f"``{f.name}``" in t), "")
+            owner = next((k for k, t in entries.items() if f"``{f.name}``" in t), None)
+            entries[f.name] = f"see `{owner}`" if owner else ""
     return entries
 
 
-def _fmt(value) -> str:
+def _fmt(value, key: str = "") -> str:
     if isinstance(value, tuple):
-        if len(value) == 2 and all(isinstance(v, float) for v in value):
+        if len(value) == 2 and (all(isinstance(v, float) for v in value) or key in INT_RANGES):
             return f"{value[0]:g}–{value[1]:g}"
         return ", ".join(str(v) for v in dict.fromkeys(value))
     return f"{value:g}" if isinstance(value, float) else str(value)
@@ -175,9 +176,10 @@ def print_table() -> None:
             cells = []
             for name in names:
                 value = getattr(getattr(FAMILIES[name], section), f.name)
-                cells.append(_fmt(value) if value != base else "")
+                cells.append(_fmt(value, f"{section}.{f.name}") if value != base else "")
             text = docs[f.name].replace("|", "/")
-            print(f"| `{section}.{f.name}` | {text} | {_fmt(base)} | " + " | ".join(cells) + " |")
+            key = f"{section}.{f.name}"
+            print(f"| `{key}` | {text} | {_fmt(base, key)} | " + " | ".join(cells) + " |")
 
 
 def main() -> None:

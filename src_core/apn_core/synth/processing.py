@@ -39,7 +39,8 @@ class ProcessingPriors:
     window: where the display window's ends sit, as a fraction of the signal range
         beyond (−) or inside (+) the 0.5 % and 99.5 % quantiles; + clips the extremes.
     gamma: display gamma (v ** gamma).
-    s_slope: steepness of the S-curve; linear_c: compression of the linear curve.
+    s_slope: steepness of the S-curve.
+    linear_c: compression of the linear curve (1 − e^(−c·v)) / (1 − e^(−c)).
     """
 
     luts: tuple[str, ...] = ("log",)
