@@ -52,7 +52,12 @@ def tiny_run(tmp_path_factory) -> tuple[Path, Path]:
 
     root = tmp_path_factory.mktemp("tiny_run")
     data = write_synthetic_folder(
-        root / "data", 3, seed=21, config=SynthConfig(spacing_mm=2.0, restricted_fraction=0.5)
+        root / "data",
+        3,
+        seed=21,
+        config=SynthConfig(
+            spacing_mm=2.0, restricted_fraction=0.5, formats=("dicom", "dicom-mono1", "tiff")
+        ),
     )
     cfg = get_preset("tiny").replace(
         train={"epochs_pretrain": 1, "epochs_adversarial": 1, "workers": 0}

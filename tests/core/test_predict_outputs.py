@@ -23,7 +23,10 @@ from apn_core.synth import SynthConfig, write_synthetic_folder
 def images(tmp_path_factory) -> list[Path]:
     """Three different synthetic radiographs at 2 mm/px: two DICOM, one TIFF."""
     data = write_synthetic_folder(
-        tmp_path_factory.mktemp("pred") / "data", 3, seed=21, config=SynthConfig(spacing_mm=2.0)
+        tmp_path_factory.mktemp("pred") / "data",
+        3,
+        seed=21,
+        config=SynthConfig(spacing_mm=2.0, formats=("dicom", "tiff")),
     )
     return sorted(p for p in data.iterdir() if p.suffix in (".dcm", ".tif"))
 

@@ -21,7 +21,10 @@ from apn_core.synth import SynthConfig, write_synthetic_folder
 @pytest.fixture(scope="module")
 def data(tmp_path_factory) -> Path:
     return write_synthetic_folder(
-        tmp_path_factory.mktemp("hostile") / "data", 3, seed=21, config=SynthConfig(spacing_mm=2.0)
+        tmp_path_factory.mktemp("hostile") / "data",
+        3,
+        seed=21,
+        config=SynthConfig(spacing_mm=2.0, formats=("dicom", "tiff")),
     )
 
 

@@ -1,4 +1,11 @@
-"""One synthetic case (image + ground truth), and a labelled folder of them."""
+"""One synthetic case (image + ground truth), and a labelled folder of them.
+
+A case is drawn from its style family (:mod:`.families`) in named, independent random
+streams (:mod:`.draws`): anatomy → hardware → field of view → accessories → exposure →
+processing → overlays → storage. Rendering: attenuation maps (:mod:`.phantom`) → detector
+(:mod:`.acquisition`) → display (:mod:`.processing`) → burned-in overlays and padding
+(:mod:`.overlays`) → stored pixels (:mod:`.storage`).
+"""
 
 from __future__ import annotations
 
@@ -6,38 +13,44 @@ import json
 import logging
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from apn_core.annotations import ImageLabels, write_landmarks_csv
 from apn_core.errors import FileProblem
-from apn_core.io import write_dicom, write_tiff
 from apn_core.landmarks import DEFAULT_LANDMARKS
-from apn_core.synth.acquisition import Exposure, expose
-from apn_core.synth.anatomy import SIDES, Anatomy, sample_anatomy
+from apn_core.synth.accessories import Accessories, render_accessories
+from apn_core.synth.acquisition import Acquisition, acquire, collimated_mask
+from apn_core.synth.anatomy import Anatomy, sample_anatomy
 from apn_core.synth.config import SynthConfig
-from apn_core.synth.phantom import Implants, render_phantom
-from apn_core.synth.projection import Grid
-from apn_core.synth.ruler import render_ruler
+from apn_core.synth.draws import Draws
+from apn_core.synth.hardware import Hardware, sample_hardware
+from apn_core.synth.overlays import Overlays, apply_overlays
+from apn_core.synth.phantom import render_phantom
+from apn_core.synth.processing import Processing, process
+from apn_core.synth.storage import CARRIES_SPACING, SUFFIX, Storage, quantise, write_image
+from apn_core.synth.view import View, sample_view
 from apn_core.utils.atomic import write_text_atomic
 
 log = logging.getLogger(__name__)
 
 OCCLUSION_RADIUS_MM = 4.0
 OCCLUSION_MU_T = 0.3  # mean metal/lead μ·t around a landmark above which it counts as occluded
-RESTRICTIONS = ("no-hips", "no-ankles", "one-leg")
 
 
 @dataclass
 class SynthCase:
     """A rendered radiograph and its truth.
 
-    stored: uint16 pixel values as they go into the file (MONOCHROME1: bone dark).
+    stored: pixel values as they go into the file (uint8 for 8-bit, else uint16;
+        MONOCHROME1: bone dark; JPEG: the decoded file).
     bone_bright: the same image with bone bright (what :func:`read_radiograph` returns).
-    xy: ``(6, 2)`` (x=col, y=row) px of every landmark, also those outside the image.
-    present: inside the image; occluded: under metal or lead.
+    xy: ``(6, 2)`` (x=col, y=row) px of every landmark, also those outside the image or
+        removed by an amputation.
+    present: in the image (inside it and not amputated); occluded: under metal or lead.
+    family: the style family; encoded: the file's bytes where they are not the pixels (JPEG).
     """
 
     stored: np.ndarray
@@ -49,6 +62,8 @@ class SynthCase:
     occluded: np.ndarray
     file_format: str
     meta: dict = field(default_factory=dict)
+    family: str = ""
+    encoded: bytes | None = None
 
     @property
     def bone_bright(self) -> np.ndarray:
@@ -56,91 +71,87 @@ class SynthCase:
             return (2**self.bits - 1) - self.stored
         return self.stored
 
+    @property
+    def carries_spacing(self) -> bool:
+        """Whether the file format records the pixel spacing (PNG and JPEG do not)."""
+        return self.file_format in CARRIES_SPACING
+
     def labels(self, image: str) -> ImageLabels:
+        """Every landmark annotated; absent ones (outside, amputated) without a position.
+        The spacing goes with the labels when the file cannot carry it."""
         xy = np.where(self.present[:, None], self.xy, np.nan)
-        return ImageLabels(image, xy, np.ones(len(xy), bool), self.occluded & self.present)
+        spacing = None if self.carries_spacing else (self.spacing, self.spacing)
+        return ImageLabels(image, xy, np.ones(len(xy), bool), self.occluded & self.present, spacing)
 
 
 def generate_case(seed: int, index: int = 0, config: SynthConfig | None = None) -> SynthCase:
     """Render case ``index`` of the series ``seed`` (same arguments → same image)."""
     cfg = config or SynthConfig()
-    rng = np.random.default_rng([seed, index])
-    anatomy = sample_anatomy(rng)
-    implants = _sample_implants(rng, cfg)
-    restriction = str(rng.choice(RESTRICTIONS)) if rng.random() < cfg.restricted_fraction else None
+    family = cfg.family_for(index)
+    draws = Draws(seed, index)
+    anatomy = sample_anatomy(draws, family.anatomy)
+    hardware = sample_hardware(draws, family.hardware, anatomy)
+    grid, view = sample_view(draws, family.view, anatomy, cfg.spacing_mm)
+    accessories = Accessories.sample(draws, family.accessories, anatomy)
+
     truth_mm = anatomy.landmarks_mm()
-    grid = _field_of_view(anatomy, truth_mm, restriction, cfg.spacing_mm, rng)
-
-    maps = render_phantom(anatomy, implants, grid, rng)
-    mu_t = maps.total()
-    ruler_x = grid.x0 + (15.0 if rng.random() < 0.5 else grid.shape[1] * grid.spacing - 35.0)
-    render_ruler(mu_t, grid, ruler_x, start_mm=grid.y0 + float(rng.uniform(0, 10)))
-    exposure = Exposure.sample(rng, grid.shape[0] * grid.spacing)
-    stored = expose(mu_t, grid, exposure, rng, cfg.noise_scale)
-
     xy = np.array([grid.to_pixel(x, y) for x, y in truth_mm])
     rows, cols = grid.shape
-    present = (
+    inside = (
         (xy[:, 0] >= -0.5)
         & (xy[:, 0] <= cols - 0.5)
         & (xy[:, 1] >= -0.5)
         & (xy[:, 1] <= rows - 0.5)
     )
+    present = inside & anatomy.landmarks_exist()
+    acq = Acquisition.sample(
+        draws,
+        family.acquisition,
+        rows * grid.spacing,
+        _free_mm(xy[present], grid.shape, grid.spacing),
+    )
+    proc = Processing.sample(draws, family.processing)
+    overlays = Overlays.sample(draws, family.overlays)
+    storage = Storage.sample(draws, family.storage, cfg.formats)
+
+    maps = render_phantom(anatomy, hardware, grid)
+    render_accessories(maps.extra, grid, anatomy, accessories)
+    intensity = acquire(maps.total(), grid, acq, draws("noise"), cfg.noise_scale)
+    collimated = collimated_mask(grid.shape, grid.spacing, acq)
+    exposed = None if collimated is None else ~collimated
+    display = process(intensity, grid, proc, acq, exposed)
+    display, (dx, dy) = apply_overlays(display, grid.spacing, overlays, collimated)
+    stored, encoded = quantise(display, storage)
     occluded = _occluded(maps.occluder, xy, grid.spacing) & present
-    fmt = cfg.formats[index % len(cfg.formats)]  # a folder always mixes the formats
-    photometric = "MONOCHROME1" if fmt == "dicom-mono1" else "MONOCHROME2"
-    if photometric == "MONOCHROME1":
-        stored = (2**exposure.bits - 1) - stored
+    meta = _case_meta(
+        seed, index, family.name, anatomy, hardware, view, accessories, acq, proc, overlays, storage
+    )
     return SynthCase(
         stored=stored,
-        photometric=photometric,
-        bits=exposure.bits,
+        photometric=storage.photometric,
+        bits=storage.bits,
         spacing=cfg.spacing_mm,
-        xy=xy,
+        xy=xy + np.array([dx, dy], float),
         present=present,
         occluded=occluded,
-        file_format=fmt,
-        meta=_case_meta(anatomy, implants, restriction, exposure, seed, index),
+        file_format=storage.format,
+        meta=meta,
+        family=family.name,
+        encoded=encoded,
     )
 
 
-def _sample_implants(rng: np.random.Generator, cfg: SynthConfig) -> Implants:
-    hip = tuple(s for s in SIDES if rng.random() < cfg.hip_prosthesis_fraction)
-    knee = tuple(s for s in SIDES if rng.random() < cfg.knee_prosthesis_fraction)
-    shield = None
-    if rng.random() < cfg.shield_fraction:
-        shield = (
-            float(rng.normal(0, 30)),
-            float(rng.uniform(-10, 60)),
-            float(rng.uniform(0.8, 1.4)),
+def _free_mm(xy: np.ndarray, shape: tuple[int, int], spacing: float) -> np.ndarray:
+    """Room (mm) between the present landmarks and the (left, right, top, bottom) edges."""
+    rows, cols = shape
+    if len(xy) == 0:
+        return np.array([cols, cols, rows, rows], float) * spacing / 3
+    return (
+        np.array(
+            [xy[:, 0].min(), cols - 1 - xy[:, 0].max(), xy[:, 1].min(), rows - 1 - xy[:, 1].max()]
         )
-    return Implants(hip=hip, knee=knee, shield=shield)
-
-
-def _field_of_view(
-    anatomy: Anatomy,
-    truth_mm: np.ndarray,
-    restriction: str | None,
-    spacing: float,
-    rng: np.random.Generator,
-) -> Grid:
-    """Detector placement: hips to feet and ~40 cm wide, or a cut-down restricted view."""
-    hips, ankles = truth_mm[0:2], truth_mm[4:6]
-    width = float(rng.uniform(340, 400)) * anatomy.scale
-    cx = float(np.mean(truth_mm[:, 0]) + rng.normal(0, 8))
-    top = float(hips[:, 1].min() - rng.uniform(90, 160))
-    bottom = float(ankles[:, 1].max() + rng.uniform(65, 100))
-    if restriction == "no-hips":
-        top = float(hips[:, 1].max() + rng.uniform(15, 200))
-    elif restriction == "no-ankles":
-        bottom = float(ankles[:, 1].min() - rng.uniform(15, 150))
-    elif restriction == "one-leg":
-        leg = int(rng.integers(0, 2))
-        cx = float(np.mean(truth_mm[leg::2, 0]))
-        width = float(rng.uniform(170, 230))
-    rows = round((bottom - top) / spacing)
-    cols = round(width / spacing)
-    return Grid(x0=cx - width / 2, y0=top, spacing=spacing, shape=(rows, cols))
+        * spacing
+    )
 
 
 def _occluded(occluder: np.ndarray, xy: np.ndarray, spacing: float) -> np.ndarray:
@@ -153,50 +164,77 @@ def _occluded(occluder: np.ndarray, xy: np.ndarray, spacing: float) -> np.ndarra
     return out
 
 
+def _compact(obj):
+    """JSON-ready metadata: floats rounded, tuples as lists, numpy scalars as Python."""
+    if isinstance(obj, dict):
+        return {k: _compact(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_compact(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _compact(obj.tolist())
+    if isinstance(obj, float | np.floating):
+        return round(float(obj), 3)
+    if isinstance(obj, np.integer | np.bool_):
+        return obj.item()
+    return obj
+
+
 def _case_meta(
-    anatomy: Anatomy, implants: Implants, restriction, exposure: Exposure, seed, index
+    seed,
+    index,
+    family,
+    anatomy: Anatomy,
+    hw: Hardware,
+    view: View,
+    acc: Accessories,
+    acq: Acquisition,
+    proc: Processing,
+    ov: Overlays,
+    storage: Storage,
 ) -> dict:
-    legs = {
-        side: {
-            "hka_deviation_deg": round(leg.hka_deviation_deg, 3),
-            "femur_length_mm": round(leg.femur_length, 2),
-            "tibia_length_mm": round(leg.tibia_length, 2),
+    legs = {}
+    for side, leg in anatomy.legs.items():
+        d = asdict(leg)
+        for key in ("hip", "knee", "ankle", "jitter", "side"):
+            d.pop(key)
+        legs[side] = d
+    return _compact(
+        {
+            "seed": seed,
+            "index": index,
+            "family": family,
+            "legs": legs,
+            "child": anatomy.child,
+            "body_size": anatomy.scale,
+            "soft_tissue": anatomy.soft_tissue,
+            "pelvic_tilt_deg": anatomy.pelvic_tilt_deg,
+            "lean_deg": anatomy.lean_deg,
+            **anatomy.extras,
+            "hardware": hw.summary(),
+            "hip_prosthesis": [i.side for i in hw.items if i.kind == "hip"],
+            "knee_prosthesis": [i.side for i in hw.items if i.kind == "knee"],
+            "gonad_shield": hw.has("shield"),
+            "amputation": {s: leg.amputation for s, leg in anatomy.legs.items() if leg.amputation},
+            "restricted_view": view.restriction,
+            "view": asdict(view),
+            "accessories": asdict(acc),
+            "acquisition": asdict(acq),
+            "stitch_seams": len(acq.seams_mm),
+            "processing": asdict(proc),
+            "overlays": asdict(ov),
+            "storage": asdict(storage),
+            "bits": storage.bits,
         }
-        for side, leg in anatomy.legs.items()
-    }
-    return {
-        "seed": seed,
-        "index": index,
-        "legs": legs,
-        "pelvic_tilt_deg": round(anatomy.pelvic_tilt_deg, 3),
-        "hip_prosthesis": list(implants.hip),
-        "knee_prosthesis": list(implants.knee),
-        "gonad_shield": implants.shield is not None,
-        "restricted_view": restriction,
-        "stitch_seams": len(exposure.seams_mm),
-        "bits": exposure.bits,
-    }
+    )
 
 
 def _write_case(out: Path, seed: int, index: int, cfg: SynthConfig) -> tuple[ImageLabels, dict]:
     """Render and write one image file; return its labels and metadata (runs in workers)."""
     case = generate_case(seed, index, cfg)
     stem = f"synth_{seed}_{index:04d}"
-    spacing = (case.spacing, case.spacing)
-    if case.file_format == "tiff":
-        name = f"{stem}.tif"
-        write_tiff(out / name, case.bone_bright, spacing)
-    else:
-        name = f"{stem}.dcm"
-        write_dicom(
-            out / name,
-            case.stored,
-            spacing,
-            case.photometric,
-            case.bits,
-            patient_id=stem,
-            description="napari-apn synthetic long-leg radiograph",
-        )
+    name = stem + SUFFIX[case.file_format]
+    storage = Storage(case.file_format, case.bits, case.meta["storage"]["jpeg_quality"])
+    write_image(out / name, case.stored, storage, case.spacing, stem, case.encoded)
     meta = {"image": name, "photometric": case.photometric, **case.meta}
     return case.labels(name), meta
 
@@ -234,7 +272,8 @@ def write_synthetic_folder(
             if progress:
                 progress(i + 1, n)
     write_landmarks_csv(out / "landmarks.csv", [r[0] for r in results], DEFAULT_LANDMARKS)
-    meta_lines = [json.dumps({**r[1], "config": cfg.to_dict()}) for r in results]
+    config = json.loads(json.dumps(cfg.to_dict(), default=str))
+    meta_lines = [json.dumps({**r[1], "config": config}) for r in results]
     write_text_atomic(out / "phantoms.jsonl", "\n".join(meta_lines) + "\n")
     log.debug("wrote %d synthetic radiographs to %s", n, out)
     return out

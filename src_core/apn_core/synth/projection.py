@@ -7,6 +7,7 @@ box, so a shape costs what it covers, whatever the image size.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,6 +35,18 @@ class Grid:
         ys = (self.y0 + np.arange(i0, i1, dtype=np.float32) * s)[:, None]
         return (slice(i0, i1), slice(j0, j1)), xs, ys
 
+    def coarse(self, factor: int) -> Grid:
+        """A grid ``factor``× coarser whose pixel centres are the centres of factor×factor
+        blocks of this one (see :func:`.filters.upsample`)."""
+        rows, cols = self.shape
+        shift = (factor - 1) / 2 * self.spacing
+        return Grid(
+            self.x0 + shift,
+            self.y0 + shift,
+            self.spacing * factor,
+            (-(-rows // factor), -(-cols // factor)),
+        )
+
     def to_pixel(self, x_mm: float, y_mm: float) -> tuple[float, float]:
         """mm → (x=col, y=row) pixel coordinates."""
         return (x_mm - self.x0) / self.spacing, (y_mm - self.y0) / self.spacing
@@ -55,11 +68,13 @@ def ellipsoid(
     weight: float = 1.0,
     angle_deg: float = 0.0,
     mode: str = "add",
-    half: tuple[float, float] | None = None,
+    half: tuple[float, ...] | None = None,
 ) -> None:
     """Ellipsoid with in-plane semi-axes ``axes`` (rotated by ``angle_deg``) and semi-depth
-    ``depth``: chord = 2·depth·sqrt(1 − q). ``half`` = a direction (dx, dy): keep only the
-    half whose points lie on that side of the centre (cups, shells)."""
+    ``depth``: chord = 2·depth·sqrt(1 − q). ``half`` = a direction (dx, dy) or (dx, dy, dz)
+    (dz along the beam): keep only the half on that side of the plane through the centre
+    (cups, shells, flat-ended bones). A plane that is not parallel to the beam (dz ≠ 0)
+    projects its cut as a curve, like the rims of an acetabulum."""
     a, b = axes
     r = max(a, b)
     win = grid.window(centre[0] - r, centre[0] + r, centre[1] - r, centre[1] + r)
@@ -71,9 +86,15 @@ def ellipsoid(
     u = dx * np.cos(t) + dy * np.sin(t)
     v = -dx * np.sin(t) + dy * np.cos(t)
     q = (u / a) ** 2 + (v / b) ** 2
-    chord = (2.0 * depth * weight) * np.sqrt(np.clip(1.0 - q, 0.0, None))
-    if half is not None:
-        chord = chord * ((dx * half[0] + dy * half[1]) >= 0)
+    h = depth * np.sqrt(np.maximum(1.0 - q, 0.0))  # the chord is z in [-h, h]
+    if half is None:
+        chord = (2.0 * weight) * h
+    elif len(half) == 2 or half[2] == 0:
+        chord = (2.0 * weight) * h * ((dx * half[0] + dy * half[1]) >= 0)
+    else:  # keep z on the side of the plane n·(dx, dy, z) = 0 that n points to
+        z0 = -(dx * half[0] + dy * half[1]) / half[2]
+        kept = h - np.maximum(z0, -h) if half[2] > 0 else np.minimum(z0, h) + h
+        chord = weight * np.clip(kept, 0.0, 2.0 * h)
     _combine(layer, sl, chord.astype(np.float32), mode)
 
 
@@ -121,12 +142,12 @@ def tube(
         u = np.clip(u, 0.0, 1.0)
     d2 = (xs - (p0[0] + u * ax)) ** 2 + (ys - (p0[1] + u * ay)) ** 2
     radius = np.where((u >= 0.0) & (u <= 1.0), r0 + u * (r1 - r0), 0.0)
-    outer = 2.0 * np.sqrt(np.clip(radius**2 - d2, 0.0, None))
+    outer = 2.0 * np.sqrt(np.maximum(radius**2 - d2, 0.0))
     if wall is None:
         values = weight * outer
     else:
-        core = np.clip(radius - wall, 0.0, None)
-        inner = 2.0 * np.sqrt(np.clip(core**2 - d2, 0.0, None))
+        core = np.maximum(radius - wall, 0.0)
+        inner = 2.0 * np.sqrt(np.maximum(core**2 - d2, 0.0))
         values = weight * (outer - inner) + inner_weight * inner
     _combine(layer, sl, values.astype(np.float32), mode)
 
@@ -147,3 +168,20 @@ def polygon_plate(layer, grid, vertices: np.ndarray, thickness: float, weight: f
         x_at = xa + (ys - ya) * (xb - xa) / ((yb - ya) if yb != ya else 1e-9)
         inside ^= crosses & (xs < x_at)
     layer[sl] += (weight * thickness) * inside.astype(np.float32)
+
+
+def arc(layer, grid, centre, radius, from_deg, to_deg, r_tube, weight=1.0, segments=16) -> None:
+    """A curved band: tube segments along a circle (0° = image right, 90° = down)."""
+    angles = np.deg2rad(np.linspace(from_deg, to_deg, segments + 1))
+    pts = np.asarray(centre, float) + radius * np.stack([np.cos(angles), np.sin(angles)], axis=1)
+    for p0, p1 in itertools.pairwise(pts):
+        tube(layer, grid, tuple(p0), tuple(p1), r_tube, r_tube, weight)
+
+
+def slab(layer, grid, p0, p1, half_width: float, thickness: float, weight: float = 1.0) -> None:
+    """A flat strip from ``p0`` to ``p1`` (plates, rulers, blocks): ``half_width`` mm either
+    side of the segment in the image, ``thickness`` mm along the beam."""
+    p0, p1 = np.asarray(p0, float), np.asarray(p1, float)
+    d = p1 - p0
+    n = np.array([-d[1], d[0]]) / max(float(np.hypot(*d)), 1e-9) * half_width
+    polygon_plate(layer, grid, np.array([p0 + n, p1 + n, p1 - n, p0 - n]), thickness, weight)

@@ -1,0 +1,161 @@
+"""Things in the beam besides the patient: rulers, lead side markers, positioning blocks
+and calibration balls. They are physical, drawn into the attenuation maps before the
+exposure, and kept off the landmarks (they are not counted as occluders).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from apn_core.synth.anatomy import Anatomy
+from apn_core.synth.draws import Draws, chance, pick, uniform
+from apn_core.synth.hardware import MU_LEAD, MU_STEEL
+from apn_core.synth.overlays import text_mask
+from apn_core.synth.projection import Grid, ellipsoid, slab
+from apn_core.synth.ruler import render_ruler
+
+RULER_PLACES = ("left", "right", "between", "lateral")
+MU_WOOD = 0.0025
+
+
+@dataclass(frozen=True)
+class AccessoryPriors:
+    """Distributions of accessories in the beam.
+
+    ruler: probability of a radio-opaque ruler, placed at one of ``ruler_places``: left or
+        right image edge, between the legs, lateral (beside one thigh); it spans only part
+        of the image in ``ruler_partial`` of cases.
+    markers: probability of lead side markers (R near the image's left edge, the patient's
+        right; L near the right edge; one or both, sometimes reversed), ``marker_mm`` high.
+    blocks: probability of a positioning block under the feet (a step, or a lift under
+        the shorter leg).
+    calibration_ball: probability of a 25 mm metal calibration sphere beside a hip.
+    """
+
+    ruler: float = 0.9
+    ruler_places: tuple[str, ...] = ("left", "right")
+    ruler_partial: float = 0.0
+    markers: float = 0.0
+    marker_mm: tuple[float, float] = (8.0, 16.0)
+    blocks: float = 0.0
+    calibration_ball: float = 0.0
+
+
+@dataclass
+class Accessories:
+    """The accessories of one radiograph (saved in the case metadata)."""
+
+    ruler: str | None = None
+    ruler_range: tuple[float, float] | None = None
+    ruler_start: float = 0.0
+    markers: list[tuple[str, float, float, float, bool]] = field(default_factory=list)
+    """(letter, x and y as fractions of the image, height mm, reversed) per marker."""
+    block: tuple[float, float, float, float] | None = None
+    ball: tuple[float, float] | None = None
+
+    @classmethod
+    def sample(cls, draws: Draws, pri: AccessoryPriors, anatomy: Anatomy) -> Accessories:
+        rng = draws("accessories")
+        k = anatomy.scale
+        legs = anatomy.legs
+        place = pick(rng, pri.ruler_places or RULER_PLACES)
+        partial = (float(rng.uniform(0, 0.5)), float(rng.uniform(0.6, 1.0)))
+        start = float(rng.uniform(0, 10))
+        ruler_on = chance(rng, pri.ruler)
+        partial_on = chance(rng, pri.ruler_partial)
+        markers = []
+        size = uniform(rng, pri.marker_mm)
+        which = pick(rng, ("both", "R", "L"))
+        for letter, (lo, hi) in (("R", (0.03, 0.14)), ("L", (0.86, 0.97))):
+            fx, fy = float(rng.uniform(lo, hi)), float(rng.uniform(0.03, 0.6))
+            reversed_ = chance(rng, 0.1)
+            if which in ("both", letter):
+                markers.append((letter, fx, fy, size, reversed_))
+        markers_on = chance(rng, pri.markers)
+        ankles = np.array([legs["right"].ankle, legs["left"].ankle])
+        sole = float(ankles[:, 1].max() + 80 * k)
+        block = (
+            float(ankles[:, 0].min() - 70 * k),
+            float(ankles[:, 0].max() + 70 * k),
+            sole,
+            sole + float(rng.uniform(30, 90)),
+        )
+        lifted = min(("right", "left"), key=lambda s: float(legs[s].ankle[1]))  # shorter leg
+        lift = chance(rng, 0.4)
+        if lift:
+            a = legs[lifted].ankle
+            block = (float(a[0] - 60 * k), float(a[0] + 60 * k), block[2], block[3])
+        block_on = chance(rng, pri.blocks)
+        ball_side = pick(rng, ("right", "left"))
+        hip = legs[ball_side].hip
+        ball = (
+            float(hip[0] + legs[ball_side].lateral * 110 * k),
+            float(hip[1] + rng.uniform(-40, 60)),
+        )
+        ball_on = chance(rng, pri.calibration_ball)
+        return cls(
+            ruler=place if ruler_on else None,
+            ruler_range=partial if partial_on else None,
+            ruler_start=start,
+            markers=markers if markers_on else [],
+            block=block if block_on else None,
+            ball=ball if ball_on else None,
+        )
+
+
+def render_accessories(layer: np.ndarray, grid: Grid, anatomy: Anatomy, acc: Accessories) -> None:
+    """Draw the accessories into ``layer`` (μ·t)."""
+    s = grid.spacing
+    width_mm, height_mm = grid.shape[1] * s, grid.shape[0] * s
+    if acc.ruler is not None:
+        legs = anatomy.legs
+        x = {
+            "left": grid.x0 + 15.0,
+            "right": grid.x0 + width_mm - 35.0,
+            "between": float((legs["right"].knee[0] + legs["left"].knee[0]) / 2 - 10.0),
+            "lateral": float(legs["left"].hip[0] + 95 * anatomy.scale),
+        }[acc.ruler]
+        y_range = None
+        if acc.ruler_range is not None:
+            y_range = (
+                grid.y0 + acc.ruler_range[0] * height_mm,
+                grid.y0 + acc.ruler_range[1] * height_mm,
+            )
+        render_ruler(
+            layer, grid, x, grid.y0 + acc.ruler_start, y_range, mirrored=acc.ruler == "left"
+        )
+    for letter, fx, fy, size, reversed_ in acc.markers:
+        x, y = grid.x0 + fx * width_mm, grid.y0 + fy * height_mm
+        _marker(layer, grid, letter, x, y, size, reversed_)
+    if acc.block is not None:
+        x0, x1, y0, y1 = acc.block
+        slab(layer, grid, ((x0 + x1) / 2, y0), ((x0 + x1) / 2, y1), (x1 - x0) / 2, 250.0, MU_WOOD)
+    if acc.ball is not None:
+        ellipsoid(layer, grid, acc.ball, (12.5, 12.5), 12.5, MU_STEEL)
+
+
+def _marker(layer, grid: Grid, letter: str, x: float, y: float, size: float, reversed_: bool):
+    """A lead letter in a plastic holder, ``size`` mm high, centred at (x, y) mm."""
+    s = grid.spacing
+    mask = text_mask(letter, max(round(size / s), 4))
+    if reversed_:
+        mask = mask[:, ::-1]
+    h, w = mask.shape
+    holder = size * 0.35
+    slab(
+        layer,
+        grid,
+        (x, y - size / 2 - holder),
+        (x, y + size / 2 + holder),
+        w * s / 2 + holder,
+        8.0,
+        0.012,
+    )
+    c, r = round((x - grid.x0) / s - w / 2), round((y - grid.y0) / s - h / 2)
+    r0, c0 = max(r, 0), max(c, 0)
+    r1, c1 = min(r + h, grid.shape[0]), min(c + w, grid.shape[1])
+    if r1 <= r0 or c1 <= c0:
+        return
+    layer[r0:r1, c0:c1] += 1.5 * MU_LEAD * mask[r0 - r : r1 - r, c0 - c : c1 - c]
