@@ -4,22 +4,20 @@ folder's landmarks.csv, and fine-tune the model on the reviewed images.
 The folder's images are listed with a status and the model's uncertainty (predicted in a
 worker thread, cached in ``DATA/.apn-annotate.json``; see :mod:`napari_apn._annotate`).
 Opening one shows it in its spacing with its saved points, else the model's, in one
-landmarks layer coloured by label. Keys (bound on the viewer and on the two layers, which
-take them before napari's own layer keys): 1–6 choose a landmark; a click in add mode
-places it there (moving its point if it has one); ``A`` marks it not in this image;
-``N``/``P`` open the next/previous image of the list (saving changes first); ``R`` saves
-and marks the image reviewed. Fine-tuning runs ``apn train`` on the reviewed images with
-``--init`` the current model (:class:`~napari_apn._qt.train_widget.TrainingRunner`);
-the new run then pre-places the points.
+landmarks layer coloured by label (:mod:`napari_apn._annotate_editor`). Keys, bound on
+the viewer and on the two layers (which take them before napari's own layer keys): 1–6
+choose a landmark; a click in add mode places it there (moving its point if it has one);
+``A`` marks it not in this image; ``N``/``P`` open the next/previous image of the list
+(saving changes first); ``R`` saves and marks the image reviewed. Fine-tuning
+(:mod:`napari_apn._qt.annotate_finetune`) trains from the current model on the reviewed
+images; the new run then pre-places the points.
 """
 
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 
-import numpy as np
 from magicgui.widgets import (
     CheckBox,
     ComboBox,
@@ -34,12 +32,12 @@ from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import QAbstractItemView, QTableWidget, QTableWidgetItem
 
 from napari_apn._annotate import BY_NAME, BY_UNCERTAINTY, Session
+from napari_apn._annotate_editor import NAMES, ImageEditor, bind_keys, unbind_keys
 from napari_apn._qt._common import chosen_folder
+from napari_apn._qt.annotate_finetune import FinetunePanel
 from napari_apn._qt.detect_widget import DEFAULT_MODEL
-from napari_apn._qt.train_widget import TrainingRunner
 from napari_apn._runs import recent_runs, remember
 
-NAMES = ("femur_right", "femur_left", "knee_right", "knee_left", "ankle_right", "ankle_left")
 KEYS_HELP = (
     "Keys: 1–6 choose the landmark · click places it (or moves its point) · "
     "A: not in this image · N / P: next / previous image (saves changes) · "
@@ -50,7 +48,6 @@ KEYS_HELP = (
 class AnnotateWidget(Container):
     def __init__(self, napari_viewer) -> None:
         from napari_apn._points import watch
-        from napari_apn._train import train_options
 
         super().__init__()
         self.viewer = napari_viewer
@@ -70,18 +67,11 @@ class AnnotateWidget(Container):
         self.current = Label(value="")
         self.marks = Label(value="")
         self.reviewed = CheckBox(text="reviewed (R)", value=False, enabled=False)
+        self.finetune = FinetunePanel(self)
         buttons = [
             PushButton(text=t) for t in ("◀ Previous (P)", "Next (N) ▶", "Absent (A)", "Save")
         ]
         self.previous_button, self.next_button, self.absent_button, self.save_button = buttons
-        self.run = FileEdit(label="run folder", mode="d", value="")
-        self.minutes = FloatSpinBox(label="time budget (min)", min=0, max=1000, step=0.5, value=5)
-        self.unlabelled = CheckBox(text="use the other images as unlabelled data", value=True)
-        self.unlabelled.visible = "--unlabelled" in train_options()
-        self.finetune_button = PushButton(text="Fine-tune on reviewed images")
-        self.stop_button = PushButton(text="Stop fine-tuning", enabled=False)
-        self.finetune_progress = ProgressBar(label="", min=0, max=1, value=0)
-        self.finetune_status = Label(value="")
         self.table = QTableWidget(0, 3)
         self.table.setHorizontalHeaderLabels(["image", "status", "uncertainty"])
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -105,13 +95,7 @@ class AnnotateWidget(Container):
                 self.reviewed,
                 Container(widgets=buttons[:2], layout="horizontal", labels=False),
                 Container(widgets=buttons[2:], layout="horizontal", labels=False),
-                self.run,
-                self.minutes,
-                self.unlabelled,
-                self.finetune_button,
-                self.stop_button,
-                self.finetune_progress,
-                self.finetune_status,
+                self.finetune,
             ]
         )
         self.native.layout().insertWidget(10, self.table)
@@ -125,12 +109,7 @@ class AnnotateWidget(Container):
         self.absent_button.changed.connect(self.mark_absent)
         self.save_button.changed.connect(self.save)
         self.reviewed.changed.connect(self._review_ticked)
-        self.finetune_button.changed.connect(self.finetune)
-        self.stop_button.changed.connect(self.stop_finetune)
         self.table.cellClicked.connect(lambda row, _col: self.open_image(self.rows[row]))
-        self.runner = TrainingRunner()
-        self.runner.event.connect(self._finetune_event)
-        self.runner.ended.connect(self._finetune_ended)
         self.session: Session | None = None
         self.model_id: str | None = None
         self.rows: list[str] = []
@@ -138,21 +117,16 @@ class AnnotateWidget(Container):
         self._cancel_list = threading.Event()
         self._pending = False
         self._quiet = False  # True while the widget sets its own controls
-        self.image: str | None = None  # the image shown, its layers and what is marked
-        self.image_layer = self.points = None
-        self.spacing: tuple[float, float] | None = None
-        self.absent: set[str] = set()
-        self.chosen = NAMES[0]
-        self.dirty = False
-        self._bind_keys(self.viewer)
-        viewer, keys = self.viewer, list(self._keys())
-        self.native.destroyed.connect(lambda *_: [viewer.bind_key(k, None) for k in keys])
+        self.editor: ImageEditor | None = None  # the image open
+        viewer, keys = self.viewer, bind_keys(self._key_actions(), self.viewer)
+        self.native.destroyed.connect(lambda *_: unbind_keys(viewer, keys))
 
     # ----- model ----------------------------------------------------------------------
     def model_name(self) -> str:
         return "default" if self.model.value in (None, DEFAULT_MODEL) else str(self.model.value)
 
-    def _set_model(self, name: str) -> None:
+    def use_model(self, name: str) -> None:
+        """Make ``name`` (``default`` or a run folder) the model that pre-places points."""
         if name != "default":
             remember(name)
         self.model.reset_choices()
@@ -165,9 +139,9 @@ class AnnotateWidget(Container):
         if folder is None:
             return
         if not is_run(folder):
-            self._fail(f"{folder}: not a run folder (no config.json)")
+            self.fail(f"{folder}: not a run folder (no config.json)")
             return
-        self._set_model(str(folder))
+        self.use_model(str(folder))
 
     def _model_changed(self, *_args) -> None:
         if self.session is None or self._quiet:
@@ -186,14 +160,14 @@ class AnnotateWidget(Container):
 
         folder = Path(folder) if folder is not None else chosen_folder(self.folder)
         if folder is None:
-            return self._fail("choose a folder of radiographs")
+            return self.fail("choose a folder of radiographs")
         if not self.save_if_changed():
             return False
         self.cancel_predictions()
         try:
             session = Session.open(folder)
         except ApnError as exc:
-            return self._fail(str(exc))
+            return self.fail(str(exc))
         self._close_image()
         self.session = session
         for warning in filter(None, [session.warning]):
@@ -208,7 +182,7 @@ class AnnotateWidget(Container):
             show_warning(f"Annotate: the model {model} is gone; using the bundled model")
             model = session.state.model = "default"
         self._quiet = True
-        self._set_model(model)
+        self.use_model(model)
         self._quiet = False
         self.predict_list()
         current = session.state.current
@@ -228,7 +202,7 @@ class AnnotateWidget(Container):
         except ApnError as exc:
             self.model_id = None
             self.refresh()
-            self._fail(str(exc))
+            self.fail(str(exc))
             return
         stale = session.stale(self.model_id)
         self.refresh()
@@ -240,7 +214,7 @@ class AnnotateWidget(Container):
         worker = thread_worker(predict_images, ignore_errors=True)(items, model, cancel.is_set)
         model_id = self.model_id
         worker.yielded.connect(lambda result: self._predicted(session, model_id, *result))
-        worker.errored.connect(lambda exc: self._fail(str(exc)))
+        worker.errored.connect(lambda exc: self.fail(str(exc)))
         worker.finished.connect(lambda: self._list_finished(worker))
         self.list_worker = worker
         self.progress.max, self.progress.value, self.progress.visible = len(items), 0, True
@@ -302,6 +276,11 @@ class AnnotateWidget(Container):
         self._show_marks()
 
     # ----- one image ------------------------------------------------------------------
+    @property
+    def image(self) -> str | None:
+        """The image open (its path relative to DATA), or ``None``."""
+        return self.editor.image if self.editor is not None else None
+
     def open_image(self, rel: str) -> bool:
         """Open ``rel`` (in a worker thread), saving the current image's changes first."""
         from napari.qt.threading import thread_worker
@@ -331,43 +310,24 @@ class AnnotateWidget(Container):
     def _open_failed(self, session: Session, rel: str, exc: Exception) -> None:
         session.problems[rel] = str(exc)
         self.refresh()
-        self._fail(str(exc))
+        self.fail(str(exc))
 
     def _show(self, view, session: Session, model_id: str | None) -> None:
-        from napari.layers import Layer
         from napari.utils.notifications import show_warning
-
-        from napari_apn._layers import ImageRef, image_layer_data, points_layer_data
 
         if view.prediction is not None and model_id is not None:
             session.store(model_id, view.image, view.prediction)
         if session is not self.session:  # another folder was opened meanwhile
             return
         self._close_image()
-        radiograph = view.radiograph
-        name = Path(view.image).name
-        image = image_layer_data(radiograph, name=name, image=view.image)
-        ref = ImageRef(view.image, str(radiograph.path.resolve()), radiograph.spacing)
-        data, kwargs, kind = points_layer_data(
-            view.labels, f"{name} landmarks", ref, confidence=view.confidence, source=view.source
-        )
-        kwargs["metadata"]["apn_absent"] = list(view.absent)
-        self.image_layer = self.viewer.add_layer(Layer.create(*image))
-        self.points = self.viewer.add_layer(Layer.create(data, kwargs, kind))
-        self.image, self.spacing = view.image, radiograph.spacing
-        self.absent, self.dirty = set(view.absent), False
-        self._wire(self.points)
-        placed = self._placed()
-        self.choose(next((i for i, n in enumerate(NAMES) if n not in placed | self.absent), 0))
-        self.points.mode = "add"
-        self.viewer.layers.selection.active = self.points
+        self.editor = ImageEditor(self.viewer, view, self._key_actions(), self._changed)
         session.state.current = view.image
         session.write_state()
         self._quiet = True
         self.reviewed.enabled, self.reviewed.value = True, view.image in session.state.reviewed
         self._quiet = False
         self.status.value = f"{view.image}: points from {view.source}"
-        if radiograph.spacing is None:
+        if view.radiograph.spacing is None:
             show_warning(
                 f"Annotate: {view.image} has no pixel spacing: its points are in pixels; "
                 "set 'spacing if none' (mm/px) and open it again, or add spacing_mm to "
@@ -377,108 +337,41 @@ class AnnotateWidget(Container):
         self.refresh()
 
     def _close_image(self) -> None:
-        for layer in (self.points, self.image_layer):
-            if layer is not None and layer in self.viewer.layers:
-                self.viewer.layers.remove(layer)
-        self.image_layer = self.points = self.image = None
-        self.absent, self.dirty = set(), False
+        if self.editor is not None:
+            self.editor.close()
+        self.editor = None
         self.reviewed.enabled = False
 
-    def _wire(self, layer) -> None:
-        """Keys on the two layers (they come before napari's layer keys), and the point
-        handlers: run before the add-guard, so a point added for a landmark that has one
-        moves it instead of being refused as a duplicate."""
-        self._bind_keys(layer, self.image_layer)
-        layer.events.data.connect(self._on_data, position="first")
-        layer.events.features.connect(self._on_features)
-        layer.selected_data.events.active.connect(self._on_selected)
-
-    def _placed(self) -> set[str]:
-        from napari_apn._points import placed
-
-        return set(placed(self.points)) if self.points is not None else set()
-
-    def _on_data(self, event) -> None:
-        from napari_apn._points import placed
-
-        action = str(getattr(event.action, "value", event.action))
-        if action == "added":
-            labels = placed(self.points)
-            new = {i % len(labels) for i in event.data_indices}
-            for i in new:
-                older = [j for j, n in enumerate(labels) if n == labels[i] and j not in new]
-                if labels[i] == self.chosen and older:
-                    self.points.remove(older)  # a move: the new point replaces the old
-                self.absent.discard(labels[i])
-        if action in ("added", "removed", "changed"):
-            self.dirty = True
-            self._schedule()
-
-    def _on_features(self, _event=None) -> None:
-        self.dirty = True
+    def _changed(self) -> None:
+        """The open image's points or marks changed: redraw its line now, the list soon."""
+        self._show_marks()
         self._schedule()
 
-    def _on_selected(self, index: int | None) -> None:
-        """Selecting one point chooses its landmark (what ``A`` then marks)."""
-        from napari_apn._points import placed
-
-        labels = placed(self.points) if self.points is not None else []
-        index = -1 if index is None else index
-        name = labels[index] if 0 <= index < len(labels) else None
-        if name in NAMES and name != self.chosen:
-            self.choose(NAMES.index(name))
-
     def _show_marks(self) -> None:
-        if self.image is None:
+        editor = self.editor
+        if editor is None:
             self.current.value = self.marks.value = ""
             return
-        at = self.rows.index(self.image) + 1 if self.image in self.rows else 0
-        self.current.value = f"{at}/{len(self.rows)}: {self.image}" + (" *" if self.dirty else "")
-        placed = self._placed()
-        parts = []
-        for i, name in enumerate(NAMES):
-            state = "✓" if name in placed else "absent" if name in self.absent else "–"
-            parts.append(f"{'▶' if name == self.chosen else ' '}{i + 1} {name} {state}")
-        self.marks.value = "\n".join("   ".join(parts[i : i + 2]) for i in range(0, 6, 2))
+        at = self.rows.index(editor.image) + 1 if editor.image in self.rows else 0
+        changed = " (changed)" if editor.dirty else ""
+        self.current.value = f"{at}/{len(self.rows)}: {editor.image}{changed}"
+        self.marks.value = editor.marks()
 
     # ----- keys -----------------------------------------------------------------------
-    def _keys(self) -> dict:
+    def _key_actions(self) -> dict:
         keys = {str(i + 1): (lambda i=i: self.choose(i)) for i in range(len(NAMES))}
         keys |= {"A": self.mark_absent, "N": self.next_image, "P": self.previous_image}
         return keys | {"R": self.mark_reviewed}
 
-    def _bind_keys(self, *providers) -> None:
-        def bound(action):
-            def on_key(_provider) -> None:
-                action()
-
-            return on_key
-
-        for key, action in self._keys().items():
-            for provider in providers:
-                provider.bind_key(key, bound(action), overwrite=True)
-
     def choose(self, index: int) -> None:
         """Make landmark ``index`` (0–5) the one a click places or moves."""
-        from napari_apn._points import choose
-
-        self.chosen = NAMES[index]
-        if self.points is not None:
-            choose(self.points, self.chosen)
-        self._show_marks()
+        if self.editor is not None:
+            self.editor.choose(index)
 
     def mark_absent(self) -> None:
-        """The chosen landmark is not in this image: its point goes, the absence is saved."""
-        from napari_apn._points import placed
-
-        if self.points is None:
-            return
-        mine = [i for i, n in enumerate(placed(self.points)) if n == self.chosen]
-        if mine:
-            self.points.remove(mine)
-        self.absent.add(self.chosen)
-        self.dirty = True
-        self._show_marks()
+        """The chosen landmark is not in this image (saved as empty x,y)."""
+        if self.editor is not None:
+            self.editor.mark_absent()
 
     def next_image(self) -> bool:
         return self._step(+1)
@@ -520,96 +413,29 @@ class AnnotateWidget(Container):
 
     # ----- saving ---------------------------------------------------------------------
     def save_if_changed(self) -> bool:
-        return self.save() if self.dirty else True
+        return self.save() if self.editor is not None and self.editor.dirty else True
 
     def save(self) -> bool:
         """Write the image's rows of landmarks.csv: its points, and empty x,y for the
         landmarks marked absent. A landmark with two points is refused (nothing written)."""
         from apn_core.errors import ApnError
-        from napari_apn._layers import labels_from_points
-        from napari_apn._points import placed
 
-        if self.image is None:
+        editor = self.editor
+        if editor is None:
             return True
         try:
-            labels = labels_from_points(
-                self.points.data, placed(self.points), self.image, self.points.name
-            )
-            for name in self.absent:
-                i = NAMES.index(name)
-                labels.xy[i], labels.annotated[i] = np.nan, True
-            labels.spacing = self.spacing
-            path = self.session.save(self.image, labels)
+            path = self.session.save(editor.image, editor.labels())
             self.session.write_state()
         except (ApnError, OSError) as exc:
-            return self._fail(f"{self.image} not saved: {exc}")
-        self.dirty = False
-        self.status.value = f"saved {self.image} to {path}"
+            return self.fail(f"{editor.image} not saved: {exc}")
+        editor.dirty = False
+        self.status.value = f"saved {editor.image} to {path}"
         self.refresh()
         return True
 
-    def _fail(self, message: str) -> bool:
+    def fail(self, message: str) -> bool:
         from napari.utils.notifications import show_error
 
         self.status.value = f"failed: {message}"
         show_error(f"Annotate: {message}")
         return False
-
-    # ----- fine-tuning ----------------------------------------------------------------
-    def finetune(self) -> bool:
-        """``apn train`` on the reviewed images (a generated folder of links inside the run
-        folder; DATA is not touched) from the current model, in a separate process."""
-        from apn_core.errors import ApnError
-        from napari_apn._train import train_command
-
-        session = self.session
-        if self.runner.running or session is None or not self.save_if_changed():
-            return False
-        reviewed = session.reviewed_images()
-        if not reviewed:
-            return self._fail("no reviewed image yet: correct the points and press R")
-        run = chosen_folder(self.run)
-        if run is None:
-            stamp = time.strftime("%Y%m%d-%H%M%S")
-            run = Path.cwd() / "runs" / f"{session.root.name}-finetune-{stamp}"
-            self.run.value = run
-        if run.exists() and (not run.is_dir() or any(run.iterdir())):
-            return self._fail(f"{run}: not an empty folder; choose a new run folder")
-        options = ["--init", self.model_name(), "--preset", "finetune"]
-        if self.minutes.value > 0:
-            options += ["--max-minutes", str(self.minutes.value)]
-        try:
-            data = session.training_folder(run / "reviewed", reviewed)
-            others = [r for r in session.images if r not in reviewed]
-            if self.unlabelled.visible and self.unlabelled.value and others:
-                unlabelled = session.training_folder(run / "unlabelled", others, False)
-                options += ["--unlabelled", str(unlabelled)]
-        except (ApnError, OSError) as exc:
-            return self._fail(f"cannot prepare the training data in {run}: {exc}")
-        self.runner.start(train_command(data, run, *options), run)
-        self.finetune_button.enabled, self.stop_button.enabled = False, True
-        self.finetune_status.value = f"fine-tuning on {len(reviewed)} reviewed image(s)…"
-        return True
-
-    def stop_finetune(self) -> None:
-        if self.runner.running:
-            self.runner.stop()
-            self.finetune_status.value = "stopping after the current step…"
-
-    def _finetune_event(self, _e: dict) -> None:
-        progress = self.runner.progress
-        self.finetune_progress.max, self.finetune_progress.value = progress.total, progress.done
-        if progress.text:
-            self.finetune_status.value = progress.text
-
-    def _finetune_ended(self, result) -> None:
-        self.finetune_button.enabled, self.stop_button.enabled = True, False
-        run = self.runner.run
-        if result.state == "failed":
-            self.finetune_status.value = f"failed: {result.message}"
-            self._fail(f"fine-tuning: {result.message}")
-        elif result.usable:
-            self.finetune_status.value = f"{result.state}: {run} now pre-places the points"
-            self._set_model(str(run))  # predicts the list again with the new model
-        else:
-            self.finetune_status.value = f"{result.state} without weights"

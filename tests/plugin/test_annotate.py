@@ -139,32 +139,35 @@ def test_annotate_three_images_with_keys_save_and_resume(annotate, data, mouse, 
     w = annotate(data)
     press = annotate.press
     assert w.image == a and w.session.status(a, w.model_id) == "predicted"
-    assert sorted(w.points.features["label"]) == sorted(NAMES)
-    assert w.points.mode == "add"
+    assert sorted(w.editor.points.features["label"]) == sorted(NAMES)
+    assert w.editor.points.mode == "add"
 
     press("3")  # knee_right: a click moves its point there
     assert "▶3 knee_right" in w.marks.value
-    click(mouse, w.points, (300.0, 60.0))
-    np.testing.assert_allclose(point(w.points, "knee_right"), (300.0, 60.0))
-    assert len(w.points.data) == 6
+    click(mouse, w.editor.points, (300.0, 60.0))
+    np.testing.assert_allclose(point(w.editor.points, "knee_right"), (300.0, 60.0))
+    assert len(w.editor.points.data) == 6
     press("6")
     press("A")  # ankle_left is not in this image
-    assert "ankle_left" not in set(w.points.features["label"])
+    assert "ankle_left" not in set(w.editor.points.features["label"])
     press("R")
     press("N")
     assert w.image == b
     press("1")
-    click(mouse, w.points, (40.0, 45.5))
+    click(mouse, w.editor.points, (40.0, 45.5))
     press("N")  # saves b (changed), opens c
     assert w.image == c
-    predicted_c = w.points.data.copy(), list(w.points.features["label"])
+    predicted_c = w.editor.points.data.copy(), list(w.editor.points.features["label"])
     press("R")  # the model's points, accepted as they are
     press("N")
     assert w.image == d  # a PNG: its spacing comes from landmarks.csv
-    assert tuple(w.image_layer.scale) == (2.0, 2.0) and str(w.image_layer.units[0]) == "millimeter"
-    assert w.points.metadata["apn_source"] == "landmarks.csv"
+    assert (
+        tuple(w.editor.image_layer.scale) == (2.0, 2.0)
+        and str(w.editor.image_layer.units[0]) == "millimeter"
+    )
+    assert w.editor.points.metadata["apn_source"] == "landmarks.csv"
     press("2")
-    click(mouse, w.points, (50.0, 140.0))
+    click(mouse, w.editor.points, (50.0, 140.0))
     press("P")  # saves d, back to c
     assert w.image == c
 
@@ -204,11 +207,11 @@ def test_a_new_point_gets_the_chosen_landmark_and_duplicates_are_refused(
     annotate, data, mouse, notifications
 ):
     w = annotate(data)
-    press, layer = annotate.press, w.points
+    press, layer = annotate.press, w.editor.points
     labels = list(layer.features["label"])
     layer.remove([labels.index("knee_left")])
     layer.selected_data = {list(layer.features["label"]).index("femur_right")}
-    assert w.chosen == "femur_right"  # selecting a point chooses its landmark
+    assert w.editor.chosen == "femur_right"  # selecting a point chooses its landmark
     press("4")
     click(mouse, layer, (280.0, 140.0))
     assert sorted(layer.features["label"]) == sorted(NAMES)
@@ -239,7 +242,7 @@ def _colour_of(name: str) -> np.ndarray:
 
 
 def test_uncertainty_is_one_minus_the_lowest_present_confidence():
-    from napari_apn._annotate import Uncertainty, uncertainty
+    from napari_apn._annotate_state import Uncertainty, uncertainty
 
     u = uncertainty(np.array([0.9, 0.8, 0.1]), np.array([True, True, False]))
     assert u == Uncertainty(0.2, 1)
@@ -304,7 +307,7 @@ def test_errors_are_status_text_and_notifications(annotate, tmp_path, template, 
     assert any("a_broken.dcm" in m for m in notifications())
     w.open_image("b.png")
     annotate.idle(w)
-    assert w.image == "b.png" and str(w.points.units[0]) == "pixel"
+    assert w.image == "b.png" and str(w.editor.points.units[0]) == "pixel"
     assert any("no pixel spacing" in m for m in notifications())
     assert w.mark_reviewed()
     assert read_landmarks_csv(folder / "landmarks.csv", DEFAULT_LANDMARKS)["b.png"].spacing is None
@@ -312,7 +315,7 @@ def test_errors_are_status_text_and_notifications(annotate, tmp_path, template, 
     w.fallback.value = 2.0  # a spacing for images without one: used and written
     w.open_image("b.png")
     annotate.idle(w)
-    assert tuple(w.points.scale) == (2.0, 2.0)
+    assert tuple(w.editor.points.scale) == (2.0, 2.0)
     assert w.mark_reviewed()
     saved = read_landmarks_csv(folder / "landmarks.csv", DEFAULT_LANDMARKS)["b.png"]
     assert saved.spacing == (2.0, 2.0)
@@ -324,18 +327,20 @@ def test_fine_tune_on_reviewed_images_from_the_current_model(annotate, template,
 
     data = shutil.copytree(template, tmp_path / "data")
     before = sorted(p.name for p in data.iterdir())
-    w = annotate(data, minutes=0.01)
+    w = annotate(data)
+    w.finetune.minutes.value = 0.01
     annotate.press("R")
     annotate.press("N")
     annotate.press("R")
     reviewed = image_names(data)[:2]
     assert w.session.reviewed_images() == reviewed
     run = tmp_path / "run"
-    w.run.value = run
-    assert w.finetune()
-    assert w.runner.running and not w.finetune_button.enabled
-    qtbot.waitUntil(lambda: not w.runner.running, timeout=180000)
-    assert w.finetune_status.value.startswith("finished"), w.finetune_status.value
+    panel = w.finetune
+    panel.run.value = run
+    assert panel.start()
+    assert panel.runner.running and not panel.start_button.enabled
+    qtbot.waitUntil(lambda: not panel.runner.running, timeout=180000)
+    assert panel.status.value.startswith("finished"), panel.status.value
     init = json.loads((run / "config.json").read_text())["init"]
     assert init["model"] == "default" and init["source"] == "bundled:default"
     trained = read_landmarks_csv(run / "reviewed" / "landmarks.csv", DEFAULT_LANDMARKS)
@@ -346,6 +351,51 @@ def test_fine_tune_on_reviewed_images_from_the_current_model(annotate, template,
     assert w.session.state.model == str(run.resolve())
     assert len(w.session.state.predictions) == 2 and not w.session.stale(w.model_id)
     assert sorted(p.name for p in data.iterdir()) == sorted([*before, ".apn-annotate.json"])
+
+
+def test_unlabelled_images_are_offered_when_the_cli_has_the_option(
+    annotate, template, tmp_path, monkeypatch
+):
+    from napari_apn import _train
+
+    monkeypatch.setattr(_train, "train_options", lambda: {"--init", "--unlabelled"})
+    data = shutil.copytree(template, tmp_path / "data")
+    w = annotate(data)
+    annotate.press("R")
+    started = []
+    monkeypatch.setattr(w.finetune.runner, "start", lambda command, *_: started.append(command))
+    w.finetune.run.value = tmp_path / "run"
+    assert w.finetune.unlabelled.value and w.finetune.start()
+    (command,) = started
+    assert command[command.index("--init") + 1] == "default"
+    unlabelled = Path(command[command.index("--unlabelled") + 1])
+    assert image_names(unlabelled) == image_names(data)[1:]  # every image not reviewed
+    assert not (unlabelled / "landmarks.csv").exists()
+    assert image_names(Path(command[4])) == image_names(data)[:1]
+
+
+def test_the_state_file_round_trips_and_drops_what_it_cannot_read():
+    from napari_apn._annotate_state import CachedPrediction, State
+
+    nan = np.nan
+    p = CachedPrediction(
+        (10, 20),
+        ("a", "b"),
+        np.array([[1.0, 2.0], [nan, nan]]),
+        np.array([0.9, 0.1]),
+        np.array([True, False]),
+    )
+    state = State("x.dcm", "default", {"x.dcm"}, {"m1": {"x.dcm": p}})
+    d = json.loads(json.dumps(state.to_json(), allow_nan=False))  # strict JSON: no NaN
+    d["predictions"]["m1"]["y.dcm"] = {"names": ["a"], "xy": "garbage"}
+    back = State.from_json(d)
+    assert back.current == "x.dcm" and back.reviewed == {"x.dcm"}
+    assert list(back.predictions["m1"]) == ["x.dcm"]  # the malformed entry is dropped
+    q = back.predictions["m1"]["x.dcm"]
+    np.testing.assert_array_equal(q.xy, p.xy)
+    assert q.stamp == (10, 20) and list(q.present) == [True, False]
+    with pytest.raises(ValueError):
+        State.from_json({"format": "something else"})
 
 
 def test_annotate_docks_from_the_plugin_menu(make_napari_viewer):
