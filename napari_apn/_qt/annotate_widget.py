@@ -29,7 +29,7 @@ from magicgui.widgets import (
     PushButton,
 )
 from qtpy.QtCore import QTimer
-from qtpy.QtWidgets import QAbstractItemView, QTableWidget, QTableWidgetItem
+from qtpy.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
 
 from napari_apn._annotate import BY_NAME, BY_UNCERTAINTY, Session
 from napari_apn._annotate_editor import NAMES, ImageEditor, bind_keys, unbind_keys
@@ -77,7 +77,10 @@ class AnnotateWidget(Container):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setMinimumHeight(160)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        header = self.table.horizontalHeader()
+        for column in (0, 1):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(True)
         self.extend(
             [
                 self.help,
@@ -117,6 +120,7 @@ class AnnotateWidget(Container):
         self._cancel_list = threading.Event()
         self._pending = False
         self._quiet = False  # True while the widget sets its own controls
+        self._open_when_predicted = False
         self.editor: ImageEditor | None = None  # the image open
         viewer, keys = self.viewer, bind_keys(self._key_actions(), self.viewer)
         self.native.destroyed.connect(lambda *_: unbind_keys(viewer, keys))
@@ -169,7 +173,7 @@ class AnnotateWidget(Container):
         except ApnError as exc:
             return self.fail(str(exc))
         self._close_image()
-        self.session = session
+        self.session, self._open_when_predicted = session, False
         for warning in filter(None, [session.warning]):
             show_warning(f"Annotate: {warning}")
         if session.csv_problems:
@@ -186,7 +190,13 @@ class AnnotateWidget(Container):
         self._quiet = False
         self.predict_list()
         current = session.state.current
-        return self.open_image(current if current in session.images else self.rows[0])
+        if current in session.images:
+            return self.open_image(current)
+        if self.list_worker is not None and self.order.value == BY_UNCERTAINTY:
+            self._open_when_predicted = True  # the least certain image, once it is known
+            self.status.value += "; the least certain image opens when they are done"
+            return True
+        return self.open_image(self.rows[0])
 
     def predict_list(self) -> None:
         """Predict, in a worker thread, the images the current model has not predicted."""
@@ -246,6 +256,8 @@ class AnnotateWidget(Container):
                 f"; {bad} image(s) could not be read (see the list)" if bad else ""
             )
         self.refresh()
+        if self._open_when_predicted and self.editor is None and self.rows:
+            self.open_image(self.rows[0])
 
     def _schedule(self) -> None:
         if not self._pending:
@@ -290,6 +302,7 @@ class AnnotateWidget(Container):
         session = self.session
         if session is None or self.open_worker is not None or not self.save_if_changed():
             return False
+        self._open_when_predicted = False
         read = session.read_args(rel, self.fallback.value or None)
         cached = session.prediction(rel, self.model_id)
         worker = thread_worker(load_view, ignore_errors=True)(

@@ -279,6 +279,7 @@ def test_the_least_certain_image_comes_first_and_predictions_are_cached(
     assert w.rows[0] == hard, [(r, w.session.status(r, w.model_id)) for r in w.rows]
     assert w.session.status(hard, w.model_id) == "predicted · 2 absent"
     assert w.table.item(0, 0).text() == hard
+    assert w.image == hard  # the first time, the least certain image opens
 
     new_session(predictions)
     annotate(folder, order="least certain first")
