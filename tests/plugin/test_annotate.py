@@ -290,6 +290,23 @@ def test_the_least_certain_image_comes_first_and_predictions_are_cached(
     assert len(predictions) == 1
 
 
+def test_predictions_run_in_a_worker_and_cancel_keeps_what_is_done(make_napari_viewer, data, qtbot):
+    from napari_apn._qt.annotate_widget import AnnotateWidget
+
+    w = AnnotateWidget(make_napari_viewer())
+    w.order.value = "folder order"
+    assert w.open_folder(data)
+    assert w.list_worker is not None  # returned at once: predicting goes on in a thread
+    w.cancel_predictions()
+    qtbot.waitUntil(lambda: w.list_worker is None and w.open_worker is None, timeout=120000)
+    assert w.status.value.startswith("cancelled")
+    left = w.session.stale(w.model_id)
+    assert 0 < len(left) < len(w.session.images)  # the open image is predicted, not all
+    state = json.loads((data / ".apn-annotate.json").read_text())
+    cached = set(next(iter(state["predictions"].values()), {}))
+    assert cached == set(w.session.images) - set(left)
+
+
 def test_errors_are_status_text_and_notifications(annotate, tmp_path, template, notifications):
     (tmp_path / "empty").mkdir()
     w = annotate(tmp_path / "empty")
