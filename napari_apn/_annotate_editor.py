@@ -67,6 +67,7 @@ class ImageEditor:
         )
         kwargs["metadata"]["apn_absent"] = list(view.absent)
         self.viewer, self.image, self.spacing = viewer, view.image, radiograph.spacing
+        self.source = view.source  # where the points came from: landmarks.csv or the model
         self.image_layer = viewer.add_layer(Layer.create(*image))
         self.points = viewer.add_layer(Layer.create(data, kwargs, kind))
         self.absent, self.dirty, self.changed = set(view.absent), False, changed

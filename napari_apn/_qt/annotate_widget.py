@@ -120,7 +120,7 @@ class AnnotateWidget(Container):
         self._cancel_list = threading.Event()
         self._pending = False
         self._quiet = False  # True while the widget sets its own controls
-        self._open_when_predicted = False
+        self._open_when_predicted = self._state_warned = False
         self.editor: ImageEditor | None = None  # the image open
         viewer, keys = self.viewer, bind_keys(self._key_actions(), self.viewer)
         self.native.destroyed.connect(lambda *_: unbind_keys(viewer, keys))
@@ -205,7 +205,8 @@ class AnnotateWidget(Container):
         from apn_core.errors import ApnError
         from napari_apn._annotate import model_identity, predict_images
 
-        self.cancel_predictions()
+        self.cancel_predictions()  # a running list stops; its finish is ignored
+        self.list_worker, self.progress.visible, self.cancel_button.enabled = None, False, False
         session, model = self.session, self.model_name()
         try:
             self.model_id = model_identity(model)
@@ -250,7 +251,7 @@ class AnnotateWidget(Container):
         cancelled, self.list_worker = self._cancel_list.is_set(), None
         self.progress.visible, self.cancel_button.enabled = False, False
         if self.session is not None:
-            self.session.write_state()
+            self.keep_state()
             bad = len(self.session.problems)
             self.status.value = ("cancelled" if cancelled else "predictions done") + (
                 f"; {bad} image(s) could not be read (see the list)" if bad else ""
@@ -335,18 +336,16 @@ class AnnotateWidget(Container):
         self._close_image()
         self.editor = ImageEditor(self.viewer, view, self._key_actions(), self._changed)
         session.state.current = view.image
-        session.write_state()
+        self.keep_state()
         self._quiet = True
         self.reviewed.enabled, self.reviewed.value = True, view.image in session.state.reviewed
         self._quiet = False
-        self.status.value = f"{view.image}: points from {view.source}"
         if view.radiograph.spacing is None:
             show_warning(
                 f"Annotate: {view.image} has no pixel spacing: its points are in pixels; "
                 "set 'spacing if none' (mm/px) and open it again, or add spacing_mm to "
                 "landmarks.csv"
             )
-            self.status.value += "; no spacing (pixel units)"
         self.refresh()
 
     def _close_image(self) -> None:
@@ -367,7 +366,9 @@ class AnnotateWidget(Container):
             return
         at = self.rows.index(editor.image) + 1 if editor.image in self.rows else 0
         changed = " (changed)" if editor.dirty else ""
-        self.current.value = f"{at}/{len(self.rows)}: {editor.image}{changed}"
+        units = "" if editor.spacing else ", pixel units: no spacing"
+        where = f" — points from {editor.source}{units}"
+        self.current.value = f"{at}/{len(self.rows)}: {editor.image}{changed}{where}"
         self.marks.value = editor.marks()
 
     # ----- keys -----------------------------------------------------------------------
@@ -407,7 +408,7 @@ class AnnotateWidget(Container):
         if self.image is None or not self.save():
             return False
         self.session.set_reviewed(self.image)
-        self.session.write_state()
+        self.keep_state()
         self._quiet = True
         self.reviewed.value = True
         self._quiet = False
@@ -421,7 +422,7 @@ class AnnotateWidget(Container):
             self.mark_reviewed()
         else:
             self.session.set_reviewed(self.image, False)
-            self.session.write_state()
+            self.keep_state()
             self.refresh()
 
     # ----- saving ---------------------------------------------------------------------
@@ -438,13 +439,25 @@ class AnnotateWidget(Container):
             return True
         try:
             path = self.session.save(editor.image, editor.labels())
-            self.session.write_state()
         except (ApnError, OSError) as exc:
             return self.fail(f"{editor.image} not saved: {exc}")
+        self.keep_state()
         editor.dirty = False
         self.status.value = f"saved {editor.image} to {path}"
         self.refresh()
         return True
+
+    def keep_state(self) -> None:
+        """Write the folder's state file; a folder that cannot take it (read-only) is said
+        once, and work goes on without resuming."""
+        from napari.utils.notifications import show_warning
+
+        try:
+            self.session.write_state()
+        except OSError as exc:
+            if not self._state_warned:
+                self._state_warned = True
+                show_warning(f"Annotate: cannot keep the state file in {self.session.root}: {exc}")
 
     def fail(self, message: str) -> bool:
         from napari.utils.notifications import show_error

@@ -339,6 +339,25 @@ def test_errors_are_status_text_and_notifications(annotate, tmp_path, template, 
     assert saved.spacing == (2.0, 2.0)
 
 
+def test_a_folder_that_cannot_take_the_state_file_still_saves_labels(
+    annotate, data, monkeypatch, notifications
+):
+    import errno
+
+    from apn_core.utils import atomic
+
+    def full(path, text):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(atomic, "write_text_atomic", full)
+    w = annotate(data)
+    annotate.press("R")
+    warned = [m for m in notifications() if "cannot keep the state file" in m]
+    assert len(warned) == 1  # said once, not at every change
+    assert read_landmarks_csv(data / "landmarks.csv", DEFAULT_LANDMARKS)[w.image].present.all()
+    assert not (data / ".apn-annotate.json").exists()
+
+
 def test_fine_tune_on_reviewed_images_from_the_current_model(annotate, template, tmp_path, qtbot):
     from apn_core import runs
     from napari_apn._runs import recent_runs
