@@ -340,6 +340,8 @@ class AnnotateWidget(Container):
         self._quiet = True
         self.reviewed.enabled, self.reviewed.value = True, view.image in session.state.reviewed
         self._quiet = False
+        if self.status.value.startswith("opening "):  # the line is the list's again
+            self.status.value = "predicting the list…" if self.list_worker is not None else ""
         if view.radiograph.spacing is None:
             show_warning(
                 f"Annotate: {view.image} has no pixel spacing: its points are in pixels; "
