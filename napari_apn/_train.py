@@ -1,11 +1,13 @@
-"""The Train widget's headless part (no Qt): which fields map to which configuration
-settings, the labelled-folder check and config file written before a run, and the CLI's
-error message. Tests and the widget call these."""
+"""The training process's headless part (no Qt): which fields map to which configuration
+settings, the labelled-folder check and config file written before a run, the command
+line, what the JSON progress events mean for a progress bar, and how a run ended. The
+Train and Annotate widgets and the tests call these."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 FIELDS = {  # widget attribute → (config section, key)
@@ -89,3 +91,84 @@ def cli_error(error_event: str | None, stderr: str) -> str | None:
         return error_event
     flagged = [ln for ln in stderr.splitlines() if ln.startswith("apn: error:")]
     return flagged[-1].removeprefix("apn: error:").strip() if flagged else None
+
+
+def train_command(data: str | Path, run: str | Path, *options: str) -> list[str]:
+    """``apn train DATA --out RUN --progress json OPTIONS…`` run by this interpreter
+    (the process a widget starts: the same CLI a user would run)."""
+    args = [sys.executable, "-m", "apn_core", "train", str(data), "--out", str(run)]
+    return [*args, "--progress", "json", *options]
+
+
+def train_options() -> set[str]:
+    """The options ``apn train`` accepts (``--init``, ``--unlabelled``, …): read from the
+    CLI's own parser, so a widget offers only what the installed CLI can do."""
+    import argparse
+    import re
+
+    from apn_core.cli import train
+
+    sub = argparse.ArgumentParser().add_subparsers()
+    train.register(sub)
+    return set(re.findall(r"--[a-z][a-z0-9-]*", sub.choices["train"].format_usage()))
+
+
+@dataclass
+class TrainingProgress:
+    """A running ``apn train --progress json`` as a progress bar and a status line show
+    it, from its JSON events (``start``, ``cache``, ``step``, ``epoch``, ``error``, ``stopped``,
+    ``done``). ``epochs``: the ``epoch`` records (for curves); ``error``: the message of an
+    ``error`` event."""
+
+    done: int = 0
+    total: int = 1
+    text: str = ""
+    error: str | None = None
+    last: dict = field(default_factory=dict)
+    epochs: list[dict] = field(default_factory=list)
+
+    def feed(self, e: dict) -> None:
+        self.last = e
+        kind = e.get("event")
+        if kind == "start":
+            self.total = max(1, e["epochs"] * e["steps_per_epoch"])
+            self.done = e["resume_epoch"] * e["steps_per_epoch"] + e["resume_step"]
+        elif kind == "cache":
+            self.text = f"caching images {e['done']}/{e['total']}"
+        elif kind == "step":
+            self.done = min(self.done + 1, self.total)
+            self.text = f"{e['phase']} epoch {e['epoch']}/{e['epochs']}, loss {e['loss']:.4g}"
+        elif kind == "epoch":
+            self.epochs.append(e)
+        elif kind == "error":
+            self.error = str(e.get("message", ""))
+        elif kind in ("stopped", "done"):
+            self.text = kind
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a training process ended: ``finished`` (exit 0: done or time budget reached),
+    ``stopped`` (by a signal, resumable: it left a checkpoint) or ``failed`` (``message``
+    says why). ``usable``: the run folder holds weights a model picker can offer."""
+
+    state: str
+    message: str = ""
+    usable: bool = False
+
+
+def outcome(code: int, error_event: str | None, stderr: str, run: Path | None) -> Outcome:
+    """The :class:`Outcome` of an ``apn train`` process from its exit code, its ``error``
+    event, its stderr and its run folder."""
+    from apn_core.runs import has_checkpoint
+
+    usable = run is not None and has_checkpoint(run)
+    error = cli_error(error_event, stderr)
+    if error is not None:
+        return Outcome("failed", error, False)
+    if code == 0:
+        return Outcome("finished", "", usable)
+    if usable:
+        return Outcome("stopped", "", True)
+    last = stderr.strip().splitlines()[-1] if stderr.strip() else f"exit code {code}"
+    return Outcome("failed", last, False)

@@ -8,12 +8,12 @@ napari thread would slow the viewer), following its JSON lines: progress bar, li
 and validation curves, Stop (SIGTERM: a clean stop with a checkpoint), Resume (the curves
 reload from the run's log). When the CLI refuses (e.g. the run folder already holds a
 run), its reason is shown. A finished run becomes selectable in Detect and Batch.
+The process is run by :class:`TrainingRunner`, which the Annotate widget's fine-tuning
+uses too.
 """
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 
 from magicgui.widgets import (
@@ -28,12 +28,90 @@ from magicgui.widgets import (
     SpinBox,
     TextEdit,
 )
-from qtpy.QtCore import QProcess
+from qtpy.QtCore import QObject, QProcess, Signal
 
 from napari_apn._qt._common import chosen_folder
 from napari_apn._qt.curves import Curves
 from napari_apn._runs import remember
-from napari_apn._train import FIELDS, Prepared, cli_error, config_with, prepare, preset_values
+from napari_apn._train import (
+    FIELDS,
+    Outcome,
+    Prepared,
+    TrainingProgress,
+    config_with,
+    outcome,
+    prepare,
+    preset_values,
+    train_command,
+)
+
+
+class TrainingRunner(QObject):
+    """One ``apn train … --progress json`` as a separate process, followed through its JSON
+    lines; what the Train and Annotate widgets share.
+
+    ``event`` carries each JSON event (after :attr:`progress` took it in); ``ended`` the
+    :class:`~napari_apn._train.Outcome`. A run that ends with weights is remembered
+    (offered in Detect and Batch). Temporary files given to :meth:`start` are removed when
+    the process ends. :meth:`stop` sends SIGTERM: the CLI saves a checkpoint and exits.
+    """
+
+    event = Signal(dict)
+    ended = Signal(object)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.process: QProcess | None = None
+        self.progress = TrainingProgress()
+        self.run: Path | None = None
+        self._buffer = ""
+        self._temporary: list[str] = []
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None
+
+    def start(self, command: list[str], run: Path, temporary: list[str] | None = None) -> None:
+        self.progress, self.run, self._buffer = TrainingProgress(), run, ""
+        self._temporary = list(temporary or [])
+        self.process = QProcess()
+        self.process.setProcessChannelMode(QProcess.ProcessChannelMode.SeparateChannels)
+        self.process.readyReadStandardOutput.connect(self._read)
+        self.process.finished.connect(self._finished)
+        self.process.start(command[0], command[1:])
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+
+    def feed(self, e: dict) -> None:
+        """Take in one JSON event (from the process, or a test)."""
+        self.progress.feed(e)
+        self.event.emit(e)
+
+    def _read(self) -> None:
+        import json
+
+        self._buffer += bytes(self.process.readAllStandardOutput()).decode("utf-8", "replace")
+        *lines, self._buffer = self._buffer.split("\n")
+        for line in lines:
+            if line.startswith("{"):
+                try:
+                    self.feed(json.loads(line))
+                except ValueError:
+                    continue
+
+    def _finished(self, code: int, _status=None) -> None:
+        self._read()
+        err = bytes(self.process.readAllStandardError()).decode("utf-8", "replace")
+        self.process = None
+        for name in self._temporary:
+            Path(name).unlink(missing_ok=True)
+        self._temporary = []
+        result = outcome(code, self.progress.error, err, self.run)
+        if result.usable:
+            remember(self.run)
+        self.ended.emit(result)
 
 
 class TrainWidget(Container):
@@ -81,12 +159,27 @@ class TrainWidget(Container):
         self.check_button.changed.connect(self.check)
         self.start_button.changed.connect(self.start)
         self.cancel_button.changed.connect(self.cancel)
-        self.process: QProcess | None = None
+        self.runner = TrainingRunner()
+        self.runner.event.connect(self._show_event)
+        self.runner.ended.connect(self._ended)
         self.worker = None
-        self._buffer = ""
         self._config_file: str | None = None
-        self.error: str | None = None
-        self.last_event: dict = {}
+
+    # the running process (the runner's), as tests and callers knew it
+    @property
+    def process(self) -> QProcess | None:
+        return self.runner.process
+
+    @property
+    def error(self) -> str | None:
+        return self.runner.progress.error
+
+    @property
+    def last_event(self) -> dict:
+        return self.runner.progress.last
+
+    def _event(self, e: dict) -> None:
+        self.runner.feed(e)
 
     # ----- configuration ---------------------------------------------------------------
     def fill_from_preset(self, *_args) -> None:
@@ -103,9 +196,7 @@ class TrainWidget(Container):
         return config_with(self.preset.value, changed)
 
     def command(self, config_file: str | None = None) -> list[str]:
-        data, run = chosen_folder(self.data), chosen_folder(self.out)
-        args = [sys.executable, "-m", "apn_core", "train", str(data), "--out", str(run)]
-        args += ["--progress", "json"]
+        args = train_command(chosen_folder(self.data), chosen_folder(self.out))
         if self.resume.value:
             args.append("--resume")
             if self.minutes.value > 0:
@@ -164,83 +255,37 @@ class TrainWidget(Container):
             show_error("Train model: the labelled folder has errors (see the report)")
             return
         self.curves.set(prepared.records or [])
-        self._config_file, self.error, self._buffer, self.last_event = (
-            prepared.config_file,
-            None,
-            "",
-            {},
-        )
-        self.process = QProcess()
-        self.process.setProcessChannelMode(QProcess.ProcessChannelMode.SeparateChannels)
-        self.process.readyReadStandardOutput.connect(self._read)
-        self.process.finished.connect(self._finished)
-        cmd = self.command(prepared.config_file)
-        self.process.start(cmd[0], cmd[1:])
+        self._config_file = prepared.config_file
+        temporary = [prepared.config_file] if prepared.config_file else []
+        self.runner.start(self.command(prepared.config_file), chosen_folder(self.out), temporary)
         self.start_button.enabled, self.cancel_button.enabled = False, True
         self.status.value = "starting…"
 
     # ----- the training process ------------------------------------------------------
     def cancel(self) -> None:
-        if self.process is not None:
-            self.process.terminate()  # SIGTERM: the job saves a checkpoint and exits
+        if self.runner.running:
+            self.runner.stop()  # SIGTERM: the job saves a checkpoint and exits
             self.status.value = "stopping after the current step…"
 
-    def _read(self) -> None:
-        self._buffer += bytes(self.process.readAllStandardOutput()).decode("utf-8", "replace")
-        *lines, self._buffer = self._buffer.split("\n")
-        for line in lines:
-            if line.startswith("{"):
-                try:
-                    self._event(json.loads(line))
-                except ValueError:
-                    continue
-
-    def _event(self, e: dict) -> None:
-        self.last_event = e
-        kind = e.get("event")
-        if kind == "start":
-            self.progress.max = max(1, e["epochs"] * e["steps_per_epoch"])
-            self.progress.value = e["resume_epoch"] * e["steps_per_epoch"] + e["resume_step"]
-        elif kind == "cache":
-            self.status.value = f"caching images {e['done']}/{e['total']}"
-        elif kind == "step":
-            self.progress.value = min(self.progress.value + 1, self.progress.max)
-            self.status.value = (
-                f"{e['phase']} epoch {e['epoch']}/{e['epochs']}, loss {e['loss']:.4g}"
-            )
-        elif kind == "epoch":
+    def _show_event(self, e: dict) -> None:
+        progress = self.runner.progress
+        self.progress.max, self.progress.value = progress.total, progress.done
+        if e.get("event") == "epoch":
             self.curves.add(e)
-        elif kind == "error":
-            self.error = str(e.get("message", ""))
-        elif kind in ("stopped", "done"):
-            self.status.value = kind
+        elif progress.text:
+            self.status.value = progress.text
 
-    def _finished(self, code: int, _status=None) -> None:
+    def _ended(self, result: Outcome) -> None:
         from napari.utils.notifications import show_error, show_info
 
-        from apn_core.runs import has_checkpoint
-
-        self._read()
-        err = bytes(self.process.readAllStandardError()).decode("utf-8", "replace")
-        error = cli_error(self.error, err)
-        self.process = None
-        if self._config_file:
-            Path(self._config_file).unlink(missing_ok=True)
-            self._config_file = None
+        self._config_file = None
         self.start_button.enabled, self.cancel_button.enabled = True, False
-        run = chosen_folder(self.out)
-        if error is None and has_checkpoint(run):
-            remember(run)
-        if error is not None:
-            self.status.value = f"failed: {error}"
-            show_error(f"Train model: {error}")
-        elif code == 0:
+        if result.state == "failed":
+            self.status.value = f"failed: {result.message}"
+            show_error(f"Train model: {result.message}")
+        elif result.state == "finished":
             self.status.value = "finished: the model is selectable in Detect landmarks"
-            show_info(f"Training finished: {run}")
-        elif has_checkpoint(run):
+            show_info(f"Training finished: {self.runner.run}")
+        else:
             self.status.value = "stopped: tick 'resume' and start to continue"
             self.resume.value = True
-        else:
-            last = err.strip().splitlines()[-1] if err.strip() else f"exit code {code}"
-            self.status.value = f"failed: {last}"
-            show_error(f"Train model: {last}")
