@@ -280,7 +280,7 @@ class AugmentConfig(_Section):
     (sigmoid) tone curve instead of linear. window_prob / window_width: clip to a random
     sub-range holding this share (0–1] of 0–1 and stretch it back. unsharp_prob /
     unsharp_amount / unsharp_radius: unsharp masking, amount 0–10, Gaussian radius in px
-    (> 0). blur_prob / blur_sigma: Gaussian blur of σ up to this (px, 0–20). noise_std:
+    (> 0). blur_prob / blur_sigma: Gaussian blur of σ in this range (px, 0–20). noise_std:
     Gaussian noise σ up to this (0–1) on every image; noise_signal: signal-dependent
     (quantum) noise σ·√I up to this (0–1). quantise_prob / quantise_bits: store with
     this many bits (1–16).
@@ -290,8 +290,8 @@ class AugmentConfig(_Section):
     a bright ruler with ticks. grid_prob / grid_amplitude: faint periodic anti-scatter grid
     lines of amplitude up to this (0–1). seam_prob / seam_gain: a stitching seam with a
     gain step (factor range, > 0) below it. border_prob / border_max: flat collimation
-    borders or padding (dark or bright) on random sides, each up to this share (0–0.5) of
-    the size. occluder_prob: bright metal-like ellipses over random landmarks, which stay
+    borders or padding (dark or bright) on one to four sides, each 30–100 % of this share
+    (0–0.5) of the size. occluder_prob: bright metal-like ellipses over random landmarks, which stay
     *present* (the model must localise under them). enabled: false switches all off.
     """
 
@@ -314,7 +314,7 @@ class AugmentConfig(_Section):
     unsharp_amount: tuple[float, float] = setting((0.0, 1.5), 0, 10)
     unsharp_radius: tuple[float, float] = setting((1.0, 8.0), 0, 50, low_open=True)
     blur_prob: float = setting(0.2, 0, 1)
-    blur_sigma: float = setting(1.5, 0, 20)
+    blur_sigma: tuple[float, float] = setting((0.5, 1.5), 0, 20)
     noise_std: float = setting(0.05, 0, 1)
     noise_signal: float = setting(0.05, 0, 1)
     quantise_prob: float = setting(0.2, 0, 1)

@@ -100,10 +100,12 @@ def sample_distractors(
     out["seam_row"] = (0.15 + 0.7 * _u(gen, b, 2)) * (h - 1)
     out["seam_gain"] = torch.where(on, lo + (hi - lo) * _u(gen, b, 2), 1.0)
     out["seam_line"] = torch.where(on, 0.1 * (2 * _u(gen, b, 2) - 1), 0.0)
-    # borders: each side with probability 1/2 in a chosen image
-    on = (_u(gen, b, 1) < cfg.border_prob) & (_u(gen, b, 4) < 0.5)
+    # borders: one side, and each other side with probability 0.4, in a chosen image
+    one_side = torch.nn.functional.one_hot(torch.randint(0, 4, (b,), generator=gen), 4).bool()
+    on = (_u(gen, b, 1) < cfg.border_prob) & ((_u(gen, b, 4) < 0.4) | one_side)
     sizes = torch.tensor([h, h, w, w], dtype=torch.float32)  # top, bottom, left, right
-    out["border"] = torch.where(on, cfg.border_max * _u(gen, b, 4) * sizes, 0.0)
+    width = cfg.border_max * (0.3 + 0.7 * _u(gen, b, 4)) * sizes
+    out["border"] = torch.where(on, width, 0.0)
     out["border_fill"] = torch.where(_u(gen, b) < 0.6, 0.1 * _u(gen, b), 0.7 + 0.3 * _u(gen, b))
     # metal occluders over landmarks (kept present)
     chosen = (_u(gen, b, 1) < cfg.occluder_prob) & (_u(gen, b, k) < 0.5)
@@ -195,9 +197,7 @@ def seams(images: torch.Tensor, q: dict[str, torch.Tensor], xy: torch.Tensor) ->
     return (images * gain + line.sum(1, keepdim=True)).clamp(0, 1)
 
 
-def grid_lines(
-    images: torch.Tensor, q: dict[str, torch.Tensor], xy: torch.Tensor
-) -> torch.Tensor:
+def grid_lines(images: torch.Tensor, q: dict[str, torch.Tensor], xy: torch.Tensor) -> torch.Tensor:
     """Anti-scatter grid lines: a faint cosine across (vertical lines) or down the image."""
     xs, ys = _axes(images)
     view = (images.shape[0], 1, 1, 1)
@@ -212,9 +212,7 @@ def _covered(x, y, border: torch.Tensor, h: int, w: int, view: tuple[int, ...]) 
     return (y < top) | (y > (h - 1) - bottom) | (x < left) | (x > (w - 1) - right)
 
 
-def border_fill(
-    images: torch.Tensor, q: dict[str, torch.Tensor], xy: torch.Tensor
-) -> torch.Tensor:
+def border_fill(images: torch.Tensor, q: dict[str, torch.Tensor], xy: torch.Tensor) -> torch.Tensor:
     """Flat borders: ``border`` (B,4) top, bottom, left, right widths in px."""
     h, w = images.shape[-2:]
     xs, ys = _axes(images)

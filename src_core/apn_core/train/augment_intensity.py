@@ -51,7 +51,7 @@ def sample_intensity(cfg: AugmentConfig, b: int, gen: torch.Generator) -> dict[s
         "window_width": width,
         "unsharp_amount": torch.where(unsharp, between(*cfg.unsharp_amount), 0.0),
         "unsharp_radius": torch.where(unsharp, between(*cfg.unsharp_radius), 0.0),
-        "blur_sigma": torch.where(blur, cfg.blur_sigma * u(b), 0.0),
+        "blur_sigma": torch.where(blur, between(*cfg.blur_sigma), 0.0),
         "noise_std": cfg.noise_std * u(b),
         "noise_signal": cfg.noise_signal * u(b),
         "levels": torch.where(quantise, 2.0**bits - 1, 0.0),
@@ -73,7 +73,7 @@ def gaussian_blur(
     b, _, h, w = images.shape
     f = max(1, min(int(min_sigma // 2), h // 8, w // 8))
     small = F.avg_pool2d(images, f, ceil_mode=True) if f > 1 else images
-    s = (sigma.square() - 0.25 * f * f).clamp_min(1e-6).sqrt() / f
+    s = (sigma.square() - 0.25 * f * f).clamp_min(1e-6).sqrt() / f if f > 1 else sigma
     radius = kernel_radius(max_sigma / f)
     x = torch.arange(-radius, radius + 1, device=images.device, dtype=images.dtype)
     kernel = torch.exp(-(x**2) / (2 * s.clamp_min(1e-3)[:, None] ** 2))
@@ -137,9 +137,7 @@ def window(images: torch.Tensor, q: dict[str, torch.Tensor], host: dict) -> torc
     return ((images - low) / width).clamp(0, 1)
 
 
-def noise(
-    images: torch.Tensor, q: dict[str, torch.Tensor], gen: torch.Generator
-) -> torch.Tensor:
+def noise(images: torch.Tensor, q: dict[str, torch.Tensor], gen: torch.Generator) -> torch.Tensor:
     """Electronic (σ) and quantum (σ·√I) Gaussian noise."""
     view = (-1, 1, 1, 1)
     white = torch.randn(images.shape, generator=gen, device=images.device)

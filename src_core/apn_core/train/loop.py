@@ -396,8 +396,10 @@ class Trainer(TrainSteps):
                         f"between global steps {window_start + 1} and {self.state.global_step}",
                     )
                 now = time.monotonic()
-                if self.eager_checks or now - last_report >= REPORT_EVERY_S or (
-                    self.state.step == steps
+                if (
+                    self.eager_checks
+                    or now - last_report >= REPORT_EVERY_S
+                    or (self.state.step == steps)
                 ):
                     self.progress.step(
                         phase=self.phase(epoch),
@@ -458,9 +460,7 @@ class Trainer(TrainSteps):
             return [-record["val_correct"], record.get("val_mre", math.inf)]
         return [0.0, record.get("loss_mse", math.inf)]
 
-    def end_epoch(
-        self, epoch: int, sums: dict, steps: int, n_images: int, seconds: float
-    ) -> None:
+    def end_epoch(self, epoch: int, sums: dict, steps: int, n_images: int, seconds: float) -> None:
         lr_g, _ = self.learning_rates(epoch, self.state.global_step - 1)
         record = {
             "epoch": epoch + 1,

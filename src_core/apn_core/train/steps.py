@@ -40,20 +40,29 @@ def step_seed(seed: int, epoch: int, step: int, rank: int) -> int:
 
 @contextmanager
 def frozen(modules: list[nn.Module], keep_statistics: bool) -> Iterator[None]:
-    """No gradient into these modules' weights while inside; with ``keep_statistics``
-    their buffers (BatchNorm running statistics) are put back as they were."""
+    """No gradient into these modules' weights while inside. With ``keep_statistics``
+    their buffers (BatchNorm running statistics) are swapped for copies while inside, so
+    whatever the forward passes do to them is dropped (the originals are never written:
+    autograd keeps what the forward saved)."""
     params = [p for m in modules for p in m.parameters()]
-    buffers = [b for m in modules for b in m.buffers()]
-    saved = [b.clone() for b in buffers] if keep_statistics else []
+    owners = [
+        (sub, name, buf)
+        for m in modules
+        for sub in m.modules()
+        for name, buf in sub.named_buffers(recurse=False)
+        if keep_statistics and buf is not None
+    ]
     for p in params:
         p.requires_grad_(False)
+    for sub, name, buf in owners:
+        setattr(sub, name, buf.clone())
     try:
         yield
     finally:
         for p in params:
             p.requires_grad_(True)
-        for b, s in zip(buffers if keep_statistics else [], saved, strict=True):
-            b.copy_(s)
+        for sub, name, buf in owners:
+            setattr(sub, name, buf)
 
 
 class TrainSteps:
@@ -136,13 +145,16 @@ class TrainSteps:
         return cfg.loss.beta * adv_p + cfg.loss.alpha * adv_c
 
     def _judged(self, fake, images, weight, keep_statistics: bool):
-        """``(L_adv^P, L_adv^C)`` of generated heatmaps, the discriminators frozen."""
+        """``(L_adv^P, L_adv^C)`` of generated heatmaps, the discriminators frozen (and, with
+        ``keep_statistics``, run eagerly: swapping their buffers would recompile them)."""
+        pose, confidence = self.nets["pose"], self.nets["confidence"]
+        p, c = (pose, confidence) if keep_statistics else (self.p_plain, self.c_plain)
         with (
-            frozen([self.nets["pose"], self.nets["confidence"]], keep_statistics),
+            frozen([pose, confidence], keep_statistics),
             torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp),
         ):
-            adv_p = generator_adversarial_loss(self.p_plain(fake, images).float(), weight)
-            adv_c = generator_adversarial_loss(self.c_plain(fake).float(), weight)
+            adv_p = generator_adversarial_loss(p(fake, images).float(), weight)
+            adv_c = generator_adversarial_loss(c(fake).float(), weight)
         return adv_p, adv_c
 
     def uses_unlabelled(self, epoch: int) -> bool:
