@@ -132,13 +132,11 @@ def stamp_theta(
     move = torch.stack(
         [one, zero, -centre[:, 0], zero, one, -centre[:, 1], zero, zero, one], 1
     ).view(-1, 3, 3)
-    tex_from_out = inv_half @ rot @ move  # in [-1, 1]² inside the rectangle
-    n_out = torch.tensor(
-        [[(w - 1) / 2, 0, (w - 1) / 2], [0, (h - 1) / 2, (h - 1) / 2], [0, 0, 1]],
-        dtype=cos.dtype,
-        device=cos.device,
-    )
-    return (tex_from_out @ n_out)[:, :2]
+    m = (inv_half @ rot @ move)[:, :2]  # texture ← output px, [-1, 1]² inside the rectangle
+    # ∘ output px ← normalised output: x = (w−1)/2·(u + 1), y = (h−1)/2·(v + 1) (no tensor
+    # is built from Python numbers on the device: that copy would make the host wait)
+    a, b = (w - 1) / 2, (h - 1) / 2
+    return torch.stack([m[..., 0] * a, m[..., 1] * b, m[..., 0] * a + m[..., 1] * b + m[..., 2]], -1)
 
 
 def stamp(images: torch.Tensor, q: dict[str, torch.Tensor], key: str, centre: torch.Tensor):

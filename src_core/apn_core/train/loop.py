@@ -60,6 +60,13 @@ class LoopState:
     wall_s: float = 0.0  # wall time of the run's invocations up to this checkpoint
 
 
+def _to(t: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """A CPU tensor on ``device`` without making the host wait (pinned, non-blocking)."""
+    if device.type != "cuda":
+        return t
+    return t.pin_memory().to(device, non_blocking=True)
+
+
 class TrainingDiverged(FileProblem):
     """The loss or the weights became NaN/infinite; nothing of that step was saved."""
 
@@ -108,12 +115,9 @@ class Trainer(TrainSteps):
         torch.manual_seed(config.train.seed)  # same seed → same initial weights (and on every rank)
         self.nets = build_networks(config).to(device, memory_format=torch.channels_last)
         t = config.train
-        fused = True if device.type == "cuda" else None
-        self.opt_g = torch.optim.Adam(self.nets["generator"].parameters(), lr=t.lr, fused=fused)
+        self.opt_g = torch.optim.Adam(self.nets["generator"].parameters(), lr=t.lr)
         d_params = [*self.nets["pose"].parameters(), *self.nets["confidence"].parameters()]
-        self.opt_d = torch.optim.Adam(
-            d_params, lr=t.lr_discriminator, betas=(0.5, 0.999), fused=fused
-        )
+        self.opt_d = torch.optim.Adam(d_params, lr=t.lr_discriminator, betas=(0.5, 0.999))
         self.flip_perm = torch.tensor(config.landmarks.flip_permutation(), device=device)
         self.augment = (
             Augmenter(config.augment, config.landmarks.flip_permutation())
@@ -219,10 +223,6 @@ class Trainer(TrainSteps):
             raise FileProblem(
                 checkpoint.path, f"training state does not fit this run ({exc})"
             ) from None
-        fused = True if self.device.type == "cuda" else None  # the device's, not the writer's
-        for opt in (self.opt_g, self.opt_d):
-            for group in opt.param_groups:
-                group["fused"] = fused
         self._wall_base = self.state.wall_s
         if self.dist.is_main:
             runs.truncate_log(self.run, self.state.log_records)
@@ -357,8 +357,8 @@ class Trainer(TrainSteps):
         order = batching.epoch_order(self.n_train, count, t.seed, epoch)
         if self.unlabelled is not None:
             u = batching.epoch_order(len(self.unlabelled), count, t.seed, epoch, salt=1)
-            self.unlabelled_order = u.to(self.unlabelled.images.device)
-        return order.to(self.train_data.images.device)
+            self.unlabelled_order = _to(u, self.unlabelled.images.device)
+        return _to(order, self.train_data.images.device)
 
     def _epoch(self, stop: StopRequest, steps: int) -> str:
         """Run the rest of the current epoch; ``"done"`` when it completed (and was logged)."""
