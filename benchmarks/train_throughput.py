@@ -58,11 +58,29 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def run_steps(trainer, epoch: int, order: torch.Tensor, steps: range, window: list) -> None:
+    """What the training loop does per step: set the learning rates, step, keep the loss on
+    the device; read the losses back every ``SYNC_EVERY`` steps."""
+    from apn_core.train.loop import SYNC_EVERY
+
+    for i in steps:
+        lr_g, lr_d = trainer.learning_rates(epoch, i)
+        for group in trainer.opt_g.param_groups:
+            group["lr"] = lr_g
+        for group in trainer.opt_d.param_groups:
+            group["lr"] = lr_d
+        out = trainer.train_step(order, epoch, i % trainer.steps)
+        window.append(out["loss"])
+        if (i + 1) % SYNC_EVERY == 0:
+            torch.stack(window).tolist()
+            window.clear()
+
+
 def measure(spec: str, device: torch.device, steps: int, warmup: int, augment: bool) -> dict:
     """One run: images/s per phase, peak GPU memory, warm-up (compile) seconds."""
     from apn_core.presets import get_preset
     from apn_core.train.distributed import DistInfo
-    from apn_core.train.loop import SYNC_EVERY, Trainer
+    from apn_core.train.loop import Trainer
     from apn_core.train.progress import Progress
 
     preset, batch, compile_ = spec.split(":")
@@ -86,24 +104,11 @@ def measure(spec: str, device: torch.device, steps: int, warmup: int, augment: b
                 torch.cuda.reset_peak_memory_stats(device)
             window: list[torch.Tensor] = []
 
-            def run_steps(count: int, first: int, epoch=epoch, order=order, window=window):
-                for i in range(first, first + count):
-                    lr_g, lr_d = trainer.learning_rates(epoch, i)
-                    for group in trainer.opt_g.param_groups:
-                        group["lr"] = lr_g
-                    for group in trainer.opt_d.param_groups:
-                        group["lr"] = lr_d
-                    out = trainer.train_step(order, epoch, i % trainer.steps)
-                    window.append(out["loss"])
-                    if (i + 1) % SYNC_EVERY == 0:
-                        torch.stack(window).tolist()
-                        window.clear()
-
             t0 = time.perf_counter()
-            run_steps(warmup, 0)
+            run_steps(trainer, epoch, order, range(warmup), window)
             sync(device)
             t1 = time.perf_counter()
-            run_steps(steps, warmup)
+            run_steps(trainer, epoch, order, range(warmup, warmup + steps), window)
             sync(device)
             t2 = time.perf_counter()
             row[f"{phase}_img_s"] = steps * trainer.batch / (t2 - t1)

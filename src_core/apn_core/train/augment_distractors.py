@@ -136,7 +136,9 @@ def stamp_theta(
     # ∘ output px ← normalised output: x = (w−1)/2·(u + 1), y = (h−1)/2·(v + 1) (no tensor
     # is built from Python numbers on the device: that copy would make the host wait)
     a, b = (w - 1) / 2, (h - 1) / 2
-    return torch.stack([m[..., 0] * a, m[..., 1] * b, m[..., 0] * a + m[..., 1] * b + m[..., 2]], -1)
+    return torch.stack(
+        [m[..., 0] * a, m[..., 1] * b, m[..., 0] * a + m[..., 1] * b + m[..., 2]], -1
+    )
 
 
 def stamp(images: torch.Tensor, q: dict[str, torch.Tensor], key: str, centre: torch.Tensor):
