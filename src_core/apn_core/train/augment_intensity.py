@@ -80,10 +80,18 @@ def gaussian_blur(
     kernel = kernel / kernel.sum(dim=1, keepdim=True)
     sh, sw = small.shape[-2:]
     flat = small.reshape(1, b, sh, sw)
-    flat = F.pad(flat, (radius, radius, 0, 0), mode="replicate")
-    flat = F.conv2d(flat, kernel.view(b, 1, 1, -1), groups=b)
-    flat = F.pad(flat, (0, 0, radius, radius), mode="replicate")
-    flat = F.conv2d(flat, kernel.view(b, 1, -1, 1), groups=b).reshape(b, 1, sh, sw)
+    cudnn = torch.backends.cudnn
+    # the shapes change from batch to batch: no cuDNN autotuning (it would wait for the GPU)
+    with cudnn.flags(
+        enabled=cudnn.enabled,
+        benchmark=False,
+        deterministic=cudnn.deterministic,
+        allow_tf32=cudnn.allow_tf32,
+    ):
+        flat = F.pad(flat, (radius, radius, 0, 0), mode="replicate")
+        flat = F.conv2d(flat, kernel.view(b, 1, 1, -1), groups=b)
+        flat = F.pad(flat, (0, 0, radius, radius), mode="replicate")
+        flat = F.conv2d(flat, kernel.view(b, 1, -1, 1), groups=b).reshape(b, 1, sh, sw)
     if f > 1:
         flat = F.interpolate(flat, scale_factor=f, mode="bilinear", align_corners=False)
         flat = flat[..., :h, :w]
