@@ -123,7 +123,8 @@ def _describe(hint, meta) -> str:
     optional = typing.get_origin(hint) in (typing.Union, types.UnionType)
     base = args[0] if optional else hint
     if typing.get_origin(base) is tuple:
-        text = "[low, high] with low ≤ high, each a finite number"
+        each = _TYPE_NAMES.get(typing.get_args(base)[0], "a finite number")
+        text = f"[low, high] with low ≤ high, each {each}"
     else:
         text = _TYPE_NAMES.get(base, str(base))
     bounds: Bounds | None = meta.get("bounds")

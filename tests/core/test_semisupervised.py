@@ -252,3 +252,15 @@ def test_steps_per_epoch_and_the_learning_rate_rule():
                                     for i in (0, 10, 20))  # fmt: skip
     first = torch.randperm(10, generator=torch.Generator().manual_seed(1 * 100003 + 2))
     assert torch.equal(order[:10], first)  # a CPU run's data order is what it was
+
+
+def test_every_allowed_seed_gives_a_valid_step_seed():
+    """``train.seed`` may be up to 2³¹ − 1; the per-step seed derived from it overflowed
+    torch's 64-bit seed ("Overflow when unpacking long long") from about 1.9 million on."""
+    from apn_core.train.steps import step_seed
+
+    for seed in (0, 2_000_000, 2**31 - 1):
+        value = step_seed(seed, epoch=10_000, step=50_000, rank=7)
+        torch.manual_seed(value)
+        torch.Generator().manual_seed(value)
+    assert step_seed(0, 1, 2, 0) == ((0 * 1_000_003 + 1) * 100_003 + 2) * 97  # small: unchanged

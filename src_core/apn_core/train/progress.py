@@ -43,8 +43,9 @@ class Progress:
             self._bar.update(steps)
 
     def step(self, **fields) -> None:
-        """A ``step`` event (every step on a CPU; on a GPU at most about once a second,
-        its ``loss`` the mean since the previous one, ``global_step`` the steps done)."""
+        """A ``step`` event: every step on a CPU; on a GPU at most about once a second, its
+        ``loss`` the mean over the steps read back last (up to 25). ``global_step``: the
+        steps done in the whole run (a follower sets its progress from it)."""
         if self._bar is not None:
             self._bar.set_postfix(
                 {k: v for k, v in fields.items() if k in ("phase", "epoch", "loss")}, refresh=False

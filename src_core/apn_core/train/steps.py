@@ -34,8 +34,9 @@ from apn_core.losses import (
 
 
 def step_seed(seed: int, epoch: int, step: int, rank: int) -> int:
-    """The augmentation seed of one step of one process (the same for a resumed run)."""
-    return ((seed * 1_000_003 + epoch) * 100_003 + step) * 97 + rank
+    """The augmentation seed of one step of one process (the same for a resumed run), in
+    the range torch's generators accept (a large ``train.seed`` overflowed it)."""
+    return (((seed * 1_000_003 + epoch) * 100_003 + step) * 97 + rank) % (2**63 - 1)
 
 
 @contextmanager
