@@ -123,7 +123,8 @@ def _describe(hint, meta) -> str:
     optional = typing.get_origin(hint) in (typing.Union, types.UnionType)
     base = args[0] if optional else hint
     if typing.get_origin(base) is tuple:
-        text = "[low, high] with low ≤ high, each a finite number"
+        each = _TYPE_NAMES.get(typing.get_args(base)[0], "a finite number")
+        text = f"[low, high] with low ≤ high, each {each}"
     else:
         text = _TYPE_NAMES.get(base, str(base))
     bounds: Bounds | None = meta.get("bounds")
@@ -238,6 +239,15 @@ class LossConfig(_Section):
     tolerance_mm: a generated landmark within this distance (> 0 mm) of the truth is
         "correct" (its discriminator target p_fake / c_fake is 1).
     presence_threshold: a heatmap whose maximum is below this (0–1) reports "absent".
+    unlabelled_weight: weight (≥ 0) of the adversarial terms on unlabelled images
+        (``apn train --unlabelled``): in the adversarial phase the generator also gets
+        ``unlabelled_weight · (β·L_adv^P + α·L_adv^C)`` on a batch of unlabelled images —
+        it learns to make the discriminators judge its heatmaps there correct; the
+        discriminators themselves learn from labelled images only. 0 switches it off.
+    consistency_weight: weight (≥ 0) of flip consistency on unlabelled images: the mean
+        squared difference between the last stack's heatmaps of an image and those of its
+        mirror image (mirrored back, left/right landmarks swapped). Applied in both phases
+        when > 0 (one more generator pass per step); 0 (default) switches it off.
     """
 
     section: ClassVar[str] = "loss"
@@ -247,27 +257,78 @@ class LossConfig(_Section):
     beta: float = setting(1 / 180, 0, 100)
     tolerance_mm: float = setting(10.0, 0, 1000, low_open=True)
     presence_threshold: float = setting(0.3, 0, 1, low_open=True, high_open=True)
+    unlabelled_weight: float = setting(1.0, 0, 100)
+    consistency_weight: float = setting(0.0, 0, 1000)
 
 
 @dataclass
 class AugmentConfig(_Section):
-    """Landmark-consistent augmentation, applied per batch (kornia for the affine warp).
+    """Landmark-consistent augmentation of each batch, on the training device, vectorised
+    over the batch (:mod:`apn_core.train.augment`). Each operation is drawn per image with
+    its probability (``*_prob``, 0–1; 0 switches it off) and its range ``[low, high]``.
 
-    rotation_deg: ± degrees (0–180). scale / gamma / contrast: [low, high] factor ranges
-    (> 0). translate: ± share of the size (0–0.5). flip_prob, occluder_prob: probabilities.
-    noise_std: Gaussian noise on 0–1 intensities (0–1). Flips swap left/right landmarks;
-    occluders are bright metal-like shapes drawn over random landmarks with probability
-    ``occluder_prob`` per image.
+    Geometry (one resampling; landmarks follow exactly; a landmark moved out of the frame,
+    into a cropped band or under a border becomes *absent*):
+    flip_prob: horizontal flip, left/right landmarks swapped. rotation_deg: ± degrees
+    (0–180). scale: zoom range (> 0), drawn log-uniformly; < 1 widens the field of view,
+    > 1 crops. translate: ± share of the size (0–0.5). anisotropy / anisotropy_prob: extra
+    ± share (0–0.5) of opposite width/height scaling. crop_prob / crop_max: cut the top or
+    the bottom 0–``crop_max`` (0–0.9) of the height, re-centred like a restricted view
+    letterboxed; the band becomes black or flat padding.
+
+    Intensity and processing: gamma / gamma_prob: exponent (> 0), log-uniform.
+    contrast: factor about the mean (> 0), every image. tone_prob: a log or S-shaped
+    (sigmoid) tone curve instead of linear. window_prob / window_width: clip to a random
+    sub-range holding this share (0–1] of 0–1 and stretch it back. unsharp_prob /
+    unsharp_amount / unsharp_radius: unsharp masking, amount 0–10, Gaussian radius in px
+    (> 0). blur_prob / blur_sigma: Gaussian blur of σ in this range (px, 0–20). noise_std:
+    Gaussian noise σ up to this (0–1) on every image; noise_signal: signal-dependent
+    (quantum) noise σ·√I up to this (0–1). quantise_prob / quantise_bits: store with
+    this many bits (1–16).
+
+    Distractors: text_prob: bright text-like glyph blocks (half of them near a
+    landmark). marker_prob: lead side markers (a bright square with a letter). ruler_prob:
+    a bright ruler with ticks. grid_prob / grid_amplitude: faint periodic anti-scatter grid
+    lines of amplitude up to this (0–1). seam_prob / seam_gain: a stitching seam with a
+    gain step (factor range, > 0) below it. border_prob / border_max: flat collimation
+    borders or padding (dark or bright) on one to four sides, each 30–100 % of this share
+    (0–0.5) of the size. occluder_prob: bright metal-like ellipses over random landmarks, which stay
+    *present* (the model must localise under them). enabled: false switches all off.
     """
 
     section: ClassVar[str] = "augment"
-    rotation_deg: float = setting(8.0, 0, 180)
-    scale: tuple[float, float] = setting((0.9, 1.1), 0, 10, low_open=True)
-    translate: float = setting(0.04, 0, 0.5)
     flip_prob: float = setting(0.5, 0, 1)
-    gamma: tuple[float, float] = setting((0.7, 1.4), 0, 10, low_open=True)
+    rotation_deg: float = setting(12.0, 0, 180)
+    scale: tuple[float, float] = setting((0.75, 1.3), 0, 10, low_open=True)
+    translate: float = setting(0.08, 0, 0.5)
+    anisotropy: float = setting(0.05, 0, 0.5)
+    anisotropy_prob: float = setting(0.3, 0, 1)
+    crop_prob: float = setting(0.2, 0, 1)
+    crop_max: float = setting(0.25, 0, 0.9)
+    gamma: tuple[float, float] = setting((0.4, 2.5), 0, 10, low_open=True)
+    gamma_prob: float = setting(0.5, 0, 1)
     contrast: tuple[float, float] = setting((0.8, 1.2), 0, 10, low_open=True)
-    noise_std: float = setting(0.02, 0, 1)
+    tone_prob: float = setting(0.3, 0, 1)
+    window_prob: float = setting(0.2, 0, 1)
+    window_width: tuple[float, float] = setting((0.5, 1.0), 0, 1, low_open=True)
+    unsharp_prob: float = setting(0.2, 0, 1)
+    unsharp_amount: tuple[float, float] = setting((0.0, 1.5), 0, 10)
+    unsharp_radius: tuple[float, float] = setting((1.0, 8.0), 0, 50, low_open=True)
+    blur_prob: float = setting(0.2, 0, 1)
+    blur_sigma: tuple[float, float] = setting((0.5, 1.5), 0, 20)
+    noise_std: float = setting(0.05, 0, 1)
+    noise_signal: float = setting(0.05, 0, 1)
+    quantise_prob: float = setting(0.2, 0, 1)
+    quantise_bits: tuple[int, int] = setting((6, 8), 1, 16)
+    text_prob: float = setting(0.3, 0, 1)
+    marker_prob: float = setting(0.3, 0, 1)
+    ruler_prob: float = setting(0.15, 0, 1)
+    grid_prob: float = setting(0.15, 0, 1)
+    grid_amplitude: float = setting(0.04, 0, 1)
+    seam_prob: float = setting(0.15, 0, 1)
+    seam_gain: tuple[float, float] = setting((0.85, 1.15), 0, 10, low_open=True)
+    border_prob: float = setting(0.2, 0, 1)
+    border_max: float = setting(0.12, 0, 0.5)
     occluder_prob: float = setting(0.25, 0, 1)
     enabled: bool = True
 
@@ -279,8 +340,18 @@ class TrainConfig(_Section):
     epochs_pretrain: supervised epochs (heatmap MSE only, ≥ 0) before the adversarial phase.
     epochs_adversarial: epochs (≥ 0) with the pose and confidence discriminators; together
         at least one epoch.
-    batch_size: images per step (≥ 1; fewer when the folder is smaller).
-    lr / lr_discriminator: Adam learning rates (finite, > 0; cosine-decayed per epoch).
+    batch_size: images per step on CPU (≥ 1; fewer when the folder is smaller) — the
+        batch the learning rates are given for, and what sets the steps of an epoch
+        (training images ÷ batch_size).
+    gpu_batch_size: images per step on CUDA; null = automatic: the largest power of two up
+        to 128 (and to the training set) whose measured memory fits in 40 % of the GPU.
+        A GPU epoch keeps the CPU epoch's steps, each of the larger batch (so it shows
+        every image about gpu_batch/batch_size times, augmented differently).
+    lr_scaling: how the learning rates follow a device batch B other than batch_size:
+        ``sqrt`` (× √(B/batch_size), the rule for Adam), ``linear`` (× B/batch_size) or
+        ``none``; a factor > 1 is reached by a linear warm-up over the first epoch.
+    lr / lr_discriminator: Adam learning rates at batch_size (finite, > 0; cosine-decayed
+        per epoch).
     val_fraction: share of the labelled folder held out for validation, in [0, 1)
         (deterministic by ``seed``), unless a separate validation folder is given.
     seed: 0 ≤ seed < 2³¹; the same seed gives the same initial weights, split and
@@ -292,12 +363,16 @@ class TrainConfig(_Section):
         invocation; ``--resume`` starts a new budget. ``null``: no limit.
     stop_after_steps: stop as if interrupted after this many steps (tests, debugging).
     adversarial: false trains the supervised baseline only (ablation).
+    compile: ``torch.compile`` the networks (pays on a GPU for long runs; the first steps
+        wait for compilation). Off by default.
     """
 
     section: ClassVar[str] = "train"
     epochs_pretrain: int = setting(40, 0, 100_000)
     epochs_adversarial: int = setting(20, 0, 100_000)
     batch_size: int = setting(8, 1, 4096)
+    gpu_batch_size: int | None = setting(None, 1, 4096)
+    lr_scaling: str = setting("sqrt", choices=("sqrt", "linear", "none"))
     lr: float = setting(2e-3, 0, None, low_open=True)
     lr_discriminator: float = setting(2e-4, 0, None, low_open=True)
     val_fraction: float = setting(0.1, 0, 1, high_open=True)
@@ -307,6 +382,7 @@ class TrainConfig(_Section):
     max_minutes: float | None = setting(None, 0, None, low_open=True)
     stop_after_steps: int | None = setting(None, 1, None)
     adversarial: bool = True
+    compile: bool = False
 
     def check(self) -> None:
         if self.epochs_pretrain + (self.epochs_adversarial if self.adversarial else 0) < 1:

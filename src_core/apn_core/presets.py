@@ -11,6 +11,12 @@
   10 mm (README, Fine-tuning): lr 2e-4 / 5e-4 / 1e-3 gave 0.89 / 0.86 / 0.79 mm test
   MRE, 6 + 2 epochs 0.95–1.15 mm.
 - ``tiny``: a very small model for tests and smoke runs.
+
+Every preset trains with the full augmentation of :class:`~apn_core.config.AugmentConfig`
+(geometry, processing looks, distractors). On a GPU, ``seed``, ``default`` and ``tiny``
+pick their batch for the device (``train.gpu_batch_size`` null, learning rates scaled by
+``train.lr_scaling``); ``finetune`` keeps its 4 images per step everywhere (5–50 images
+need steps, not throughput).
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ PRESETS: dict[str, RunConfig] = {
             epochs_pretrain=12,
             epochs_adversarial=4,
             batch_size=4,
+            gpu_batch_size=4,
             lr=1e-3,
             lr_discriminator=1e-4,
             val_fraction=0.2,

@@ -5,7 +5,7 @@ plugin call these functions; nothing else knows the file names.
     RUN/last.safetensors    the checkpoint: weights + optimizer/loop state, ONE file
     RUN/best.safetensors    weights of the best validation epoch (what inference loads)
     RUN/log.jsonl           one JSON line per epoch
-    RUN/split.json          which images trained and which validated
+    RUN/split.json          which images trained and which validated (and unlabelled ones)
     RUN/cache/              letterboxed training images (float16; safe to delete)
 
 A checkpoint is one safetensors file, so weights and training state are published
@@ -132,6 +132,17 @@ def read_json(path: Path, what: str) -> Any:
 
 def write_split(run: str | Path, split: dict) -> None:
     write_text_atomic(Path(run) / SPLIT, json.dumps(split, indent=2))
+
+
+def read_split(run: str | Path) -> dict:
+    """The run's ``split.json`` (empty when it has none)."""
+    path = Path(run) / SPLIT
+    if not path.is_file():
+        return {}
+    data = read_json(path, "split")
+    if not isinstance(data, dict):
+        raise FileProblem(path, "a split file must hold a JSON object")
+    return data
 
 
 def append_log(run: str | Path, record: dict) -> None:

@@ -17,7 +17,7 @@ def test_run_config_round_trips_through_json():
     back = RunConfig.from_dict(json.loads(json.dumps(cfg.to_dict())))
     assert back == cfg
     assert back.train.lr == 1e-4 and back.loss.tolerance_mm == 7.5
-    assert back.augment.scale == (0.9, 1.1)
+    assert back.augment.scale == (0.75, 1.3)
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))

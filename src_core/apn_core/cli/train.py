@@ -3,7 +3,8 @@
 Supervised pre-training of the generator, then the adversarial phase with the pose and
 confidence discriminators. The run folder is the model (weights, config, log). Ctrl-C or
 SIGTERM stop after the current step with a checkpoint; ``--resume`` continues exactly
-where it stopped. ``--init default|RUN`` fine-tunes another model (preset ``finetune``).
+where it stopped. ``--init default|RUN`` fine-tunes another model (preset ``finetune``);
+``--unlabelled FOLDER`` adds images without labels to the adversarial phase.
 Runs under ``torchrun --nproc_per_node=N`` for data parallelism.
 
 The configuration is the preset (or a ``--config`` file laid over its preset), then
@@ -22,6 +23,7 @@ import json
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 
 from apn_core.cli.common import (
@@ -50,6 +52,7 @@ TRAIN_OPTIONS = (  # CLI dest = TrainConfig field
     "stop_after_steps",
 )
 LOSS_OPTIONS = {"alpha": "alpha", "beta": "beta", "tolerance": "tolerance_mm", "sigma": "sigma"}
+STARTED = time.monotonic()  # ~ the process start: the log's wall_s counts from here
 
 
 def input_size(text: str) -> tuple[int, int]:
@@ -132,7 +135,18 @@ def register(sub) -> None:
     )
     p.add_argument("--no-adversarial", action="store_true", help="supervised baseline (ablation)")
     p.add_argument("--no-augment", action="store_true", help="switch augmentation off")
-    p.add_argument("--batch-size", type=positive_int)
+    p.add_argument(
+        "--batch-size",
+        type=positive_int,
+        help="images per step on any device, learning rate as given (default: the preset's "
+        "on a CPU, chosen for the GPU on CUDA with the learning rate scaled)",
+    )
+    p.add_argument(
+        "--unlabelled",
+        metavar="FOLDER",
+        help="images without labels: in the adversarial phase the generator also learns to "
+        "make the discriminators judge its heatmaps on them correct (loss.unlabelled_weight)",
+    )
     p.add_argument("--lr", type=positive_float, help="generator learning rate")
     p.add_argument(
         "--alpha", type=non_negative_float, help="weight of the confidence adversarial term"
@@ -297,6 +311,8 @@ def _run(args) -> int:
     changes = {f: getattr(args, f) for f in TRAIN_OPTIONS if getattr(args, f) is not None}
     if args.no_adversarial:
         changes["adversarial"] = False
+    if args.batch_size is not None:  # exactly this many on a GPU too, rates unscaled
+        changes["gpu_batch_size"] = args.batch_size
     reason = train(
         args.data,
         args.out,
@@ -308,6 +324,8 @@ def _run(args) -> int:
         json_progress=args.progress == "json",
         device=args.device,
         init=args.init,
+        unlabelled=args.unlabelled,
+        started=STARTED,
     )
     again = f"apn train {args.data} --out {args.out} --resume"
     if reason.startswith("SIG"):

@@ -65,6 +65,15 @@ def any_rank(flag: bool, info: DistInfo) -> bool:
     return bool(t.item() > 0)
 
 
+def min_over_ranks(value: int, info: DistInfo) -> int:
+    """The smallest ``value`` of all ranks (so that all agree, e.g. on a batch size)."""
+    if not info.enabled:
+        return value
+    t = torch.tensor([float(value)], device=info.device)
+    dist.all_reduce(t, op=dist.ReduceOp.MIN)
+    return int(t.item())
+
+
 def barrier(info: DistInfo) -> None:
     """Wait for every rank (on the training device's backend)."""
     if not info.enabled:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,11 +25,11 @@ import torch
 
 from apn_core import __version__, runs
 from apn_core.config import RunConfig
-from apn_core.dataset import load_labelled_folder
+from apn_core.dataset import find_images, load_labelled_folder
 from apn_core.errors import FileProblem
 from apn_core.models import weights_of
 from apn_core.train import finetune
-from apn_core.train.data import build_tensors, split_indices
+from apn_core.train.data import build_tensors, build_unlabelled, split_indices
 from apn_core.train.distributed import barrier, init_distributed, shutdown
 from apn_core.train.loop import Trainer
 from apn_core.train.progress import Progress
@@ -126,13 +127,19 @@ def train(
     json_progress: bool = False,
     device: str = "auto",
     init: str | Path | None = None,
+    unlabelled: str | Path | None = None,
+    started: float | None = None,
 ) -> str:
     """Train (or resume) a run; returns why it ended (see :meth:`Trainer.fit`).
 
     ``init``: a bundled model key or run folder to start from (fine-tuning, see
     :mod:`apn_core.train.finetune`); ``config`` should carry that model's settings
-    (:func:`apn_core.train.finetune.model_settings`).
+    (:func:`apn_core.train.finetune.model_settings`). ``unlabelled``: a folder of images
+    without labels for the generator's adversarial terms (:mod:`apn_core.train.steps`);
+    a resumed run uses the images it recorded. ``started``: ``time.monotonic()`` at the
+    process start (the log's ``wall_s``; default: now).
     """
+    started = time.monotonic() if started is None else started
     run = Path(run)
     dist = init_distributed(resolve_device(device))
     try:
@@ -206,7 +213,12 @@ def train(
         if not dist.is_main:
             train_t = build_tensors(train_items, config.geometry, cache, 0)
             val_t = train_t.subset([])
-        trainer = Trainer(config, run, train_t, val_t, torch_device, dist, progress)
+        unlabelled_t = _unlabelled(
+            run, config, plan, unlabelled, train_items + val_items, dist, progress
+        )
+        trainer = Trainer(
+            config, run, train_t, val_t, torch_device, dist, progress, unlabelled_t, started
+        )
         if plan.resume:
             may_differ = {f"train.{k}" for k in RESUMABLE_CHANGES}
             trainer.resume(runs.read_resumable(run, config, may_differ))
@@ -215,3 +227,93 @@ def train(
         return trainer.fit()
     finally:
         shutdown(dist)
+
+
+def _unlabelled(run: Path, config: RunConfig, plan: Plan, folder, labelled, dist, progress):
+    """The unlabelled images of this run as tensors, or ``None``.
+
+    A new run takes every image under ``folder`` (:func:`apn_core.dataset.find_images`)
+    except the labelled ones (training and validation), skips — and reports — those that
+    cannot be read, and records the folder and the images used in ``split.json``. A
+    resumed run takes exactly the images it recorded (``folder``, if given, must be the
+    recorded one)."""
+    recorded = runs.read_split(run).get("unlabelled") if plan.resume else None
+    if plan.resume and (recorded or folder is not None):
+        if recorded is None:
+            raise FileProblem(
+                "--unlabelled", "this run was trained without unlabelled images; it continues so"
+            )
+        if folder is not None and Path(folder).resolve() != Path(recorded["folder"]):
+            raise FileProblem(
+                "--unlabelled",
+                f"this run was trained with the unlabelled images of {recorded['folder']}; "
+                "it continues with those",
+            )
+    if recorded:
+        root = Path(recorded["folder"])
+        names = list(recorded["images"])
+        data, _ = build_unlabelled(
+            [root / n for n in names],
+            names,
+            len(config.landmarks),
+            config.geometry,
+            runs.cache_dir(run),
+            config.train.workers if dist.is_main else 0,
+            skip_unreadable=False,
+        )
+        return data
+    if folder is None:
+        return None
+    root = Path(folder)
+    if not root.is_dir():
+        raise FileProblem(root, "--unlabelled needs a folder of images")
+    taken = {item.path.resolve() for item in labelled}
+    paths = [p for p in find_images(root) if p.resolve() not in taken]
+    if not paths:
+        raise FileProblem(root, "no unlabelled images found (labelled images are not counted)")
+    names = [p.relative_to(root).as_posix() for p in paths]
+    if dist.is_main:
+
+        def caching(done: int, total: int) -> None:
+            progress.event("cache", done=done, total=total, unlabelled=True)
+
+        data, skipped = build_unlabelled(
+            paths,
+            names,
+            len(config.landmarks),
+            config.geometry,
+            runs.cache_dir(run),
+            config.train.workers,
+            caching,
+        )
+        for path, problem in skipped:
+            message = f"unlabelled image skipped: {path}: {problem}"
+            log.warning("%s", message)
+            progress.event("note", message=message)
+        if not len(data):
+            raise FileProblem(root, "none of the unlabelled images could be read")
+        split = runs.read_split(run)
+        split["unlabelled"] = {
+            "folder": str(root.resolve()),
+            "count": len(data),
+            "images": data.names,
+            "skipped": [{"image": p, "problem": q} for p, q in skipped],
+        }
+        runs.write_split(run, split)
+        if not _unlabelled_used(config):
+            message = (
+                "the unlabelled images are not used: they serve the adversarial phase "
+                "(loss.unlabelled_weight > 0) and flip consistency (loss.consistency_weight > 0)"
+            )
+            log.warning("%s", message)
+            progress.event("note", message=message)
+    barrier(dist)
+    if not dist.is_main:
+        return _unlabelled(run, config, Plan(config, resume=True), None, labelled, dist, progress)
+    return data
+
+
+def _unlabelled_used(config: RunConfig) -> bool:
+    t, loss = config.train, config.loss
+    adversarial = t.adversarial and t.epochs_adversarial > 0 and loss.unlabelled_weight > 0
+    return adversarial or loss.consistency_weight > 0

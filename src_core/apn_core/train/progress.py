@@ -2,7 +2,7 @@
 
 With ``json_lines`` every event is one line on stdout, e.g.::
 
-    {"event": "step", "phase": "pretrain", "epoch": 3, "epochs": 60, "step": 12, "steps": 40, "loss": 0.0123}
+    {"event": "step", "phase": "pretrain", "epoch": 3, "epochs": 60, "step": 12, "steps": 40, "global_step": 92, "loss": 0.0123}
     {"event": "epoch", "epoch": 3, "val_mre": 7.1, "val_pck@10": 0.84, ...}
     {"event": "stopped", "reason": "SIGTERM", "checkpoint": "RUN/last.safetensors", ...}
     {"event": "error", "message": "RUN: already holds a run; pass --resume ..."}
@@ -19,8 +19,8 @@ import sys
 
 
 class Progress:
-    def __init__(self, json_lines: bool = False, enabled: bool = True, every: int = 1) -> None:
-        self.json_lines, self.enabled, self.every = json_lines, enabled, max(1, every)
+    def __init__(self, json_lines: bool = False, enabled: bool = True) -> None:
+        self.json_lines, self.enabled = json_lines, enabled
         self._bar = None
 
     def event(self, name: str, **fields) -> None:
@@ -37,14 +37,20 @@ class Progress:
                 total=total, initial=initial, unit="step", disable=None, dynamic_ncols=True
             )
 
-    def step(self, global_step: int, **fields) -> None:
+    def advance(self, steps: int = 1) -> None:
+        """The bar moves on by ``steps`` (every step; reads nothing from the GPU)."""
         if self._bar is not None:
-            self._bar.update(1)
+            self._bar.update(steps)
+
+    def step(self, **fields) -> None:
+        """A ``step`` event: every step on a CPU; on a GPU at most about once a second, its
+        ``loss`` the mean over the steps read back last (up to 25). ``global_step``: the
+        steps done in the whole run (a follower sets its progress from it)."""
+        if self._bar is not None:
             self._bar.set_postfix(
                 {k: v for k, v in fields.items() if k in ("phase", "epoch", "loss")}, refresh=False
             )
-        if global_step % self.every == 0:
-            self.event("step", **fields)
+        self.event("step", **fields)
 
     def close(self) -> None:
         if self._bar is not None:

@@ -19,23 +19,23 @@ def predict_tensors(
     batch: int = 16,
     device: torch.device | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Input-pixel (x, y) ``(N, K, 2)`` and peak values ``(N, K)`` from the last stack."""
+    """Input-pixel (x, y) ``(N, K, 2)`` and peak values ``(N, K)`` from the last stack, on
+    the CPU. The batches are decoded on ``device`` and gathered there: one read-back at the
+    end (images already on the device are not copied)."""
     device = device or torch.device("cpu")
     was_training = generator.training
     generator.eval()
     xys, peaks = [], []
     for start in range(0, len(images), batch):
-        x = (
-            images[start : start + batch]
-            .to(device)
-            .float()
-            .contiguous(memory_format=torch.channels_last)
-        )
-        xy, peak = decode(generator(x)[-1].float(), stride, decoding)
-        xys.append(xy.cpu())
-        peaks.append(peak.cpu())
+        x = images[start : start + batch].to(device, non_blocking=True).float()
+        x = x.contiguous(memory_format=torch.channels_last)
+        xy, peak = decode(generator(x)[-1].float(), stride, decoding)  # float32, as inference
+        xys.append(xy)
+        peaks.append(peak)
     generator.train(was_training)
-    return torch.cat(xys), torch.cat(peaks)
+    if not xys:
+        return torch.zeros(0, 0, 2), torch.zeros(0, 0)
+    return torch.cat(xys).cpu(), torch.cat(peaks).cpu()
 
 
 def validation_metrics(
