@@ -24,6 +24,7 @@ CLEAN = SynthConfig(  # every landmark visible: the bundled model places all six
     knee_prosthesis_fraction=0.0,
     shield_fraction=0.0,
     restricted_fraction=0.0,
+    formats=("dicom", "tiff"),
 )
 TOUCHED_ROWS = (  # rows of the image nobody opens, written by hand (kept byte for byte)
     '"{e}",femur_right,49.10,48.30,,0\r\n{e},knee_right, 56.0800 ,287.681,,0\r\n'
