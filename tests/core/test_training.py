@@ -105,6 +105,35 @@ def test_mid_epoch_resume_is_exact(four_images, tmp_path):
     assert _losses(tmp_path / "a") == _losses(tmp_path / "b")
 
 
+def test_resume_keeps_the_validation_folder_and_the_images_of_the_run(
+    four_images, two_images, tmp_path
+):
+    """A run started with a separate validation folder resumes with it (the printed
+    ``--resume`` command does not repeat ``--val``; the run split its training folder anew
+    and trained on other images); a training folder that changed is refused."""
+    import shutil
+
+    cfg = _tiny(epochs_pretrain=2, epochs_adversarial=0, batch_size=2)
+    train(four_images, tmp_path / "a", cfg, val_data=two_images)
+    cut = cfg.replace(train={"stop_after_steps": 1})
+    assert train(four_images, tmp_path / "b", cut, val_data=two_images) == "requested"
+    assert train(four_images, tmp_path / "b", cfg, resume=True) == "done"
+    assert _same_weights(_weights(tmp_path / "a"), _weights(tmp_path / "b"))
+    assert _losses(tmp_path / "a") == _losses(tmp_path / "b")
+    assert runs.read_log(tmp_path / "b")[-1]["val_present"] == 12  # two_images: 2 × 6
+    with pytest.raises(FileProblem, match="validates on"):
+        train(four_images, tmp_path / "b", cfg, resume=True, val_data=four_images)
+    changed = tmp_path / "changed"
+    shutil.copytree(four_images, changed)
+    assert train(changed, tmp_path / "c", cut) == "requested"
+    image = next(p for p in changed.iterdir() if p.suffix in (".dcm", ".tif"))
+    rows = [r for r in (changed / "landmarks.csv").read_text().splitlines() if image.name not in r]
+    (changed / "landmarks.csv").write_text("\n".join(rows) + "\n")
+    image.unlink()
+    with pytest.raises(FileProblem, match="differ from those this run started with"):
+        train(changed, tmp_path / "c", cfg, resume=True)
+
+
 def test_run_folder_contents(tiny_run):
     _, run = tiny_run
     config = json.loads((run / "config.json").read_text())

@@ -167,6 +167,9 @@ def train(
                 else None
             )
             config.init = start.record if start else None
+        recorded = runs.read_split(run) if plan.resume else {}
+        if plan.resume:
+            val_data = _resumed_val_data(run, recorded, val_data, progress, dist)
         folder = load_labelled_folder(data, config.landmarks, spacing)
         folder.raise_for_errors()
         if val_data is not None:
@@ -178,6 +181,8 @@ def train(
             train_items, val_items = [folder.items[i] for i in tr], [folder.items[i] for i in va]
         if not train_items:
             raise FileProblem(data, "no labelled images to train on")
+        if recorded.get("train") is not None:
+            _same_images(data, recorded, train_items, val_items)
         if dist.is_main and not plan.resume:
             split = {
                 "train": [i.labels.image for i in train_items],
@@ -317,3 +322,37 @@ def _unlabelled_used(config: RunConfig) -> bool:
     t, loss = config.train, config.loss
     adversarial = t.adversarial and t.epochs_adversarial > 0 and loss.unlabelled_weight > 0
     return adversarial or loss.consistency_weight > 0
+
+
+def _resumed_val_data(run: Path, recorded: dict, val_data, progress, dist):
+    """The validation folder of a resumed run: the one it recorded (a run started with
+    ``--val`` and resumed without it would otherwise split its training folder anew)."""
+    saved = recorded.get("val_data")
+    if val_data is None:
+        if saved and dist.is_main:
+            message = f"{run}: resuming with its validation folder {saved}"
+            log.info("%s", message)
+            progress.event("note", message=message)
+        return saved
+    if Path(val_data).resolve() != Path(saved or "").resolve() or not saved:
+        raise FileProblem(
+            "--val",
+            f"this run validates on {saved or 'a share of its training folder'}; it resumes so",
+        )
+    return val_data
+
+
+def _same_images(data, recorded: dict, train_items, val_items) -> None:
+    """A resumed run trains and validates on the images it started with."""
+    now = {
+        "train": [i.labels.image for i in train_items],
+        "val": [i.labels.image for i in val_items],
+    }
+    for part in ("train", "val"):
+        if part in recorded and list(recorded[part]) != now[part]:
+            raise FileProblem(
+                data,
+                f"its {part} images differ from those this run started with "
+                f"({len(recorded[part])} recorded in {runs.SPLIT}, {len(now[part])} now); a run "
+                "resumes on the same images — start a new run (or --init from this one)",
+            )
