@@ -77,7 +77,7 @@ class TrainSteps:
         start = (step * dist.world + dist.rank) * bs
         idx = order[start : start + bs]
         images = data.images[idx]
-        if images.device != self.device:  # data kept in (pinned) host memory
+        if images.device.type == "cpu" and self.device.type == "cuda":  # kept in pinned host memory
             images = images.pin_memory().to(self.device, non_blocking=True)
         images = images.float()
         xy, present = data.xy[idx].to(self.device), data.present[idx].to(self.device)
