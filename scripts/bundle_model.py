@@ -1,5 +1,5 @@
-"""Copy a trained run into the package as a bundled model (generator + confidence
-discriminator only: the pose discriminator is for training) and print its checksum.
+"""Copy a trained run into the package as a bundled model (the generator and both
+discriminators: the pose discriminator judges plausibility at inference) and print its checksum.
 
     python scripts/bundle_model.py RUN --key default
 Then put the printed SHA-256 into ``BUNDLED`` in ``src_core/apn_core/inference/model_store.py``.
@@ -16,7 +16,7 @@ from apn_core.errors import ApnError
 from apn_core.inference.model_store import BUNDLED_DIR, BUNDLED_WEIGHTS, sha256
 
 log = logging.getLogger("bundle_model")
-KEEP = ("generator.", "confidence.")
+KEEP = ("generator.", "confidence.", "pose.")
 
 
 def main() -> None:

@@ -50,6 +50,31 @@ def test_bundled_model_reaches_documented_accuracy(fresh_set):
     assert metrics["counts"]["present_reported_absent"] <= 1
 
 
+HELD_OUT_FAMILY = (
+    "cr-film"  # never in the bundled model's training data (README, "The bundled model")
+)
+
+
+def test_bundled_model_holds_up_on_the_family_it_never_saw(tmp_path_factory):
+    """The held-out-family protocol on a small scale: the README's figures come from 120 images."""
+    data = write_synthetic_folder(
+        tmp_path_factory.mktemp("heldout") / "data",
+        8,
+        seed=515151,
+        config=SynthConfig(spacing_mm=0.5, families=(HELD_OUT_FAMILY,)),
+    )
+    folder = load_labelled_folder(data)
+    predictor = Predictor.load("default")
+    results = list(predict_files(predictor, [i.path for i in folder.items]))
+    predicted = {
+        item.labels.image: r.prediction.xy for item, r in zip(folder.items, results, strict=True)
+    }
+    metrics, _ = evaluate(folder, predicted)
+    assert metrics["all"]["n"] >= 40
+    assert metrics["all"]["mre"] <= 2.0, metrics["all"]
+    assert metrics["all"]["pck@10"] >= MIN_PCK10, metrics["all"]
+
+
 def test_mirrored_radiograph_gives_mirrored_landmarks(fresh_set):
     from apn_core.io import read_radiograph
 

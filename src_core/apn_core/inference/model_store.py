@@ -19,7 +19,7 @@ from apn_core.errors import FileProblem
 
 BUNDLED_DIR = Path(__file__).resolve().parents[1] / "bundled"
 BUNDLED = {  # key → (folder under apn_core/bundled, sha256 of model.safetensors)
-    "default": ("default", "67e18e88d45425dbac05a47acda67236a7a6ce16ae5feddd8af6d2bb5ed758ed"),
+    "default": ("default", "a35aeeb7ff6250e5f0dab76129549039edeab0ca0a895077dc8e3e9216aebf41"),
 }
 BUNDLED_WEIGHTS = "model.safetensors"
 
