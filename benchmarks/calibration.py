@@ -282,6 +282,9 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=30, help="images per folder (default 30)")
     parser.add_argument("--tolerance", type=float, default=10.0, help="mm (default 10)")
     parser.add_argument(
+        "--false-flags", type=float, default=0.03, help="false-flag budget of the review threshold"
+    )
+    parser.add_argument(
         "--kinds",
         nargs="+",
         choices=[*PERTURBATIONS, *SEVERE],
@@ -327,8 +330,20 @@ def main() -> None:
 
     fitted_on = {"data": f"{args.calib} (+ {', '.join(seen)})", "model": extractor.predictor.name,
                  "pose_discriminator": extractor.has_pose}  # fmt: skip
-    cal_iso = fit_calibrator(calib.data, args.tolerance, "isotonic", fitted_on=fitted_on)
-    cal_log = fit_calibrator(calib.data, args.tolerance, "logistic", fitted_on=fitted_on)
+    cal_iso = fit_calibrator(
+        calib.data,
+        args.tolerance,
+        "isotonic",
+        fitted_on=fitted_on,
+        false_flag_budget=args.false_flags,
+    )
+    cal_log = fit_calibrator(
+        calib.data,
+        args.tolerance,
+        "logistic",
+        fitted_on=fitted_on,
+        false_flag_budget=args.false_flags,
+    )
     results = {name: evaluate_set(cal_iso, cal_log, c) for name, c in sets.items()}
     save_calibrator(args.out / "calibration.json", cal_iso)
     report = {"model": extractor.predictor.name, "pose_discriminator": extractor.has_pose,

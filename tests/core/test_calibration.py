@@ -83,7 +83,7 @@ def test_held_out_probabilities_match_observed_frequencies():
 
 def test_threshold_flags_the_target_share_of_errors():
     data = synthetic(seed=3)
-    cal = fit_calibrator(data, 10.0, recall_target=0.95)
+    cal = fit_calibrator(data, 10.0, recall_target=0.95, false_flag_budget=0.0)
     p = cal.probability(data.features)
     wrong = ~data.within(10.0)
     assert (p[wrong] <= cal.threshold).mean() >= 0.95
@@ -283,3 +283,23 @@ def test_apn_calibrate_refuses_what_it_cannot_do(tiny_run, tmp_path):
     with pytest.raises(FileProblem, match="need at least 3 of each"):
         args.func(args)
     assert not (tmp_path / "c.json").exists()
+
+
+def test_budget_threshold_takes_at_most_its_share_of_correct_landmarks():
+    from apn_core.inference.calibration import budget_threshold
+
+    prob = np.array([0.1, 0.2, 0.3, 0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95])
+    wrong = np.array([True, False, True, False, False, False, False, False, False, False])
+    assert budget_threshold(prob, wrong, 0.0) == 0.1  # below every correct one
+    assert budget_threshold(prob, wrong, 0.125) == 0.2  # one of 8 correct; 0.3 would take two
+    assert budget_threshold(prob, wrong, 0.25) == 0.3
+    assert budget_threshold(prob, wrong, 1.0) == 0.95
+
+
+def test_threshold_is_the_larger_of_recall_and_budget():
+    data = synthetic(seed=8)
+    strict = fit_calibrator(data, 10.0, false_flag_budget=0.0)
+    loose = fit_calibrator(data, 10.0, false_flag_budget=0.5)
+    assert strict.threshold == strict.quality["threshold_for_recall_target"]
+    assert loose.threshold > strict.threshold and loose.quality["false_flag_rate"] <= 0.5
+    assert loose.quality["recall"] >= strict.quality["recall"] >= 0.95

@@ -38,6 +38,13 @@ def register(sub) -> None:
                    help="score → probability map (default isotonic)")  # fmt: skip
     p.add_argument("--recall", type=fraction, default=0.95,
                    help="share of errors the review threshold must flag (default 0.95)")  # fmt: skip
+    p.add_argument(
+        "--false-flags",
+        type=fraction,
+        default=0.03,
+        help="share of correct landmarks the review flag may take on DATA to reach errors "
+        "just above the recall threshold (default 0.03)",
+    )
     add_spacing_option(p, "for images that carry none")
     add_landmarks_option(p)
     p.set_defaults(func=run)
@@ -77,7 +84,7 @@ def run(args) -> int:
     fitted_on = {"data": str(args.data), "model": extractor.predictor.name,
                  "pose_discriminator": extractor.has_pose}  # fmt: skip
     try:
-        cal = fit_calibrator(data, tolerance, args.method, args.recall, fitted_on)
+        cal = fit_calibrator(data, tolerance, args.method, args.recall, fitted_on, args.false_flags)
     except ValueError as exc:
         raise FileProblem(args.data, str(exc)) from None
     save_calibrator(out, cal)
