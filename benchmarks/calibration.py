@@ -188,6 +188,26 @@ def _rates(flag: np.ndarray, wrong: np.ndarray) -> dict:
     }
 
 
+def feature_cost_ms(k: int, shape: tuple[int, int], batch: int = 8, reps: int = 20) -> float:
+    """Milliseconds per image of ``landmark_features`` (flip and both discriminator
+    outputs given) on random heatmaps — a worst case: noise has many local maxima."""
+    import torch
+
+    from apn_core.inference.confidence import landmark_features
+
+    g = torch.Generator().manual_seed(0)
+    plain, flipped = (
+        torch.rand(batch, k, *shape, generator=g),
+        torch.rand(batch, k, *shape, generator=g),
+    )
+    c = p = torch.rand(batch, k, generator=g)
+    landmark_features(plain, (8.0, 8.0), flipped=flipped, c=c, p=p)  # warm-up
+    start = time.perf_counter()
+    for _ in range(reps):
+        landmark_features(plain, (8.0, 8.0), flipped=flipped, c=c, p=p)
+    return (time.perf_counter() - start) / reps / batch * 1000
+
+
 def plot_reliability(path: Path, results: dict) -> None:
     import matplotlib
 
@@ -292,6 +312,9 @@ def main() -> None:
     )
     parser.add_argument("--device", default="cpu", help="torch device (default cpu)")
     parser.add_argument(
+        "--tag", default="best", help="checkpoint of a run folder: best (default) or last"
+    )
+    parser.add_argument(
         "--out",
         type=Path,
         default=Path("runs/calibration"),
@@ -307,7 +330,7 @@ def main() -> None:
         plan[f"family {folder.name}"] = (folder, [None])
     plan["perturbed, seen kinds"] = (args.test, seen)
     plan["perturbed, unseen kinds"] = (args.test, unseen)
-    extractor = FeatureExtractor.load(args.model, device=args.device)
+    extractor = FeatureExtractor.load(args.model, device=args.device, tag=args.tag)
     landmarks = extractor.predictor.config.landmarks
     loaded: dict[Path, list] = {}
     sets = {}
@@ -346,11 +369,17 @@ def main() -> None:
     )
     results = {name: evaluate_set(cal_iso, cal_log, c) for name, c in sets.items()}
     save_calibrator(args.out / "calibration.json", cal_iso)
+    shape = extractor.predictor.config.geometry.heatmap_shape
+    cost = feature_cost_ms(len(landmarks), shape)
     report = {"model": extractor.predictor.name, "pose_discriminator": extractor.has_pose,
+              "feature_ms_per_image": cost,
               "seen_kinds": seen, "unseen_kinds": unseen, "calibrator": cal_iso.to_dict(), "results": results}  # fmt: skip
     write_text_atomic(args.out / "calibration_report.json", json.dumps(_plain(report), indent=2))
     plot_reliability(args.out / "reliability.png", results)
     print(markdown(results, cal_iso, extractor.predictor.name))
+    print(
+        f"\nfeatures: {cost:.2f} ms per image ({len(landmarks)} landmarks, {shape[0]}×{shape[1]} heatmaps, batch 8, CPU)"
+    )
     if not extractor.has_pose:
         print("\n(no pose discriminator in this model: feature 'p' is missing)")
     print(f"\nseen kinds: {', '.join(seen)}; unseen kinds: {', '.join(unseen)}")

@@ -230,6 +230,8 @@ def tiny_run(tmp_path_factory):
     cfg = get_preset("tiny").replace(train={"epochs_pretrain": 1, "epochs_adversarial": 1, "workers": 0},
                                      loss={"presence_threshold": -1e9})  # fmt: skip
     train(data, root / "run", cfg)
+    for name in ("best.safetensors", "best_state.pt"):  # "best" may predate the adversarial
+        (root / "run" / name).unlink(missing_ok=True)  # epoch; then "last" is used
     return data, root / "run"
 
 
@@ -303,3 +305,18 @@ def test_threshold_is_the_larger_of_recall_and_budget():
     assert strict.threshold == strict.quality["threshold_for_recall_target"]
     assert loose.threshold > strict.threshold and loose.quality["false_flag_rate"] <= 0.5
     assert loose.quality["recall"] >= strict.quality["recall"] >= 0.95
+
+
+def test_pose_discriminator_is_used_only_after_adversarial_training(tiny_run, tmp_path):
+    import torch
+
+    from apn_core.inference.review_data import pose_trained
+
+    _, run = tiny_run
+    assert pose_trained(run / "last.safetensors", epochs_pretrain=1)
+    assert not pose_trained(run / "last.safetensors", epochs_pretrain=2)
+    torch.save({"loop": {"epoch": 1, "step": 0}}, tmp_path / "best_state.pt")
+    assert not pose_trained(tmp_path / "best.safetensors", epochs_pretrain=1)  # end of pretraining
+    torch.save({"loop": {"epoch": 1, "step": 3}}, tmp_path / "best_state.pt")
+    assert pose_trained(tmp_path / "best.safetensors", epochs_pretrain=1)
+    assert not pose_trained(tmp_path / "other.safetensors", epochs_pretrain=0)  # no state: unknown

@@ -45,10 +45,16 @@ class FeatureExtractor:
         from apn_core.inference.model_store import resolve
 
         predictor = Predictor.load(model, device=device, tag=tag, flip_test=True)
-        weights = load_file(str(resolve(model, tag).weights))
+        source = resolve(model, tag)
+        weights = load_file(str(source.weights))
         pose_weights = {k[len("pose.") :]: v for k, v in weights.items() if k.startswith("pose.")}
         pose = None
-        if pose_weights:
+        if pose_weights and not pose_trained(
+            source.weights, predictor.config.train.epochs_pretrain
+        ):
+            log.warning("%s: checkpoint %s predates the adversarial phase (pose discriminator untrained): "
+                        "feature 'p' is missing", predictor.name, source.weights.name)  # fmt: skip
+        elif pose_weights:
             d, k = predictor.config.discriminator, len(predictor.landmarks)
             pose = PoseDiscriminator(k, d.channels, d.layers)
             pose.load_state_dict(pose_weights)
@@ -84,6 +90,23 @@ class FeatureExtractor:
             row, col = box.input_spacing(spacing)
             mm = (row * pr.config.geometry.stride, col * pr.config.geometry.stride)
         return prediction, landmark_features(plain, mm, flipped=flipped, c=c, p=p)
+
+
+def pose_trained(weights: Path, epochs_pretrain: int) -> bool:
+    """Whether the checkpoint ``weights`` was saved after some adversarial training: its
+    ``<tag>_state.pt`` records the epoch/step reached. A run's *best* checkpoint can come
+    from the supervised phase, when the pose discriminator still has its initial weights.
+    Without the state file nobody can tell: False."""
+    from apn_core import runs
+    from apn_core.errors import FileProblem
+
+    try:
+        state = runs.load_state(weights.parent, weights.stem)
+    except FileProblem:
+        return False
+    loop = state.get("loop", {}) if isinstance(state, dict) else {}
+    epoch, step = int(loop.get("epoch", 0)), int(loop.get("step", 0))
+    return epoch > epochs_pretrain or (epoch == epochs_pretrain and step > 0)
 
 
 def labelled_rows(
