@@ -43,12 +43,10 @@ from apn_core.dataset import load_labelled_folder
 from apn_core.inference.calibration import (
     FEATURES,
     CalibrationData,
-    auroc,
-    expected_calibration_error,
     fit_calibrator,
-    reliability,
     save_calibrator,
 )
+from apn_core.inference.reliability import auroc, expected_calibration_error, reliability
 from apn_core.inference.review import review_landmarks
 from apn_core.inference.review_data import FeatureExtractor, labelled_rows
 from apn_core.utils.atomic import atomic_path, write_text_atomic
@@ -332,18 +330,19 @@ def main() -> None:
     plan["perturbed, unseen kinds"] = (args.test, unseen)
     extractor = FeatureExtractor.load(args.model, device=args.device, tag=args.tag)
     landmarks = extractor.predictor.config.landmarks
+    cache_key = f"{extractor.predictor.name}:{args.tag}:pose={extractor.has_pose}"
     loaded: dict[Path, list] = {}
     sets = {}
     for name, (folder, kinds) in plan.items():
         cache = args.out / f"records_{''.join(c if c.isalnum() else '_' for c in name)}.npz"
-        records = Records.load(cache, extractor.predictor.name) if cache.exists() else None
+        records = Records.load(cache, cache_key) if cache.exists() else None
         if records is None:
             if folder not in loaded:
                 f = load_labelled_folder(folder, landmarks)
                 f.raise_for_errors()
                 loaded[folder] = list(load_samples(f, args.n))
             records = collect_records(extractor, loaded[folder], kinds, name)
-            records.save(cache, extractor.predictor.name)
+            records.save(cache, cache_key)
         sets[name] = to_rows(records, landmarks)
         print(
             f"{name}: {len(records.names)} image versions ({time.perf_counter() - start:.0f} s)",

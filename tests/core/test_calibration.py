@@ -13,13 +13,11 @@ from apn_core.inference.calibration import (
     FEATURES,
     CalibrationData,
     Calibrator,
-    auroc,
-    choose_threshold,
-    expected_calibration_error,
     fit_calibrator,
     load_calibrator,
     save_calibrator,
 )
+from apn_core.inference.reliability import auroc, choose_threshold, expected_calibration_error
 
 COL = {f: i for i, f in enumerate(FEATURES)}
 
@@ -288,7 +286,7 @@ def test_apn_calibrate_refuses_what_it_cannot_do(tiny_run, tmp_path):
 
 
 def test_budget_threshold_takes_at_most_its_share_of_correct_landmarks():
-    from apn_core.inference.calibration import budget_threshold
+    from apn_core.inference.reliability import budget_threshold
 
     prob = np.array([0.1, 0.2, 0.3, 0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95])
     wrong = np.array([True, False, True, False, False, False, False, False, False, False])
