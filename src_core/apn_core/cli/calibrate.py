@@ -1,0 +1,103 @@
+"""``apn calibrate DATA --model RUN``: fit the calibrated confidence on a labelled folder.
+
+Runs the model on every labelled image of DATA, measures which landmarks fall within the
+tolerance, and fits ``p_within`` — the probability that a landmark is within
+``--tolerance`` mm (0.9 = 9 in 10 such landmarks were, on DATA) — plus ``p_present`` for
+the absent/present decision and the review thresholds. Writes ``calibration.json`` into
+the run folder (or ``--out FILE``; a bundled model needs ``--out``). Use images the model
+was not trained on, as varied as the ones it will see, with some it gets wrong.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from apn_core.cli.common import (
+    add_landmarks_option,
+    add_spacing_option,
+    fraction,
+    load_landmarks,
+    positive_float,
+    progress_bar,
+)
+from apn_core.errors import ApnError, FileProblem
+
+
+def register(sub) -> None:
+    p = sub.add_parser("calibrate", help="fit the calibrated confidence on a labelled folder",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    p.add_argument("data", type=Path, help="labelled folder the model was not trained on")
+    p.add_argument("--model", default="default", help="run folder or 'default' (bundled)")
+    p.add_argument(
+        "--out", type=Path, help="calibration file to write (default RUN/calibration.json)"
+    )
+    p.add_argument("--tolerance", type=positive_float, metavar="MM",
+                   help="distance counted as correct (default: the model's, 10 mm)")  # fmt: skip
+    p.add_argument("--method", choices=("isotonic", "logistic"), default="isotonic",
+                   help="score → probability map (default isotonic)")  # fmt: skip
+    p.add_argument("--recall", type=fraction, default=0.95,
+                   help="share of errors the review threshold must flag (default 0.95)")  # fmt: skip
+    p.add_argument(
+        "--false-flags",
+        type=fraction,
+        default=0.03,
+        help="share of correct landmarks the review flag may take on DATA to reach errors "
+        "just above the recall threshold (default 0.03)",
+    )
+    add_spacing_option(p, "for images that carry none")
+    add_landmarks_option(p)
+    p.set_defaults(func=run)
+
+
+def default_output(model: str) -> Path:
+    """``RUN/calibration.json`` for a run folder; a bundled model is read-only."""
+    from apn_core.inference.calibration import CALIBRATION_FILE
+    from apn_core.inference.model_store import BUNDLED
+
+    if str(model) in BUNDLED:
+        raise ApnError(f"apn calibrate: the bundled model {model!r} is read-only; give --out FILE")
+    return Path(model) / CALIBRATION_FILE
+
+
+def run(args) -> int:
+    from apn_core.dataset import load_labelled_folder
+    from apn_core.inference.calibration import fit_calibrator, save_calibrator
+    from apn_core.inference.review_data import FeatureExtractor, collect
+
+    out = args.out or default_output(args.model)
+    landmarks = load_landmarks(args.landmarks)
+    folder = load_labelled_folder(args.data, landmarks, args.spacing)
+    folder.raise_for_errors()
+    extractor = FeatureExtractor.load(args.model)
+    if extractor.predictor.landmarks != landmarks.names:
+        raise FileProblem(
+            args.data,
+            f"the model finds {', '.join(extractor.predictor.landmarks)}, not the folder's landmark set",
+        )
+    tolerance = args.tolerance or extractor.predictor.config.loss.tolerance_mm
+    update, close = progress_bar("measuring", "img")
+    try:
+        data = collect(extractor, folder, update)
+    finally:
+        close()
+    fitted_on = {"data": str(args.data), "model": extractor.predictor.name,
+                 "pose_discriminator": extractor.has_pose}  # fmt: skip
+    try:
+        cal = fit_calibrator(data, tolerance, args.method, args.recall, fitted_on, args.false_flags)
+    except ValueError as exc:
+        raise FileProblem(args.data, str(exc)) from None
+    save_calibrator(out, cal)
+    q = cal.quality
+    print(f"calibrated on {cal.fitted_on['images']} images, {q['n']} reported landmarks, "
+          f"{q['n_beyond_tolerance']} beyond {tolerance:g} mm; features: {', '.join(cal.features)}"
+          + ("" if extractor.has_pose else " (no pose discriminator in this model)"))  # fmt: skip
+    print(f"ECE {q['ece']:.3f}, AUROC {q['auroc_error']:.3f} (on the calibration data itself)")
+    print(f"review when p_within ≤ {cal.threshold:.3f}: flags {100 * q['recall']:.0f} % of the errors "
+          f"and {100 * q['false_flag_rate']:.1f} % of the correct landmarks")  # fmt: skip
+    pres = q.get("presence", {})
+    if cal.presence is not None and pres.get("recall") is not None:
+        print(f"reported absent: review when p_present ≥ {cal.presence_threshold:.3f}: flags "
+              f"{100 * pres['recall']:.0f} % of the missed landmarks, {100 * pres['false_flag_rate']:.1f} % of the truly absent")  # fmt: skip
+    print(f"wrote {out}")
+    return 0

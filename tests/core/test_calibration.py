@@ -1,0 +1,320 @@
+"""Calibrator: monotone, calibrated on its data, JSON round trip, refusals; apn calibrate."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+import pytest
+
+from apn_core.errors import ApnError, FileProblem
+from apn_core.inference.calibration import (
+    FEATURES,
+    CalibrationData,
+    Calibrator,
+    fit_calibrator,
+    load_calibrator,
+    save_calibrator,
+)
+from apn_core.inference.reliability import auroc, choose_threshold, expected_calibration_error
+
+COL = {f: i for i, f in enumerate(FEATURES)}
+
+
+def synthetic(
+    n: int = 3000, seed: int = 0, with_p: bool = True, absent: int = 0
+) -> CalibrationData:
+    """Landmarks whose chance of being within 10 mm rises with the peak and P and falls
+    with the flip disagreement (a known logistic truth in the calibrator's transforms)."""
+    rng = np.random.default_rng(seed)
+    f = np.full((n, len(FEATURES)), np.nan)
+    f[:, COL["peak"]] = rng.uniform(0.2, 1.0, n)
+    f[:, COL["second_ratio"]] = rng.uniform(0, 0.5, n)
+    f[:, COL["spread_mm"]] = rng.uniform(5, 30, n)
+    f[:, COL["flip_mm"]] = rng.exponential(3.0, n)
+    f[:, COL["c"]] = rng.uniform(0.05, 0.95, n)
+    f[:, COL["image_peak"]] = rng.uniform(0.5, 1.0, n)
+    f[:, COL["image_flip_mm"]] = rng.exponential(2.0, n)
+    logit = 8 * (f[:, COL["peak"]] - 0.5) - 2 * np.log1p(
+        f[:, COL["flip_mm"]]
+    )  # linear after the transforms
+    if with_p:
+        f[:, COL["p"]] = rng.uniform(0.02, 0.98, n)
+        logit += 2 * np.log(f[:, COL["p"]] / (1 - f[:, COL["p"]]))
+    within = rng.random(n) < 1 / (1 + np.exp(-logit))
+    error = np.where(within, rng.uniform(0, 10, n), rng.uniform(10.5, 80, n))
+    truly = np.ones(n, bool)
+    reported = np.ones(n, bool)
+    if absent:
+        truly[:absent] = False
+        f[:absent, COL["peak"]] = rng.uniform(0.0, 0.35, absent)
+        reported[:absent] = f[:absent, COL["peak"]] >= 0.3
+        error[:absent] = np.nan
+    return CalibrationData(f, reported, truly, error, np.array([f"img{i // 6}" for i in range(n)], object),
+                           np.array(["femur_right"] * n, object))  # fmt: skip
+
+
+@pytest.mark.parametrize("method", ["isotonic", "logistic"])
+def test_probability_is_monotone_in_the_score_and_calibrated_on_its_data(method):
+    data = synthetic()
+    cal = fit_calibrator(data, 10.0, method)
+    model = cal.models[0]
+    grid = np.linspace(-20, 20, 2001)
+    p = model.probability_of_score(grid)
+    assert (np.diff(p) >= 0).all() and p.min() >= 0 and p.max() <= 1
+    assert cal.quality["ece"] < 0.03
+    assert cal.quality["auroc_error"] > 0.9
+    # the learned score points the right way: more peak → more likely within
+    assert (
+        model.coef[model.features.index("peak")] > 0
+        and model.coef[model.features.index("flip_mm")] < 0
+    )
+
+
+def test_held_out_probabilities_match_observed_frequencies():
+    cal = fit_calibrator(synthetic(seed=1), 10.0, "isotonic")
+    test = synthetic(seed=2)
+    p = cal.probability(test.features)
+    assert expected_calibration_error(p, test.within(10.0)) < 0.04
+
+
+def test_threshold_flags_the_target_share_of_errors():
+    data = synthetic(seed=3)
+    cal = fit_calibrator(data, 10.0, recall_target=0.95, false_flag_budget=0.0)
+    p = cal.probability(data.features)
+    wrong = ~data.within(10.0)
+    assert (p[wrong] <= cal.threshold).mean() >= 0.95
+    assert cal.quality["recall"] >= 0.95
+    assert cal.quality["false_flag_rate"] == pytest.approx((p[~wrong] <= cal.threshold).mean())
+    # the smallest such threshold: anything lower misses the target
+    assert (p[wrong] < cal.threshold).mean() < 0.95
+
+
+def test_choose_threshold_and_auroc_on_known_numbers():
+    prob = np.array([0.1, 0.2, 0.3, 0.8, 0.9, 0.95])
+    wrong = np.array([True, True, False, True, False, False])
+    t, recall, false_rate = choose_threshold(prob, wrong, 0.6)
+    assert (t, recall, false_rate) == (0.2, 2 / 3, 0.0)
+    assert choose_threshold(prob, wrong, 1.0)[:2] == (0.8, 1.0)
+    assert auroc(np.array([1, 2, 3, 4]), np.array([False, False, True, True])) == 1.0
+    assert auroc(np.array([4, 3, 2, 1]), np.array([False, False, True, True])) == 0.0
+    assert auroc(np.ones(4), np.array([False, True, False, True])) == 0.5
+    assert np.isnan(auroc(np.arange(3), np.zeros(3, bool)))
+
+
+def test_missing_pose_feature_is_left_out_and_missing_flip_falls_back():
+    data = synthetic(with_p=False)
+    cal = fit_calibrator(data, 10.0)
+    assert "p" not in cal.features
+    feats = [m.features for m in cal.models]
+    assert any("flip_mm" not in f and "spread_mm" in f for f in feats)
+    assert any("spread_mm" not in f for f in feats)  # no pixel spacing
+    rows = data.features[:5].copy()
+    rows[:, COL["flip_mm"]] = np.nan
+    rows[:, COL["image_flip_mm"]] = np.nan
+    rows[2, COL["spread_mm"]] = np.nan
+    p = cal.probability(rows)
+    assert np.isfinite(p).all()
+    rows[1, COL["peak"]] = np.nan  # nothing can score a row without a peak
+    assert np.isnan(cal.probability(rows)[1])
+
+
+def test_presence_model_and_its_threshold():
+    data = synthetic(absent=600, seed=4)
+    cal = fit_calibrator(data, 10.0)
+    assert cal.presence is not None and cal.presence_threshold is not None
+    pp = cal.presence_probability(data.features)
+    assert auroc(pp, data.truly_present) > 0.9
+    assert cal.quality["presence"]["fitted"]
+
+
+def test_too_few_errors_is_a_clear_error():
+    data = synthetic(n=200)
+    data.error_mm[:] = 1.0
+    with pytest.raises(ValueError, match="0 of 200 reported landmarks are beyond 10 mm"):
+        fit_calibrator(data, 10.0)
+
+
+def test_round_trip_through_json(tmp_path):
+    data = synthetic(absent=300, seed=5)
+    cal = fit_calibrator(data, 12.5, fitted_on={"data": "somewhere"})
+    path = save_calibrator(tmp_path / "calibration.json", cal)
+    loaded = load_calibrator(path)
+    np.testing.assert_array_equal(loaded.probability(data.features), cal.probability(data.features))
+    np.testing.assert_array_equal(
+        loaded.presence_probability(data.features), cal.presence_probability(data.features)
+    )
+    assert (loaded.threshold, loaded.tolerance_mm, loaded.presence_threshold) == (
+        cal.threshold,
+        12.5,
+        cal.presence_threshold,
+    )
+    d = json.loads(path.read_text())
+    assert "9 in 10" in d["meaning"] and d["fitted_on"]["data"] == "somewhere"
+    assert d["fitted_on"]["landmarks"] == len(data) and "ece" in d["quality"]
+    assert "NaN" not in path.read_text()
+
+
+def _tampered(tmp_path, change) -> str:
+    cal = fit_calibrator(synthetic(seed=6), 10.0)
+    d = cal.to_dict()
+    change(d)
+    path = tmp_path / "calibration.json"
+    path.write_text(json.dumps(d))
+    with pytest.raises(FileProblem) as info:
+        load_calibrator(path)
+    assert str(path) in str(info.value)
+    return info.value.problem
+
+
+def test_malformed_files_are_refused_with_a_reason(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with pytest.raises(FileProblem, match="invalid calibration file"):
+        load_calibrator(bad)
+    with pytest.raises(FileProblem, match="not found"):
+        load_calibrator(tmp_path / "missing.json")
+
+    def knots(d):
+        d["models"][0]["isotonic"]["prob"] = d["models"][0]["isotonic"]["prob"][::-1]
+
+    def feature(d):
+        d["models"][0]["features"][0] = "__import__('os')"
+
+    def nan(d):
+        d["models"][0]["coef"][0] = float("nan")
+
+    def transform(d):
+        d["models"][0]["transforms"][0] = "exp"
+
+    def length(d):
+        d["models"][0]["mean"] = d["models"][0]["mean"][:-1]
+
+    assert "must not decrease" in _tampered(tmp_path, knots) or "must increase" in _tampered(
+        tmp_path, knots
+    )
+    assert "features must list names" in _tampered(tmp_path, feature)
+    assert "not a number" in _tampered(tmp_path, nan)
+    assert "transforms must be" in _tampered(tmp_path, transform)
+    assert "mean must be a list" in _tampered(tmp_path, length)
+    assert "format" in _tampered(tmp_path, lambda d: d.pop("format"))
+    assert "threshold" in _tampered(tmp_path, lambda d: d.update(threshold=1.5))
+    assert "version" in _tampered(tmp_path, lambda d: d.update(version=99))
+
+
+def test_calibrator_from_dict_needs_no_code():
+    cal = fit_calibrator(synthetic(seed=7), 10.0)
+    again = Calibrator.from_dict(json.loads(json.dumps(cal.to_dict())))
+    assert again.features == cal.features
+
+
+# ---------------------------------------------------------------- apn calibrate
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """Three coarse images and a tiny model trained one supervised and one adversarial
+    epoch (so the run carries pose-discriminator weights). No presence threshold: a model
+    this young reports every landmark absent otherwise."""
+    from apn_core.presets import get_preset
+    from apn_core.synth import SynthConfig, write_synthetic_folder
+    from apn_core.train.job import train
+
+    root = tmp_path_factory.mktemp("calibrate")
+    data = write_synthetic_folder(
+        root / "data", 3, seed=31, config=SynthConfig(spacing_mm=2.0, restricted_fraction=0.0)
+    )
+    cfg = get_preset("tiny").replace(train={"epochs_pretrain": 1, "epochs_adversarial": 1, "workers": 0},
+                                     loss={"presence_threshold": -1e9})  # fmt: skip
+    train(data, root / "run", cfg)
+    for name in ("best.safetensors", "best_state.pt"):  # "best" may predate the adversarial
+        (root / "run" / name).unlink(missing_ok=True)  # epoch; then "last" is used
+    return data, root / "run"
+
+
+def _parse(argv: list[str]):
+    from apn_core.cli import calibrate
+
+    parser = argparse.ArgumentParser(prog="apn")
+    calibrate.register(parser.add_subparsers(dest="command"))
+    return parser.parse_args(argv)
+
+
+def test_apn_calibrate_fits_and_writes_into_the_run(tiny_run, capsys):
+    from apn_core.dataset import load_labelled_folder
+    from apn_core.inference.review_data import FeatureExtractor, collect
+
+    data, run = tiny_run
+    extractor = FeatureExtractor.load(run)
+    assert extractor.has_pose
+    rows = collect(extractor, load_labelled_folder(data))
+    errors = np.sort(rows.error_mm[np.isfinite(rows.error_mm)])
+    assert errors.size >= 6
+    tolerance = float(
+        0.5 * (errors[errors.size // 2 - 1] + errors[errors.size // 2])
+    )  # half each side
+    args = _parse(["calibrate", str(data), "--model", str(run), "--tolerance", f"{tolerance:.6f}"])
+    assert args.func(args) == 0
+    cal = load_calibrator(run / "calibration.json")
+    assert "p" in cal.features and cal.tolerance_mm == pytest.approx(tolerance, abs=1e-5)
+    assert cal.fitted_on["pose_discriminator"] is True and cal.fitted_on["images"] == 3
+    out = capsys.readouterr().out
+    assert "review when p_within ≤" in out and "calibration.json" in out
+
+
+def test_apn_calibrate_refuses_what_it_cannot_do(tiny_run, tmp_path):
+    data, run = tiny_run
+    args = _parse(["calibrate", str(data), "--model", "default"])
+    with pytest.raises(ApnError, match="read-only; give --out"):
+        args.func(args)
+    args = _parse(
+        [
+            "calibrate",
+            str(data),
+            "--model",
+            str(run),
+            "--tolerance",
+            "100000",
+            "--out",
+            str(tmp_path / "c.json"),
+        ]
+    )
+    with pytest.raises(FileProblem, match="need at least 3 of each"):
+        args.func(args)
+    assert not (tmp_path / "c.json").exists()
+
+
+def test_budget_threshold_takes_at_most_its_share_of_correct_landmarks():
+    from apn_core.inference.reliability import budget_threshold
+
+    prob = np.array([0.1, 0.2, 0.3, 0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95])
+    wrong = np.array([True, False, True, False, False, False, False, False, False, False])
+    assert budget_threshold(prob, wrong, 0.0) == 0.1  # below every correct one
+    assert budget_threshold(prob, wrong, 0.125) == 0.2  # one of 8 correct; 0.3 would take two
+    assert budget_threshold(prob, wrong, 0.25) == 0.3
+    assert budget_threshold(prob, wrong, 1.0) == 0.95
+
+
+def test_threshold_is_the_larger_of_recall_and_budget():
+    data = synthetic(seed=8)
+    strict = fit_calibrator(data, 10.0, false_flag_budget=0.0)
+    loose = fit_calibrator(data, 10.0, false_flag_budget=0.5)
+    assert strict.threshold == strict.quality["threshold_for_recall_target"]
+    assert loose.threshold > strict.threshold and loose.quality["false_flag_rate"] <= 0.5
+    assert loose.quality["recall"] >= strict.quality["recall"] >= 0.95
+
+
+def test_pose_discriminator_is_used_only_after_adversarial_training(tiny_run, tmp_path):
+    import torch
+
+    from apn_core.inference.review_data import pose_trained
+
+    _, run = tiny_run
+    assert pose_trained(run / "last.safetensors", epochs_pretrain=1)
+    assert not pose_trained(run / "last.safetensors", epochs_pretrain=2)
+    torch.save({"loop": {"epoch": 1, "step": 0}}, tmp_path / "best_state.pt")
+    assert not pose_trained(tmp_path / "best.safetensors", epochs_pretrain=1)  # end of pretraining
+    torch.save({"loop": {"epoch": 1, "step": 3}}, tmp_path / "best_state.pt")
+    assert pose_trained(tmp_path / "best.safetensors", epochs_pretrain=1)
+    assert not pose_trained(tmp_path / "other.safetensors", epochs_pretrain=0)  # no state: unknown

@@ -1,0 +1,136 @@
+"""Review flags and reasons; measurements blanked (never NaN) when a landmark is flagged or absent."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from apn_core.inference.plausibility import Finding
+from apn_core.inference.review import (
+    blank_measurements,
+    review_image,
+    review_landmarks,
+    unreliable_measurements,
+)
+from apn_core.landmarks import DEFAULT_LANDMARKS
+from apn_core.measurements import alignment
+
+NAMES = DEFAULT_LANDMARKS.names
+SPACING = (0.5, 0.5)
+ADULT_PX = (
+    np.array(
+        [
+            [100.0, 100.0],
+            [280.0, 100.0],
+            [114.0, 540.0],
+            [266.0, 540.0],
+            [116.0, 910.0],
+            [264.0, 910.0],
+        ]
+    )
+    / 0.5
+)
+
+
+def test_low_confidence_and_absent_but_likely_present():
+    present = np.array([True, True, True, True, True, False])
+    p_within = np.array([0.99, 0.31, 0.42, 0.43, np.nan, np.nan])
+    p_present = np.array([1.0, 1.0, 1.0, 1.0, 1.0, 0.62])
+    r = review_image(NAMES, present, p_within, 0.42, p_present, 0.5)
+    assert r.needs_review.tolist() == [False, True, True, False, False, True]
+    assert r.reasons[1] == "low confidence 0.31"
+    assert r.reasons[2] == "low confidence 0.42"  # at the threshold: flagged
+    assert r.reasons[5] == "reported absent, but 0.62 likely in the image"
+    assert r.reasons[0] == "" and r.image_needs_review
+    assert r.summary() == {"needs_review": True, "n_flagged": 3, "flagged": ["femur_left", "knee_right", "ankle_left"],
+                           "image_reasons": []}  # fmt: skip
+
+
+def test_without_calibration_only_plausibility_flags():
+    present = np.ones(6, bool)
+    pinned = Finding(
+        "ratio_right",
+        "femur_right 0.98× the tibia",
+        ("femur_right", "knee_right", "ankle_right"),
+        "knee_right",
+    )
+    both = Finding(
+        "symmetry_tibia", "tibia right 370 mm vs left 410 mm", ("ankle_right", "ankle_left")
+    )
+    scale = Finding("scale", "leg_right 2833 mm is too long", NAMES)
+    r = review_image(NAMES, present, findings=[pinned, both])
+    assert r.needs_review.tolist() == [False, False, True, False, True, True]
+    assert r.reason("knee_right") == "femur_right 0.98× the tibia"
+    assert r.reason("ankle_left") == "tibia right 370 mm vs left 410 mm"
+    r = review_image(NAMES, present, np.full(6, 0.2), 0.5, findings=[pinned, scale])
+    assert (
+        r.reason("knee_right")
+        == "low confidence 0.20; femur_right 0.98× the tibia; leg_right 2833 mm is too long"
+    )
+    assert r.image_reasons == ["leg_right 2833 mm is too long"]
+
+
+def test_outputs_are_json_friendly():
+    present = np.array([True] * 5 + [False])
+    r = review_image(NAMES, present, np.array([0.9, 0.1, 0.9, 0.9, 0.9, np.nan]), 0.3,
+                     findings=[Finding("x", "why", ("ankle_left",))])  # fmt: skip
+    text = json.dumps(r.to_dict(), allow_nan=False)
+    assert '"review_reason": "low confidence 0.10"' in text
+    assert r.rows()[1] == {
+        "landmark": "femur_left",
+        "needs_review": 1,
+        "review_reason": "low confidence 0.10",
+    }
+    assert r.rows()[5]["needs_review"] == 0  # absent: a finding about it does not flag it
+
+
+def test_measurements_of_flagged_or_absent_landmarks_are_blanked_with_reasons():
+    xy = ADULT_PX.copy()
+    xy[NAMES.index("ankle_left")] = np.nan
+    present = np.isfinite(xy).all(axis=1)
+    align = alignment(xy, SPACING)
+    assert np.isnan(align["left"]["hka_deg"])  # today's dict carries NaN
+    r = review_image(NAMES, present, np.array([0.9, 0.9, 0.1, 0.9, 0.9, np.nan]), 0.3)
+    values, reasons = blank_measurements(align, r)
+    assert reasons == {
+        "right.hka_deg": "knee_right needs review", "right.mad_mm": "knee_right needs review",
+        "right.femur_mm": "knee_right needs review", "right.tibia_mm": "knee_right needs review",
+        "left.hka_deg": "ankle_left absent", "left.mad_mm": "ankle_left absent",
+        "left.length_mm": "ankle_left absent", "left.tibia_mm": "ankle_left absent", "lld_mm": "ankle_left absent",
+    }  # fmt: skip
+    assert values["right"]["length_mm"] == align["right"]["length_mm"]  # hip–ankle: both fine
+    assert values["left"]["femur_mm"] == align["left"]["femur_mm"]
+    assert (
+        values["right"]["hka_deg"] is None
+        and values["lld_mm"] is None
+        and values["right"]["side"] == "right"
+    )
+    json.dumps(values, allow_nan=False)  # never NaN
+    all_present = review_image(NAMES, np.ones(6, bool))
+    assert unreliable_measurements(alignment(ADULT_PX, SPACING), all_present) == {}
+
+
+def test_a_displaced_landmark_is_flagged_end_to_end_with_its_reason():
+    xy = ADULT_PX.copy()
+    xy[NAMES.index("knee_left"), 1] += 40.0 / SPACING[0]  # a correct prediction moved 40 mm
+    r = review_landmarks(xy, np.ones(6, bool), SPACING)
+    assert r.needs_review[NAMES.index("knee_left")]
+    assert "a knee centre is misplaced" in r.reason("knee_left")
+    values, reasons = blank_measurements(alignment(xy, SPACING), r)
+    assert values["left"]["hka_deg"] is None and "knee_left needs review" in reasons["left.hka_deg"]
+    assert not review_landmarks(ADULT_PX, np.ones(6, bool), SPACING).image_needs_review
+
+
+def test_review_landmarks_uses_a_calibrator():
+    from apn_core.inference.calibration import FEATURES, Calibrator, ScoreModel
+
+    model = ScoreModel(
+        ("peak",), np.zeros(1), np.ones(1), np.array([10.0]), -5.0
+    )  # p = sigmoid(10·peak − 5)
+    cal = Calibrator(tolerance_mm=10.0, models=[model], threshold=0.5)
+    table = np.full((6, len(FEATURES)), np.nan)
+    table[:, 0] = [1.0, 1.0, 0.2, 1.0, 1.0, 1.0]
+    r = review_landmarks(ADULT_PX, np.ones(6, bool), SPACING, features=table, calibrator=cal)
+    assert r.needs_review.tolist() == [False, False, True, False, False, False]
+    assert r.reason("knee_right") == "low confidence 0.05"
