@@ -56,8 +56,11 @@ def main() -> None:
         minutes, reached = 0.0, None
         for r in log:
             minutes += r["time_s"] / 60
+            # wall time since apn train started (reading, caching and validation included)
+            # where the log has it; older logs: the epochs' training time
+            at = r["wall_s"] / 60 if "wall_s" in r else minutes
             if reached is None and r.get("val_pck@10", 0) >= 0.95:
-                reached = minutes
+                reached = at
         speed = {
             ph: [r["images_per_s"] for r in log if r["phase"] == ph]
             for ph in ("pretrain", "adversarial")
