@@ -91,10 +91,12 @@ def result_layers(prediction, image: ImageInput, show_heatmaps: bool = True) -> 
         landmarks=LandmarkSet(tuple(prediction.names)),
         confidence=prediction.confidence,
         layer_frame=layer_frame,
+        review=prediction.review_reason or None,
     )
     kwargs["metadata"]["apn_absent"] = [
         n for n, p in zip(prediction.names, prediction.present, strict=True) if not p
     ]
+    kwargs["metadata"]["apn_review"] = prediction.review
     heatmaps = (
         prediction.heatmaps.clip(0, None).max(axis=0),
         {
@@ -111,7 +113,61 @@ def result_layers(prediction, image: ImageInput, show_heatmaps: bool = True) -> 
         },
         "image",
     )
-    return [heatmaps, (data, kwargs, kind)]
+    per_landmark = (
+        prediction.heatmaps.clip(0, None),
+        {
+            "name": f"{image.name} heatmap per landmark",
+            "scale": np.r_[1.0, np.asarray(prediction.heatmap_scale) * scale],
+            "translate": np.r_[0.0, np.asarray(prediction.heatmap_translate) * scale + translate],
+            "units": ("pixel", *image.units),
+            "axis_labels": ("landmark", "y", "x"),
+            "colormap": "inferno",
+            "interpolation2d": "linear",
+            "blending": "additive",
+            "opacity": 0.6,
+            "contrast_limits": (0.0, 1.0),
+            "visible": False,
+            "metadata": {"apn_landmarks": list(prediction.names)},
+        },
+        "image",
+    )
+    # the landmarks last: drawn on top, and what callers take as the result layer
+    return [
+        heatmaps,
+        per_landmark,
+        second_candidates(prediction, image, layer_frame),
+        (data, kwargs, kind),
+    ]
+
+
+def second_candidates(prediction, image: ImageInput, layer_frame: dict) -> tuple:
+    """Points at the second-best heatmap peak of each landmark that needs review: where the
+    model hesitated (move the landmark there if it is the right one)."""
+    second = prediction.second_xy
+    rows = np.zeros((0, 2)) if second is None else second[np.isfinite(second).all(axis=1)][:, ::-1]
+    names = (
+        []
+        if second is None
+        else [
+            n for n, ok in zip(prediction.names, np.isfinite(second).all(axis=1), strict=True) if ok
+        ]
+    )
+    size = (prediction.spacing and 10.0 / min(prediction.spacing)) or 20.0
+    return (
+        rows,
+        {
+            "name": f"{image.name} second candidates",
+            **layer_frame,
+            "features": {"label": names},
+            "symbol": "cross",
+            "face_color": "yellow",
+            "border_color": "black",
+            "size": size,
+            "text": {"string": "2nd {label}", "color": "yellow", "anchor": "lower_left", "size": 8},
+            "metadata": {"apn_image": image.ref.name, "apn_second_candidates": True},
+        },
+        "points",
+    )
 
 
 def detect(viewer, image, model: str = "default", show_heatmaps: bool = True):

@@ -168,6 +168,7 @@ def points_layer_data(
     layer_frame: dict | None = None,
     source: str = "",
     symbol: str = "disc",
+    review: list[str] | None = None,
 ) -> tuple:
     """The one builder of landmark Points layers: ``(data, kwargs, "points")``.
 
@@ -175,7 +176,8 @@ def points_layer_data(
     the face colour follows that feature through a fixed colour map, so a point a user
     adds or relabels takes its landmark's colour. ``feature_defaults`` give a new point
     the first landmark not yet placed (:mod:`napari_apn._points` keeps it so). With
-    ``confidence`` (``(K,)``, predictions) points below :data:`LOW_CONFIDENCE` are rings.
+    ``confidence`` (``(K,)``, predictions) points below :data:`LOW_CONFIDENCE` are rings;
+    with ``review`` (K reasons, "" = fine) a flagged landmark is a ring and its text says why.
     ``layer_frame`` (scale, translate, units) defaults to :func:`frame` of the spacing.
     """
     keep = np.flatnonzero(labels.present)
@@ -192,6 +194,14 @@ def points_layer_data(
         features["confidence"] = np.asarray(confidence, float)[keep]
         defaults["confidence"] = np.nan
         symbols = ["ring" if c < LOW_CONFIDENCE else symbol for c in features["confidence"]]
+    text = "{label}"
+    if review is not None:
+        reasons = [review[i] for i in keep]
+        features["review"] = [f" – review: {r}" if r else "" for r in reasons]
+        defaults["review"] = ""
+        base = symbols if isinstance(symbols, list) else [symbols] * len(keep)
+        symbols = ["ring" if r else b for r, b in zip(reasons, base, strict=True)]
+        text = "{label}{review}"
     colours = label_colours(landmarks)
     lf = layer_frame or frame(ref.spacing)
     spacing = spacing_mm(lf["scale"], lf["units"])
@@ -207,7 +217,7 @@ def points_layer_data(
         "symbol": symbols,
         "size": POINT_SIZE_MM / min(spacing) if spacing else POINT_SIZE_PX,  # data pixels
         "text": {
-            "string": "{label}",
+            "string": text,
             "color": "white",
             "anchor": "upper_left",
             "size": 9,

@@ -136,8 +136,12 @@ class TrainingProgress:
         elif kind == "cache":
             self.text = f"caching images {e['done']}/{e['total']}"
         elif kind == "step":
-            self.done = min(self.done + 1, self.total)
-            self.text = f"{e['phase']} epoch {e['epoch']}/{e['epochs']}, loss {e['loss']:.4g}"
+            # step events are batched (at most one a second): follow global_step when given
+            step = e.get("global_step")
+            self.done = min(int(step) if step is not None else self.done + 1, self.total)
+            loss = e.get("loss")
+            shown = f", loss {loss:.4g}" if isinstance(loss, int | float) else ""
+            self.text = f"{e['phase']} epoch {e['epoch']}/{e['epochs']}{shown}"
         elif kind == "epoch":
             self.epochs.append(e)
         elif kind == "error":

@@ -30,21 +30,24 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         config = runs.load_config(args.run)
-        weights = runs.load_weights(args.run, args.tag)
+        checkpoint = runs.read_checkpoint(runs.weights_path(args.run, args.tag))
     except ApnError as exc:
         parser.error(str(exc))
-    weights = {k: v for k, v in weights.items() if k.startswith(KEEP)}
+    weights = {k: v for k, v in checkpoint.weights.items() if k.startswith(KEEP)}
+    trained = runs.discriminators_trained(checkpoint, config.train.epochs_pretrain)
     out = BUNDLED_DIR / args.key
     out.mkdir(parents=True, exist_ok=True)
     runs.save_config(out, config)
     tag = BUNDLED_WEIGHTS.removesuffix(".safetensors")
-    path = runs.save_checkpoint(out, tag, weights, meta={"source": args.run.name})
+    meta = {"source": args.run.name, "discriminators_trained": "1" if trained else "0"}
+    path = runs.save_checkpoint(out, tag, weights, meta=meta)
     path.chmod(0o644)
     digest = sha256(path)
     size = path.stat().st_size / 1e6
     log.info(
-        "bundled %s (%s) as %r: %.1f MB, sha256 %s", args.run, args.tag, args.key, size, digest
-    )
+        "bundled %s (%s) as %r: %.1f MB, discriminators %s, sha256 %s",
+        args.run, args.tag, args.key, size, "trained" if trained else "untrained", digest,
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -117,7 +117,7 @@ class BatchWidget(Container):
 
     def _done(self, result) -> None:
         self.result = result
-        lines = [result.line()] + [f"failed: {name}: {error}" for name, error in result.failed]
+        lines = [result.line()] + [line.strip() for line in result.details(limit=50)]
         self.summary.value = "\n".join(lines)
         self.status.value = "cancelled" if result.cancelled else "done"
         self.open_button.enabled = bool(result.done or result.skipped_done)

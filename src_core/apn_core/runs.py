@@ -39,6 +39,7 @@ from apn_core.utils.atomic import atomic_path, write_text_atomic
 log = logging.getLogger(__name__)
 
 CONFIG = "config.json"
+CALIBRATION = "calibration.json"  # fitted by apn calibrate (apn_core.inference.calibration)
 LOG = "log.jsonl"
 SPLIT = "split.json"
 CACHE = "cache"
@@ -376,3 +377,21 @@ def _decode(skeleton: Any, tensors: dict[str, torch.Tensor]) -> Any:
             return [_decode(v, tensors) for v in skeleton["l"]]
         raise ValueError(f"unknown entry {sorted(skeleton)[:3]}")
     return skeleton
+
+
+def discriminators_trained(checkpoint: Checkpoint, epochs_pretrain: int) -> bool:
+    """Whether ``checkpoint``'s discriminators went through adversarial training: a run's
+    *best* can come from the supervised phase, when they still hold their initial weights
+    (and must not judge anything). Bundled models record it (``discriminators_trained``);
+    run checkpoints record their epoch (``best``) or loop state (``last``)."""
+    flag = checkpoint.meta.get("discriminators_trained")
+    if flag is not None:
+        return flag == "1"
+    loop = (checkpoint.state or {}).get("loop") if isinstance(checkpoint.state, dict) else None
+    if isinstance(loop, dict):
+        epoch, step = int(loop.get("epoch", 0)), int(loop.get("step", 0))
+        return epoch > epochs_pretrain or (epoch == epochs_pretrain and step > 0)
+    try:
+        return int(checkpoint.meta.get("epoch", 0)) > epochs_pretrain  # 1-based, completed
+    except ValueError:
+        return False

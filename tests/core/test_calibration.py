@@ -223,10 +223,13 @@ def tiny_run(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("calibrate")
     data = write_synthetic_folder(
-        root / "data", 3, seed=31, config=SynthConfig(spacing_mm=2.0, restricted_fraction=0.0)
+        root / "data",
+        6,
+        seed=31,
+        config=SynthConfig(spacing_mm=2.0, restricted_fraction=0.0, formats=("dicom", "tiff")),
     )
     cfg = get_preset("tiny").replace(train={"epochs_pretrain": 1, "epochs_adversarial": 1, "workers": 0},
-                                     loss={"presence_threshold": -1e9})  # fmt: skip
+                                     loss={"presence_threshold": 1e-6})  # fmt: skip
     train(data, root / "run", cfg)
     for name in ("best.safetensors", "best_state.pt"):  # "best" may predate the adversarial
         (root / "run" / name).unlink(missing_ok=True)  # epoch; then "last" is used
@@ -258,7 +261,7 @@ def test_apn_calibrate_fits_and_writes_into_the_run(tiny_run, capsys):
     assert args.func(args) == 0
     cal = load_calibrator(run / "calibration.json")
     assert "p" in cal.features and cal.tolerance_mm == pytest.approx(tolerance, abs=1e-5)
-    assert cal.fitted_on["pose_discriminator"] is True and cal.fitted_on["images"] == 3
+    assert cal.fitted_on["pose_discriminator"] is True and cal.fitted_on["images"] == 6
     out = capsys.readouterr().out
     assert "review when p_within ≤" in out and "calibration.json" in out
 
@@ -306,15 +309,16 @@ def test_threshold_is_the_larger_of_recall_and_budget():
 
 
 def test_pose_discriminator_is_used_only_after_adversarial_training(tiny_run, tmp_path):
-    import torch
-
-    from apn_core.inference.review_data import pose_trained
+    from apn_core import runs
 
     _, run = tiny_run
-    assert pose_trained(run / "last.safetensors", epochs_pretrain=1)
-    assert not pose_trained(run / "last.safetensors", epochs_pretrain=2)
-    torch.save({"loop": {"epoch": 1, "step": 0}}, tmp_path / "best_state.pt")
-    assert not pose_trained(tmp_path / "best.safetensors", epochs_pretrain=1)  # end of pretraining
-    torch.save({"loop": {"epoch": 1, "step": 3}}, tmp_path / "best_state.pt")
-    assert pose_trained(tmp_path / "best.safetensors", epochs_pretrain=1)
-    assert not pose_trained(tmp_path / "other.safetensors", epochs_pretrain=0)  # no state: unknown
+    last = runs.read_checkpoint(run / "last.safetensors")
+    assert runs.discriminators_trained(last, epochs_pretrain=1)
+    assert not runs.discriminators_trained(last, epochs_pretrain=2)
+    weights = {k: v for k, v in last.weights.items()}
+    for epoch, trained in (("1", False), ("2", True)):  # a best checkpoint records its epoch
+        runs.save_checkpoint(tmp_path, "best", weights, None, None, {"epoch": epoch})
+        best = runs.read_checkpoint(tmp_path / "best.safetensors")
+        assert runs.discriminators_trained(best, epochs_pretrain=1) is trained
+    runs.save_checkpoint(tmp_path, "other", weights, None, None, {})
+    assert not runs.discriminators_trained(runs.read_checkpoint(tmp_path / "other.safetensors"), 0)

@@ -92,7 +92,8 @@ def test_absent_and_coinciding_landmarks_are_reported_absent():
     assert result.confidence[5] < 0.1
     rows = result.as_rows()
     assert rows[5]["x"] is None and rows[5]["present"] is False
-    assert np.isnan(result.alignment["left"]["hka_deg"])
+    assert result.alignment["left"]["hka_deg"] is None  # never NaN: empty, with the reason
+    assert "ankle_left absent" in result.alignment_notes["left.hka_deg"]
 
 
 def test_untrained_presets_predict_on_any_size():
@@ -146,7 +147,10 @@ def test_apn_predict_outputs_and_rerun(small_run, tmp_path, capsys, shared_dir):
     assert "3 predicted" in text and "1 failed" in text and "corrupt.tif" in text
     with open(out / "landmarks.csv") as fh:
         rows = list(csv.DictReader(fh))
-    assert list(rows[0]) == ["image", "landmark", "x", "y", "x_mm", "y_mm", "confidence", "present"]
+    assert list(rows[0]) == [
+        "image", "landmark", "x", "y", "x_mm", "y_mm", "confidence", "present", "needs_review",
+        "review_reason",
+    ]  # fmt: skip
     assert len(rows) == 18
     for r in rows:
         assert (r["present"] == "1") == (r["x"] != "")

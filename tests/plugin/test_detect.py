@@ -227,3 +227,34 @@ def test_a_console_array_has_no_image_to_save_points_for(make_napari_viewer, tmp
     layer_data, meta, _ = points.as_layer_data_tuple()
     with pytest.raises(FileProblem, match="which image"):
         write_points(str(tmp_path / "landmarks.csv"), layer_data, meta)
+
+
+def test_a_landmark_that_needs_review_is_hollow_with_its_reason_and_a_second_candidate(
+    make_napari_viewer, monkeypatch
+):
+    """Flags reach the napari layer: a flagged landmark is drawn as a ring whose text says
+    why, its second-best candidate is marked, and the per-landmark heatmaps are a K-plane
+    layer beside the max projection."""
+    from apn_core.inference import predictor as predictor_module
+    from apn_core.inference.review import review_landmarks
+
+    def flag_knee_right(xy, present, spacing, landmarks, features, calibrator):
+        review = review_landmarks(xy, present, spacing, landmarks, features, calibrator)
+        i = landmarks.index("knee_right")
+        review.needs_review[i], review.reasons[i] = True, "low confidence 0.12"
+        return review
+
+    monkeypatch.setattr(predictor_module, "review_landmarks", flag_knee_right)
+    viewer = make_napari_viewer()
+    viewer.open_sample("napari-apn", "long_leg")
+    points = detect(viewer, "synthetic long leg")
+    labels = list(points.features["label"])
+    i = labels.index("knee_right")
+    assert points.symbol[i].value == "ring"
+    assert "review: low confidence 0.12" in points.features["review"][i]
+    assert all(points.features["review"][j] == "" for j in range(len(labels)) if j != i)
+    assert points.metadata["apn_review"]["flagged"] == ["knee_right"]
+    second = viewer.layers["synthetic long leg second candidates"]
+    assert list(second.features["label"]) in (["knee_right"], [])  # none when the map has one peak
+    per_landmark = viewer.layers["synthetic long leg heatmap per landmark"]
+    assert per_landmark.data.shape[0] == 6 and per_landmark.visible is False

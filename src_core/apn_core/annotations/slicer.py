@@ -44,6 +44,7 @@ def write_markups(
     spacing: tuple[float, float],
     confidence: np.ndarray | None = None,
     name: str = "landmarks",
+    notes: list[str] | None = None,
 ) -> Path:
     """Write one Fiducial markup with a control point per annotated landmark (atomically)."""
     row_mm, col_mm = spacing
@@ -56,6 +57,8 @@ def write_markups(
         description = "" if present else ABSENT_NOTE
         if confidence is not None and present:
             description = f"confidence={float(confidence[i]):.3f}"
+        if notes is not None and notes[i]:
+            description = "; ".join(d for d in (description, notes[i]) if d)
         points.append(
             {
                 "id": str(i + 1),

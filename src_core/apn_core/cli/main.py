@@ -15,10 +15,10 @@ import os
 import sys
 
 from apn_core import __version__
-from apn_core.cli import check, demo, evaluate, info, predict, synth, train
+from apn_core.cli import calibrate, check, demo, evaluate, info, predict, synth, train
 from apn_core.errors import ApnError
 
-COMMANDS = (demo, synth, check, info, train, predict, evaluate)
+COMMANDS = (demo, synth, check, info, train, predict, evaluate, calibrate)
 
 EXIT_CODES = """\
 exit codes (every subcommand):

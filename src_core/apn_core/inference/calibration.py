@@ -46,7 +46,7 @@ from pathlib import Path
 
 import numpy as np
 
-from apn_core import __version__
+from apn_core import __version__, runs
 from apn_core.errors import FileProblem
 from apn_core.inference.confidence import FEATURES
 from apn_core.inference.reliability import (
@@ -58,7 +58,7 @@ from apn_core.inference.reliability import (
 )
 from apn_core.utils.atomic import write_text_atomic
 
-CALIBRATION_FILE = "calibration.json"  # in a run folder (the lead may move the name to runs.py)
+CALIBRATION_FILE = runs.CALIBRATION  # in a run folder, or beside a bundled model
 FORMAT = "napari-apn-calibration"
 VERSION = 1
 METHODS = ("logistic", "isotonic")

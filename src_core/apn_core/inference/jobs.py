@@ -49,6 +49,7 @@ class PredictSummary:
     written: list[Path] = field(default_factory=list)
     error: str | None = None
     paths: dict[str, Path] = field(default_factory=dict)  # output name → input file
+    needs_review: list[tuple[str, str]] = field(default_factory=list)  # (name, flagged landmarks)
 
     def line(self) -> str:
         redone = f" ({len(self.redone)} redone)" if self.redone else ""
@@ -56,7 +57,8 @@ class PredictSummary:
         state = " (cancelled)" if self.cancelled else " (stopped)" if self.error else ""
         return (
             f"{len(self.done)} predicted{redone}, {len(self.skipped_done)} already done, "
-            f"{len(self.failed)} failed{skipped}{state}"
+            f"{len(self.failed)} failed{skipped}{state}; "
+            f"{len(self.needs_review)} image(s) need review"
         )
 
     def details(self, limit: int = 5) -> list[str]:
@@ -65,7 +67,12 @@ class PredictSummary:
         lines = grouped("redone", self.redone, limit) + grouped(
             "spacing", self.spacing_notes, limit
         )
-        return lines + [f"  failed: {name}: {error}" for name, error in self.failed]
+        review = [f"  needs review: {name}: {what}" for name, what in self.needs_review[:limit]]
+        if len(self.needs_review) > limit:
+            review.append(
+                f"  … and {len(self.needs_review) - limit} more (needs_review in landmarks.csv)"
+            )
+        return lines + review + [f"  failed: {name}: {error}" for name, error in self.failed]
 
     def exit_code(self) -> int:
         """0 all done; 1 some images failed; 2 nothing could be done, or the job stopped."""
@@ -192,6 +199,14 @@ def collect_inputs(
     return images, skipped
 
 
+def _note_review(summary: PredictSummary, name: str, review: dict) -> None:
+    if review.get("needs_review"):
+        what = ", ".join(review.get("flagged") or []) or "; ".join(
+            review.get("image_reasons") or []
+        )
+        summary.needs_review.append((name, what))
+
+
 def run_predict_job(
     inputs: list[str | Path],
     out: str | Path,
@@ -223,6 +238,7 @@ def run_predict_job(
         check_done,
         make_record,
         prepare_output_folder,
+        read_record,
         save_result,
         sha256_file,
         write_tables,
@@ -261,6 +277,7 @@ def run_predict_job(
             state, why = "redo", "--redo"
         if state == "done":
             summary.skipped_done.append(image.name)
+            _note_review(summary, image.name, read_record(out, image.name).get("review") or {})
         elif state == "conflict":
             summary.failed.append((image.name, why))
         else:
@@ -308,6 +325,7 @@ def run_predict_job(
                     )
                     break
                 summary.done.append(image.name)
+                _note_review(summary, image.name, res.prediction.review)
                 if image.name in why_redo:
                     summary.redone.append((image.name, why_redo[image.name]))
                 if res.spacing_note:

@@ -19,7 +19,7 @@ from apn_core.errors import FileProblem
 
 BUNDLED_DIR = Path(__file__).resolve().parents[1] / "bundled"
 BUNDLED = {  # key → (folder under apn_core/bundled, sha256 of model.safetensors)
-    "default": ("default", "a35aeeb7ff6250e5f0dab76129549039edeab0ca0a895077dc8e3e9216aebf41"),
+    "default": ("default", "5e54461ac08e6b24a5126e4d4b2bfe334a4534a93e88cd660d15b22d1781d82d"),
 }
 BUNDLED_WEIGHTS = "model.safetensors"
 

@@ -44,9 +44,12 @@ MARKER_TEXT = (
     "apn train) skips folders holding this file, so outputs are never read as inputs.\n"
 )
 RECORD_FORMAT = "napari-apn prediction"
-RECORD_VERSION = 2
+RECORD_VERSION = 3  # 3: review flags, measurement notes
 LANDMARKS_CSV, MEASUREMENTS_CSV = "landmarks.csv", "measurements.csv"
-LANDMARK_COLUMNS = ("image", "landmark", "x", "y", "x_mm", "y_mm", "confidence", "present")
+LANDMARK_COLUMNS = (
+    "image", "landmark", "x", "y", "x_mm", "y_mm", "confidence", "present", "needs_review",
+    "review_reason",
+)  # fmt: skip
 MEASUREMENT_COLUMNS = (
     "image",
     "side",
@@ -179,6 +182,8 @@ def make_record(
             "spacing_from": spacing_from,
             "rows": prediction.as_rows(),
             "alignment": prediction.alignment,
+            "alignment_notes": prediction.alignment_notes,
+            "review": prediction.review,
             "outputs": outputs,
         }
     )
@@ -201,6 +206,7 @@ def save_result(
         prediction.spacing,
         prediction.confidence,
         name=Path(name).name,
+        notes=[f"needs review: {r}" if r else "" for r in prediction.review_reason] or None,
     )
     if overlay_base is not None:
         from apn_core.inference.overlay import save_overlay
@@ -299,11 +305,15 @@ def _fmt(v) -> str:
     return f"{v:.3f}" if isinstance(v, float) else str(v)
 
 
-def _leg_note(rows: list[dict], side: str, measurement: dict) -> str:
-    """Why a leg's measurements are empty: its absent landmarks."""
+def _leg_note(rows: list[dict], side: str, measurement: dict, notes: dict) -> str:
+    """Why some of a leg's measurements are empty: absent landmarks, or flagged ones
+    (``notes``: the Prediction's ``alignment_notes``, ``"right.hka_deg" → reason``)."""
     values = [measurement.get(c) for c in MEASUREMENT_COLUMNS[2:7]]
     if all(v is not None and math.isfinite(v) for v in values):
         return ""
+    reasons = [r for key, r in notes.items() if key.startswith(f"{side}.")]
+    if reasons:
+        return "; ".join(dict.fromkeys(", ".join(dict.fromkeys(reasons)).split(", ")))
     absent = [
         r["landmark"] for r in rows if r["landmark"].endswith(f"_{side}") and not r["present"]
     ]
@@ -335,7 +345,7 @@ def write_tables(out: Path, names: list[str]) -> list[Path]:
             if isinstance(a.get(side), dict):
                 m = a[side]
                 values = [_fmt(m.get(c)) for c in MEASUREMENT_COLUMNS[2:7]]
-                note = _leg_note(rec["rows"], side, m)
+                note = _leg_note(rec["rows"], side, m, rec.get("alignment_notes") or {})
                 w2.writerow([rec["image"], side, *values, _fmt(a.get("lld_mm")), note])
     write_text_atomic(Path(out) / LANDMARKS_CSV, lm.getvalue())
     write_text_atomic(Path(out) / MEASUREMENTS_CSV, ms.getvalue())

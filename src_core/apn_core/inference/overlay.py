@@ -1,5 +1,6 @@
-"""A PNG overlay of a prediction: the radiograph, landmarks coloured by name (hollow when
-confidence is low), the mechanical axes (hip → ankle) and the measurements.
+"""A PNG overlay of a prediction: the radiograph, landmarks coloured by name (hollow, with
+"review" in the label, when a landmark needs review or its confidence is low), the
+mechanical axes (hip → ankle) and the measurements.
 
 Everything drawn stays readable on any background: text has a dark outline (Pillow's
 ``stroke_width``) and the measurement lines a dark box; labels are placed inside the
@@ -163,16 +164,23 @@ def draw_overlay(base: np.ndarray, prediction: Prediction):
     taken = [box for _, box, _ in header]
     shown = [i for i in range(len(names)) if prediction.present[i]]
     taken += [(xy[i, 0] - r, xy[i, 1] - r, xy[i, 0] + r, xy[i, 1] + r) for i in shown]
+    flagged = (
+        prediction.needs_review
+        if prediction.needs_review is not None
+        else np.zeros(len(names), bool)
+    )
     for i in shown:
         x, y = xy[i]
         box = (x - r, y - r, x + r, y + r)
-        if prediction.confidence[i] >= LOW_CONFIDENCE:
+        if prediction.confidence[i] >= LOW_CONFIDENCE and not flagged[i]:
             draw.ellipse(box, fill=rgb(i), outline=_DARK, width=1)
         else:
             draw.ellipse(box, outline=_DARK, width=4)
             draw.ellipse(box, outline=rgb(i), width=2)
     for i in shown:
         text = f"{names[i]} {fmt_value(float(prediction.confidence[i]), '.2f')}"
+        if flagged[i]:
+            text += " review"
         left, top, right, bottom = draw.textbbox((0, 0), text, font=font, stroke_width=stroke)
         tx, ty = place_label(xy[i], (right - left, bottom - top), (width, height), taken, r + 4)
         taken.append((tx, ty, tx + right - left, ty + bottom - top))

@@ -5,9 +5,19 @@
     result = p.predict_file("leg.dcm")       # or p.predict(array, spacing=(0.143, 0.143))
     result.xy, result.xy_mm, result.confidence, result.present, result.alignment
 
-Confidence (0–1) is the geometric mean of the heatmap's peak height and the confidence
-discriminator's probability that the heatmap is a correct, well-formed landmark:
-``sqrt(clip(peak, 0, 1) · C(heatmaps))``. A landmark whose peak is below the presence
+Confidence (0–1): with a calibration (``calibration.json`` beside the weights, fitted by
+``apn calibrate``), the calibrated probability ``p_within`` that the landmark lies within
+the tolerance (10 mm) — 0.9 means 9 in 10 such landmarks were within 10 mm on the
+calibration data; without one, the geometric mean of the heatmap's peak height and the
+confidence discriminator's probability, ``sqrt(clip(peak, 0, 1) · C(heatmaps))``.
+
+Every prediction is reviewed (:mod:`apn_core.inference.review`): a landmark **needs
+review** when its calibrated probability is at or below the calibration's threshold, or
+when an anatomical plausibility check implicates it; each flag has a reason, and a
+measurement that uses a flagged or absent landmark is left empty (``None``) with a note.
+The per-landmark features behind it (:mod:`apn_core.inference.confidence`) come from the
+plain and flipped passes and both discriminators — the pose discriminator P(heatmaps,
+image) judges whether each landmark is plausible for this image. A landmark whose peak is below the presence
 threshold (``loss.presence_threshold``, default 0.3) is reported **absent**: NaN
 coordinates, ``present = False`` — never a confident wrong point. Occluded landmarks keep
 their position with whatever (usually lower) confidence they get.
@@ -31,7 +41,10 @@ from apn_core import runs
 from apn_core.config import RunConfig
 from apn_core.geometry import Letterbox, network_input
 from apn_core.heatmaps import decode
+from apn_core.inference.calibration import Calibrator, load_calibrator
+from apn_core.inference.confidence import heatmap_to_image_xy, landmark_features
 from apn_core.inference.model_store import resolve
+from apn_core.inference.review import blank_measurements, review_landmarks
 from apn_core.io import read_radiograph
 from apn_core.measurements import alignment
 from apn_core.models import build_networks, load_networks
@@ -66,8 +79,22 @@ class Prediction:
     spacing_source: str = ""
     source: str = ""
     alignment: dict = field(default_factory=dict)
+    needs_review: np.ndarray | None = None
+    review_reason: list[str] = field(default_factory=list)
+    p_within: np.ndarray | None = None
+    p_present: np.ndarray | None = None
+    second_xy: np.ndarray | None = None
+    features: np.ndarray | None = None
+    review: dict = field(default_factory=dict)
+    alignment_notes: dict = field(default_factory=dict)
+
+    @property
+    def image_needs_review(self) -> bool:
+        """True when any landmark is flagged (or the image-level checks failed)."""
+        return bool(self.review.get("needs_review", False))
 
     def as_rows(self) -> list[dict]:
+        flags = self.needs_review if self.needs_review is not None else np.zeros(len(self.names))
         rows = []
         for i, name in enumerate(self.names):
             p = bool(self.present[i])
@@ -80,6 +107,8 @@ class Prediction:
                     "y_mm": float(self.xy_mm[i, 1]) if p and self.spacing else None,
                     "confidence": float(self.confidence[i]),
                     "present": p,
+                    "needs_review": bool(flags[i]),
+                    "review_reason": self.review_reason[i] if self.review_reason else "",
                 }
             )
         return rows
@@ -92,23 +121,37 @@ class NetworkOutput:
     heatmaps: ``(B, K, h, w)`` of the last stack (flip-averaged when asked). xy: ``(B, K, 2)``
     decoded input-pixel (x, y). peak: ``(B, K)`` heatmap maxima. confidence_d: ``(B, K)``
     the confidence discriminator's probability that each heatmap is a correct landmark.
+    plain / flipped: the two passes before averaging (``flipped`` already flipped back and
+    left/right swapped back; None without the flip test). pose_d: ``(B, K)`` the pose
+    discriminator's judgement of each landmark for this image (None without trained pose
+    weights).
     """
 
     heatmaps: torch.Tensor
     xy: torch.Tensor
     peak: torch.Tensor
     confidence_d: torch.Tensor
+    plain: torch.Tensor | None = None
+    flipped: torch.Tensor | None = None
+    pose_d: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return len(self.heatmaps)
 
     def sample(self, i: int) -> NetworkOutput:
         """The ``i``-th image's outputs, without the batch axis."""
-        return NetworkOutput(self.heatmaps[i], self.xy[i], self.peak[i], self.confidence_d[i])
+
+        def pick(t: torch.Tensor | None) -> torch.Tensor | None:
+            return None if t is None else t[i]
+
+        return NetworkOutput(
+            self.heatmaps[i], self.xy[i], self.peak[i], self.confidence_d[i],
+            pick(self.plain), pick(self.flipped), pick(self.pose_d),
+        )  # fmt: skip
 
 
 class Predictor:
-    """A generator (and confidence discriminator) ready to predict on any image size."""
+    """A generator and its discriminators ready to predict, and review, on any image size."""
 
     def __init__(
         self,
@@ -118,19 +161,27 @@ class Predictor:
         name: str = "",
         flip_test: bool = False,
         origin: str | Path | None = None,
+        calibrator: Calibrator | None = None,
+        pose_trained: bool = False,
     ) -> None:
         """``weights``: ``"<network>.<param>"`` tensors, loaded strictly (only the pose
         discriminator may be left out); ``origin`` names them in errors. ``flip_test``: also
         run the horizontally flipped image and average the heatmaps (left/right swapped
         back): twice the network compute for ~20 % lower error (``benchmarks/decoding.py``);
-        on by default for loaded models."""
+        on by default for loaded models. ``calibrator``: turns the per-landmark features into
+        calibrated probabilities and review thresholds (None: plausibility checks only).
+        ``pose_trained``: the pose discriminator's weights are given and went through
+        adversarial training, so it may judge (untrained, it would be noise)."""
         self.config, self.name, self.flip_test = config, name, flip_test
+        self.calibrator = calibrator
         self.device = torch.device(device)
         nets = build_networks(config)
         if weights is not None:
             load_networks(nets, weights, origin or name or "weights", INFERENCE_OPTIONAL)
         self.generator = nets.generator.to(self.device, memory_format=torch.channels_last).eval()
         self.confidence_net = nets.confidence.to(self.device).eval()
+        has_pose = weights is not None and any(k.startswith("pose.") for k in weights)
+        self.pose_net = nets.pose.to(self.device).eval() if has_pose and pose_trained else None
 
     @classmethod
     def load(
@@ -143,8 +194,12 @@ class Predictor:
         """A bundled model by key (``"default"``) or a run folder (its ``best`` weights, else
         ``last``). Weights that do not match the config raise :class:`FileProblem`."""
         source = resolve(model, tag)
-        weights = runs.read_checkpoint(source.weights).weights
-        return cls(source.config, weights, device, source.name, flip_test, source.weights)
+        checkpoint = runs.read_checkpoint(source.weights)
+        trained = runs.discriminators_trained(checkpoint, source.config.train.epochs_pretrain)
+        calibration = source.weights.parent / runs.CALIBRATION
+        calibrator = load_calibrator(calibration) if calibration.is_file() else None
+        return cls(source.config, checkpoint.weights, device, source.name, flip_test, source.weights,
+                   calibrator, trained)  # fmt: skip
 
     @classmethod
     def from_preset(cls, name: str, device: str | torch.device = "cpu") -> Predictor:
@@ -164,13 +219,18 @@ class Predictor:
     def forward(self, batch: torch.Tensor) -> NetworkOutput:
         """``(B, 1, H, W)`` letterboxed images → the networks' outputs."""
         x = batch.to(self.device).float().contiguous(memory_format=torch.channels_last)
-        heatmaps = self.generator(x)[-1].float()
+        plain = heatmaps = self.generator(x)[-1].float()
+        flipped = None
         if self.flip_test:
             # heatmap column u of the flipped input is column (w − 1 − u) of the original
             flipped = self.generator(x.flip(-1))[-1].float().flip(-1)
-            heatmaps = 0.5 * (heatmaps + flipped[:, self.config.landmarks.flip_permutation()])
+            flipped = flipped[:, self.config.landmarks.flip_permutation()]
+            heatmaps = 0.5 * (plain + flipped)
         xy, peak = decode(heatmaps, self.config.geometry.stride, self.config.decoding)
-        return NetworkOutput(heatmaps, xy, peak, self.confidence_net(heatmaps))
+        pose = self.pose_net(heatmaps, x) if self.pose_net is not None else None
+        return NetworkOutput(
+            heatmaps, xy, peak, self.confidence_net(heatmaps), plain, flipped, pose
+        )
 
     def finish(
         self,
@@ -211,7 +271,38 @@ class Predictor:
         )
         if spacing and set(self.landmarks) >= {"femur_right", "knee_right", "ankle_right"}:
             result.alignment = alignment(xy, spacing, self.config.landmarks)
+        self._review(result, out, box)
         return result
+
+    def _review(self, result: Prediction, out: NetworkOutput, box: Letterbox) -> None:
+        """Features, calibrated probabilities, plausibility, flags and the second-best
+        candidates of one image (in place); measurements that use a flagged or absent
+        landmark are emptied with a note."""
+        spacing, s = result.spacing, self.config.geometry.stride
+        mm = None
+        if spacing:
+            row, col = box.input_spacing(spacing)
+            mm = (row * s, col * s)
+        plain = out.plain if out.plain is not None else out.heatmaps
+        features = landmark_features(plain, mm, flipped=out.flipped, c=out.confidence_d,
+                                     p=out.pose_d)  # fmt: skip
+        review = review_landmarks(result.xy, result.present, spacing, self.config.landmarks,
+                                  features, self.calibrator)  # fmt: skip
+        result.features = features.table()
+        result.needs_review = np.asarray(review.needs_review, bool)
+        result.review_reason = list(review.reasons)
+        result.p_within, result.p_present = review.p_within, review.p_present
+        result.review = review.summary()
+        second = heatmap_to_image_xy(features.second_uv[0], result.heatmap_scale,
+                                     result.heatmap_translate)  # fmt: skip
+        result.second_xy = np.where(result.needs_review[:, None], second, np.nan)
+        if self.calibrator is not None:
+            calibrated = np.isfinite(review.p_within)
+            result.confidence = np.where(calibrated, review.p_within, result.confidence).astype(
+                np.float32
+            )
+        if result.alignment:
+            result.alignment, result.alignment_notes = blank_measurements(result.alignment, review)
 
     def _resolve_coinciding_pairs(self, xy, present, peak, spacing, image_width: int) -> None:
         """Mark the weaker (lower heatmap peak) of a coinciding mirror pair absent (in place). Without a
