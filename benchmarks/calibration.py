@@ -111,7 +111,7 @@ def collect_records(
             t = s if kind is None else perturb(kind, s, seed=i)
             pred, feats = extractor(t.pixels, t.spacing)
             for key, value in (("names", f"{label}/{kind}/{image}"), ("pred_xy", pred.xy), ("present", pred.present),
-                               ("features", feats.table()), ("truth_xy", t.xy), ("annotated", t.annotated),
+                               ("features", feats), ("truth_xy", t.xy), ("annotated", t.annotated),
                                ("spacing", np.array(t.spacing))):  # fmt: skip
                 out[key].append(value)
     return Records(**{k: np.array(v) if k == "names" else np.stack(v) for k, v in out.items()})
