@@ -187,3 +187,17 @@ def test_evaluate_table_prints_a_dash_for_missing_values(capsys):
     print_table(metrics, (), (10.0,))
     out = capsys.readouterr().out
     assert "nan" not in out and "1.00 ± –" in out and "100.0%" in out
+
+
+def test_the_error_cdf_of_a_model_that_reported_nothing_says_so(tmp_path):
+    """Every landmark reported absent: no curve, a note instead of an empty legend (which
+    matplotlib warns about — the threshold lines carry no labels)."""
+    import warnings
+
+    from apn_core.inference.report import cdf_plot
+
+    rows = [{"landmark": "knee_left", "error_mm": None, "occluded": False}] * 3
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        cdf_plot(tmp_path / "cdf.png", rows, (10.0, 20.0))
+    assert (tmp_path / "cdf.png").stat().st_size > 1000

@@ -91,6 +91,7 @@ def cdf_plot(path: Path, rows: list[dict], thresholds) -> None:
     low, high = cdf_axis(groups["all"], thresholds)
 
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    drawn = [name for name, e in groups.items() if e.size]
     for name, e in groups.items():
         if e.size:
             style = {"lw": 2.5, "color": "k"} if name == "all" else {"lw": 1.2}
@@ -108,8 +109,8 @@ def cdf_plot(path: Path, rows: list[dict], thresholds) -> None:
         ax.annotate(
             f"{t:g} mm", (t, 2), xytext=(3, 0), textcoords="offset points", fontsize=7, color="grey"
         )
-    if ax.get_lines():
-        ax.legend(fontsize=7, loc="upper left")  # empty on a log-axis CDF
+    if drawn:  # the threshold lines carry no labels: a legend of them alone would be empty
+        ax.legend(fontsize=7, loc="upper left")
     else:
         ax.text(0.5, 0.5, "no errors to show", transform=ax.transAxes, ha="center")
     ax.grid(alpha=0.3, which="both")
