@@ -37,7 +37,9 @@ def test_a_two_epoch_run_on_cuda_with_the_automatic_batch_loads_on_a_cpu(folder,
     assert [r["phase"] for r in log] == ["pretrain", "adversarial"]
     for record in log:
         assert all(math.isfinite(v) for k, v in record.items() if k.startswith("loss"))
-        assert record["wall_s"] > 0 and "val_mre" in record
+        # validated every epoch; val_mre is only logged when a landmark was reported present,
+        # which two epochs of `tiny` need not reach (the reason this failed on an H200)
+        assert record["wall_s"] > 0 and "val_correct" in record
     batch = log[0]["batch_size"]
     reference = min(cfg.train.batch_size, 4)  # 4 training images
     assert batch >= reference and batch & (batch - 1) == 0  # a power of two
