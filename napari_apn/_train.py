@@ -100,19 +100,6 @@ def train_command(data: str | Path, run: str | Path, *options: str) -> list[str]
     return [*args, "--progress", "json", *options]
 
 
-def train_options() -> set[str]:
-    """The options ``apn train`` accepts (``--init``, ``--unlabelled``, …): read from the
-    CLI's own parser, so a widget offers only what the installed CLI can do."""
-    import argparse
-    import re
-
-    from apn_core.cli import train
-
-    sub = argparse.ArgumentParser().add_subparsers()
-    train.register(sub)
-    return set(re.findall(r"--[a-z][a-z0-9-]*", sub.choices["train"].format_usage()))
-
-
 @dataclass
 class TrainingProgress:
     """A running ``apn train --progress json`` as a progress bar and a status line show

@@ -37,15 +37,11 @@ class FinetunePanel(Container):
     ``fail(message)``)."""
 
     def __init__(self, owner) -> None:
-        from napari_apn._train import train_options
-
         super().__init__(labels=True)
         self.owner = owner
         self.run = FileEdit(label="run folder", mode="d", value="")
         self.minutes = FloatSpinBox(label="time budget (min)", min=0, max=1000, step=0.5, value=5)
         self.unlabelled = CheckBox(text="use the other images as unlabelled data", value=True)
-        self.with_unlabelled = "--unlabelled" in train_options()  # the CLI may not have it
-        self.unlabelled.visible = self.with_unlabelled
         self.start_button = PushButton(text="Fine-tune on reviewed images")
         self.stop_button = PushButton(text="Stop fine-tuning", enabled=False)
         self.progress = ProgressBar(label="", min=0, max=1, value=0)
@@ -98,7 +94,7 @@ class FinetunePanel(Container):
         try:
             data = session.training_folder(run / "reviewed", reviewed)
             unlabelled = None
-            if self.with_unlabelled and self.unlabelled.value and others:
+            if self.unlabelled.value and others:
                 unlabelled = session.training_folder(run / "unlabelled", others, False)
         except (ApnError, OSError) as exc:
             return fail(f"cannot prepare the training data in {run}: {exc}")

@@ -391,12 +391,9 @@ def test_fine_tune_on_reviewed_images_from_the_current_model(annotate, template,
     assert sorted(p.name for p in data.iterdir()) == sorted([*before, ".apn-annotate.json"])
 
 
-def test_unlabelled_images_are_offered_when_the_cli_has_the_option(
+def test_the_other_images_go_to_fine_tuning_as_unlabelled_data(
     annotate, template, tmp_path, monkeypatch
 ):
-    from napari_apn import _train
-
-    monkeypatch.setattr(_train, "train_options", lambda: {"--init", "--unlabelled"})
     data = shutil.copytree(template, tmp_path / "data")
     w = annotate(data)
     annotate.press("R")
