@@ -8,6 +8,13 @@ three ways to spend the same CPU budget are compared on that family's test set:
   (``--unlabelled``: the generator's adversarial terms on images without labels);
 - ``from scratch``: ``apn train SUB --preset default`` (random initialisation).
 
+``--knee-shift-mm D`` moves both knee labels D mm towards the hip in the labelled pool and the
+test set: a hospital whose convention for the knee centre differs from the bundled model's
+(the case fine-tuning is for; on an unshifted family the bundled model may already be good).
+
+The bundled model without any training on the family is the baseline (a dashed line in the
+plot): fine-tuning has to be judged against it, not only against training from scratch.
+
 Every run gets ``--max-minutes`` of training; each is evaluated by ``apn evaluate``. Prints a
 Markdown table (MRE, PCK@10, present reported absent) and writes a plot::
 
@@ -80,6 +87,27 @@ def subset(pool: Path, out: Path, n: int) -> Path:
     return out
 
 
+def shifted(folder: Path, out: Path, prefix: str, dy_mm: float, spacing: float) -> Path:
+    """A copy of a labelled folder (images linked) whose ``prefix*`` landmarks sit ``dy_mm``
+    higher in the image (smaller y): another annotation convention for the same anatomy."""
+    if (out / "landmarks.csv").exists():
+        return out
+    rows = list(csv.DictReader(io.StringIO((folder / "landmarks.csv").read_text())))
+    for row in rows:
+        if row["landmark"].startswith(prefix) and row["y"]:
+            row["y"] = f"{float(row['y']) - dy_mm / spacing:.3f}"
+    out.mkdir(parents=True, exist_ok=True)
+    for image in dict.fromkeys(r["image"] for r in rows):
+        if not (out / image).exists():
+            (out / image).symlink_to((folder / image).resolve())
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    (out / "landmarks.csv").write_text(buf.getvalue())
+    return out
+
+
 def unlabelled_pool(folder: Path) -> Path:
     """The rendered folder minus its labels: images only."""
     (folder / "landmarks.csv").unlink(missing_ok=True)
@@ -101,6 +129,9 @@ def main() -> None:
     p.add_argument("--test-n", type=int, default=100, help="test images of the family")
     p.add_argument("--unlabelled-n", type=int, default=200, help="unlabelled images of the family")
     p.add_argument("--spacing", type=float, default=0.5)
+    p.add_argument(
+        "--knee-shift-mm", type=float, default=0.0, help="move the knee labels this far up"
+    )
     p.add_argument("--conditions", default=",".join(CONDITIONS), help="which conditions to run")
     p.add_argument("--work", type=Path, default=Path("runs/label_efficiency"))
     p.add_argument(
@@ -113,15 +144,23 @@ def main() -> None:
     work = args.work
     pool = render(work / "pool", max(sizes), 71000, args.family, args.spacing)
     test = render(work / "test", args.test_n, 72000, args.family, args.spacing)
+    suffix = f"_knee{args.knee_shift_mm:g}mm" if args.knee_shift_mm else ""
+    if args.knee_shift_mm:
+        pool = shifted(pool, work / f"pool{suffix}", "knee_", args.knee_shift_mm, args.spacing)
+        test = shifted(test, work / f"test{suffix}", "knee_", args.knee_shift_mm, args.spacing)
     unlabelled = work / "unlabelled"
     if not unlabelled.exists():
         tmp = render(work / "unlabelled.tmp", args.unlabelled_n, 73000, args.family, args.spacing)
         shutil.move(str(unlabelled_pool(tmp)), unlabelled)
+    baseline_report = work / f"bundled_no_training{suffix}"
+    if not (baseline_report / "evaluation.json").exists():
+        apn("evaluate", str(test), "--model", "default", "--out", str(baseline_report))
+    baseline = json.loads((baseline_report / "evaluation.json").read_text())
     results: dict[tuple[str, int], dict] = {}
     for size in sizes:
-        data = subset(pool, work / f"labelled_{size}", size)
+        data = subset(pool, work / f"labelled_{size}{suffix}", size)
         for name in conditions:
-            run = work / "runs" / f"{name.replace(' ', '').replace('+', '_')}_{size}"
+            run = work / "runs" / f"{name.replace(' ', '').replace('+', '_')}_{size}{suffix}"
             report = run / "test_eval"
             if not (report / "evaluation.json").exists():
                 if run.exists():
@@ -131,25 +170,40 @@ def main() -> None:
                     "--workers", "1", "--progress", "json", *extra)  # fmt: skip
                 apn("evaluate", str(test), "--model", str(run), "--out", str(report))
             results[(name, size)] = json.loads((report / "evaluation.json").read_text())
+    shift = f"; knee labels moved {args.knee_shift_mm:g} mm up" if args.knee_shift_mm else ""
     print(
-        f"\nfamily {args.family!r}: {args.test_n} test images; {args.minutes:g} min of training per run\n"
+        f"\nfamily {args.family!r}{shift}: {args.test_n} test images; "
+        f"{args.minutes:g} min of training per run\n"
     )
     print("| labelled images | " + " | ".join(conditions) + " |")
     print("| ---: | " + " | ".join("---:" for _ in conditions) + " |")
     for size in sizes:
-        cells = []
-        for name in conditions:
-            m = results[(name, size)]
-            a, c = m["all"], m["counts"]
-            cells.append(f"{a.get('mre', float('nan')):.2f} mm / {100 * a.get('pck@10', 0):.1f} % "
-                         f"({c['present_reported_absent']} missed)")  # fmt: skip
-        print(f"| {size} | " + " | ".join(cells) + " |")
+        print(
+            f"| {size} | " + " | ".join(cell(results[(name, size)]) for name in conditions) + " |"
+        )
+    print(f"| 0 (bundled model, no training) | {cell(baseline)} |")
     print("\ncells: MRE / PCK@10 over reported landmarks (present landmarks reported absent)")
     if args.plot:
-        plot(args.plot, results, sizes, conditions, args.family)
+        plot(args.plot, results, sizes, conditions, args.family, baseline)
 
 
-def plot(path: Path, results: dict, sizes: list[int], conditions: list[str], family: str) -> None:
+def metric(report: dict, key: str) -> float:
+    """A metric of an ``evaluation.json``; NaN where the model reported no landmark."""
+    value = report["all"].get(key)
+    return float("nan") if value is None else float(value)
+
+
+def cell(report: dict) -> str:
+    mre, pck = metric(report, "mre"), metric(report, "pck@10")
+    missed = report["counts"]["present_reported_absent"]
+    if mre != mre:  # nothing reported
+        return f"– / – ({missed} missed: nothing reported)"
+    return f"{mre:.2f} mm / {100 * pck:.1f} % ({missed} missed)"
+
+
+def plot(
+    path: Path, results: dict, sizes: list[int], conditions: list[str], family: str, baseline: dict
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -157,10 +211,12 @@ def plot(path: Path, results: dict, sizes: list[int], conditions: list[str], fam
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(8, 3.2))
     for name in conditions:
-        pck = [100 * results[(name, s)]["all"].get("pck@10", 0) for s in sizes]
-        mre = [results[(name, s)]["all"].get("mre", float("nan")) for s in sizes]
+        reports = [results[(name, s)] for s in sizes]
+        pck = [100 * metric(r, "pck@10") if r["all"].get("n") else 0.0 for r in reports]
         ax1.plot(sizes, pck, "o-", label=name)
-        ax2.plot(sizes, mre, "o-", label=name)
+        ax2.plot(sizes, [metric(r, "mre") for r in reports], "o-", label=name)
+    ax1.axhline(100 * metric(baseline, "pck@10"), color="k", ls="--", lw=1, label="no training")
+    ax2.axhline(metric(baseline, "mre"), color="k", ls="--", lw=1, label="no training")
     for ax, title in ((ax1, "PCK@10 (%)"), (ax2, "MRE (mm)")):
         ax.set_xscale("log", base=2)
         ax.set_xticks(sizes, [str(s) for s in sizes])

@@ -7,9 +7,9 @@
 - ``finetune``: ``default``'s networks with a short schedule (12 + 4 epochs) and lower
   learning rates (1e-3 / 1e-4), for ``apn train --init MODEL`` on 5–50 labelled images on
   a CPU (the model's own landmark set, geometry and network sizes replace the preset's).
-  Chosen by fine-tuning the bundled model on 8 images whose knee convention was moved
-  10 mm (README, Fine-tuning): lr 2e-4 / 5e-4 / 1e-3 gave 0.89 / 0.86 / 0.79 mm test
-  MRE, 6 + 2 epochs 0.95–1.15 mm.
+  Chosen by fine-tuning the first-wave bundled model on 8 images whose knee convention was
+  moved 10 mm: lr 2e-4 / 5e-4 / 1e-3 gave 0.89 / 0.86 / 0.79 mm test MRE, 6 + 2 epochs
+  0.95–1.15 mm (``benchmarks/label_efficiency.py --knee-shift-mm`` measures that case).
 - ``tiny``: a very small model for tests and smoke runs.
 
 Every preset trains with the full augmentation of :class:`~apn_core.config.AugmentConfig`
