@@ -165,3 +165,15 @@ def test_pin_needs_one_common_landmark():
     pinned = pin([a, b, c])
     assert [f.pinned for f in pinned] == ["knee_right", "knee_right", None]
     assert pin([c]) == [c]
+
+
+def test_a_spacing_mix_up_stays_the_whole_images_finding_beside_a_misplaced_knee():
+    """Found in review: the image-wide scale finding was narrowed ("pinned") to the one
+    landmark a local finding shared with it, so the other leg's 3.5× lengths looked fine."""
+    moved = ADULT_MM.copy()
+    moved[2, 1] += 75.0  # knee_right 75 mm down: its femur/tibia ratio fails
+    found = pin(check_plausibility(px(moved), np.ones(6, bool), (0.5 * 3.5, 0.5 * 3.5)))
+    scale = [f for f in found if f.check == "scale"]
+    assert scale and scale[0].pinned is None and set(scale[0].landmarks) == set(NAMES)
+    whole = Finding("sides", "r", tuple(NAMES))
+    assert pin([whole, Finding("x", "r", ("knee_right", "femur_right"))])[0].pinned is None

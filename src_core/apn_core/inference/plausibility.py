@@ -285,14 +285,19 @@ class _Geometry:
         return out
 
 
+PINNABLE = 3  # a finding about more landmarks (scale, sides, whole legs) concerns the image
+
+
 def pin(findings: list[Finding]) -> list[Finding]:
     """Pin a finding to one landmark where the findings that overlap it agree on exactly
     one: a knee implicated by its leg's femur/tibia ratio *and* by the right/left
-    comparison is that knee."""
+    comparison is that knee. Only local findings (≤ ``PINNABLE`` landmarks) are pinned
+    or narrow others: a wrong pixel spacing or swapped sides stays the whole image's."""
+    local = [f for f in findings if len(f.landmarks) <= PINNABLE]
     out = []
     for f in findings:
         candidates = set(f.landmarks)
-        for g in findings:
+        for g in local if len(f.landmarks) <= PINNABLE else ():
             common = candidates & set(g.landmarks)
             if g is not f and common:
                 candidates = common
