@@ -97,6 +97,17 @@ def test_absent_and_coinciding_landmarks_are_reported_absent():
     assert "ankle_left absent" in result.alignment_notes["left.hka_deg"]
 
 
+def test_a_too_small_spacing_does_not_delete_real_landmarks():
+    """Found in review: knees 90 mm apart at a spacing read 3.5× too small (26 mm) were
+    "coinciding", one was reported absent and the scale check lost its leg."""
+    shape = (2000, 760)
+    truth = np.array([[200, 300], [560, 300], [300, 1190], [480, 1190], [250, 1900], [510, 1900]])
+    image = np.arange(shape[0] * shape[1], dtype=np.float32).reshape(shape)
+    result = oracle_predictor(truth, shape).predict(image, spacing=0.5 / 3.5)
+    assert result.present.all()
+    assert any("pixel spacing" in r for r in result.review["image_reasons"])
+
+
 def test_untrained_presets_predict_on_any_size():
     for preset in ("tiny", "default"):
         r = Predictor.from_preset(preset).predict(np.random.rand(900, 350).astype(np.float32))

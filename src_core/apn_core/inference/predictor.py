@@ -305,16 +305,24 @@ class Predictor:
             result.alignment, result.alignment_notes = blank_measurements(result.alignment, review)
 
     def _resolve_coinciding_pairs(self, xy, present, peak, spacing, image_width: int) -> None:
-        """Mark the weaker (lower heatmap peak) of a coinciding mirror pair absent (in place). Without a
-        spacing, "coinciding" is 5 % of the image width (~20 mm of a 40 cm long-leg field)."""
+        """Mark the weaker (lower heatmap peak) of a coinciding mirror pair absent (in place).
+
+        "Coinciding" is within 5 % of the image width (~20 mm of a 40 cm long-leg field) and,
+        with a spacing, also within 30 mm: the width alone keeps a wrong spacing (0.143 read
+        as 0.5 mm/px shrinks every distance 3.5×) from deleting real landmarks, which would
+        also hide the spacing error from the plausibility checks."""
         lm = self.config.landmarks
-        if spacing:
-            scale, limit = np.array([spacing[1], spacing[0]]), MIN_PAIR_DISTANCE_MM
-        else:
-            scale, limit = np.full(2, 1.0 / image_width), 0.05
         for a, b in lm.mirror_pairs:
             i, j = lm.index(a), lm.index(b)
-            if present[i] and present[j] and np.linalg.norm((xy[i] - xy[j]) * scale) < limit:
+            if not (present[i] and present[j]):
+                continue
+            d = xy[i] - xy[j]
+            close = np.linalg.norm(d) < 0.05 * image_width
+            if spacing:
+                close &= (
+                    np.linalg.norm(d * np.array([spacing[1], spacing[0]])) < MIN_PAIR_DISTANCE_MM
+                )
+            if close:
                 present[j if peak[i] >= peak[j] else i] = False
 
     def predict(
