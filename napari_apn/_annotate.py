@@ -50,19 +50,25 @@ _RECENT: dict[tuple, CachedPrediction] = {}  # the last predictions made (see pr
 
 
 @lru_cache(maxsize=16)
-def _weights_digest(path: str, _size: int, _mtime_ns: int) -> str:
+def _file_digest(path: str, _size: int, _mtime_ns: int) -> str:
     from apn_core.inference.model_store import sha256
 
     return sha256(Path(path))
 
 
 def model_identity(model: str) -> str:
-    """The identity of a model's weights (their SHA-256): the prediction cache's key.
-    :class:`FileProblem` when the model cannot be found."""
+    """The identity of a model: the SHA-256 of its weights, and of its calibration when it
+    has one (it decides the confidences the list is ordered by) — the prediction cache's
+    key. :class:`FileProblem` when the model cannot be found."""
+    from apn_core import runs
     from apn_core.inference.model_store import resolve
 
     weights = resolve(model).weights
-    return _weights_digest(str(weights.resolve()), *file_stamp(weights))
+    identity = _file_digest(str(weights.resolve()), *file_stamp(weights))
+    calibration = weights.parent / runs.CALIBRATION
+    if calibration.is_file():
+        identity += "+" + _file_digest(str(calibration.resolve()), *file_stamp(calibration))
+    return identity
 
 
 @dataclass

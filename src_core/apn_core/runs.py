@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 
 CONFIG = "config.json"
 CALIBRATION = "calibration.json"  # fitted by apn calibrate (apn_core.inference.calibration)
+STALE_CALIBRATION = "calibration.stale.json"  # set aside when training changes the weights
 LOG = "log.jsonl"
 SPLIT = "split.json"
 CACHE = "cache"
@@ -395,3 +396,15 @@ def discriminators_trained(checkpoint: Checkpoint, epochs_pretrain: int) -> bool
         return int(checkpoint.meta.get("epoch", 0)) > epochs_pretrain  # 1-based, completed
     except ValueError:
         return False
+
+
+def retire_calibration(run: Path) -> Path | None:
+    """Set a run's calibration aside (renamed, not deleted) before training changes its
+    weights: fitted on the old weights, it would misstate the new model's confidence.
+    Returns where it went, or None when the run had none."""
+    path = Path(run) / CALIBRATION
+    if not path.is_file():
+        return None
+    target = path.with_name(STALE_CALIBRATION)
+    os.replace(path, target)
+    return target

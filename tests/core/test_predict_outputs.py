@@ -175,6 +175,27 @@ def test_rerun_with_another_model_or_options_redoes_and_never_mixes(tmp_path, da
     assert code == 0 and "redone (made with other options (flip averaging))" in text
 
 
+def test_another_calibration_redoes_the_images_and_a_missing_one_is_refused(
+    tmp_path, data, predict, capsys
+):
+    """The calibration decides confidences and review flags: a result made without it (or
+    with another) is not "done" (found in review: a new calibration.json changed nothing)."""
+    from apn_core.inference.model_store import BUNDLED_DIR
+
+    out = tmp_path / "out"
+    calibration = str(BUNDLED_DIR / "default" / "calibration.json")
+    assert predict(str(data), "--out", str(out))[0] == 0
+    code, text = predict(str(data), "--out", str(out), "--calibration", calibration)
+    assert code == 0 and "redone (made with another calibration)" in text
+    assert read_record(out, "synth_21_0000.dcm")["model"]["calibration_sha256"]
+    assert predict(str(data), "--out", str(out), "--calibration", calibration)[1].startswith(
+        "0 predicted, 3 already done"
+    )
+    argv = ["predict", str(data), "--out", str(out), "--calibration", str(tmp_path / "no.json")]
+    assert main(argv) == 2
+    assert "no.json: calibration file not found" in capsys.readouterr().err
+
+
 def test_rerun_redoes_a_changed_image_file(tmp_path, data, images, predict, capsys):
     out = tmp_path / "out"
     assert predict(str(data), "--out", str(out))[0] == 0
@@ -248,6 +269,24 @@ def test_tables_list_this_commands_images_and_empty_cells_never_nan(
     right = next(r for r in _rows(out, "measurements.csv") if r["side"] == "right")
     assert right["hka_deg"] == "" and right["mad_mm"] == "" and right["note"] == "knee_right absent"
     assert {r["image"] for r in _rows(out)} == {"synth_21_0000.dcm"}
+
+
+def test_an_empty_leg_length_discrepancy_says_why_on_both_rows(tmp_path, data, predict):
+    """Found in review: with ankle_left absent, the right leg's row had an empty lld_mm and
+    an empty note."""
+    out = tmp_path / "out"
+    assert predict(str(data), "--out", str(out), model="default")[0] == 0
+    record = read_record(out, "synth_21_0000.dcm")
+    record["rows"][5].update(x=None, y=None, x_mm=None, y_mm=None, present=False)  # ankle_left
+    record["alignment"]["left"].update(hka_deg=None, mad_mm=None, length_mm=None, tibia_mm=None)
+    record["alignment"]["lld_mm"] = None
+    record_path(out, "synth_21_0000.dcm").write_text(json.dumps(record))
+    from apn_core.inference.outputs import write_tables
+
+    write_tables(out, ["synth_21_0000.dcm"])
+    rows = {r["side"]: r for r in _rows(out, "measurements.csv")}
+    assert rows["right"]["hka_deg"] and rows["right"]["lld_mm"] == ""
+    assert rows["right"]["note"] == rows["left"]["note"] == "ankle_left absent"
 
 
 # --- spacing precedence (issue 10.8) ----------------------------------------------------
@@ -395,3 +434,23 @@ def test_long_measurement_lines_wrap_inside_a_narrow_picture():
         "  length 800 mm (knee_right absent)",
     ]
     assert wrap(line, len, 200) == [line]
+
+
+def test_overlay_text_uses_only_characters_its_font_can_draw():
+    """Found in review: "–", "×", "≤" in overlay lines were drawn as boxes."""
+    from PIL import Image, ImageDraw
+
+    from apn_core.inference.overlay import _font, drawable
+
+    font = _font(24)
+
+    def glyph(ch: str) -> bytes:
+        im = Image.new("L", (40, 40))
+        ImageDraw.Draw(im).text((5, 5), ch, fill=255, font=font)
+        return im.tobytes()
+
+    tofu = glyph("\u4e00")  # a character no Latin font has
+    assert glyph("–") == tofu  # the problem this guards against
+    text = drawable("right: HKA –, femur/tibia 1.6 × (plausible ≤ 1.5) → °±")
+    assert text == "right: HKA -, femur/tibia 1.6 x (plausible <= 1.5) -> °±"
+    assert all(glyph(ch) != tofu for ch in set(text) - {" "})

@@ -83,3 +83,40 @@ def test_markups_without_notes_say_nothing_of_review(tmp_path):
     path = write_markups(tmp_path / "m.mrk.json", labels, DEFAULT_LANDMARKS, (SPACING, SPACING))
     points = json.loads(path.read_text())["markups"][0]["controlPoints"]
     assert all("review" not in p["description"] for p in points)
+
+
+def test_a_landmark_reported_absent_keeps_its_uncalibrated_confidence():
+    """The calibration describes present landmarks (P(within 10 mm)); found in review: a
+    landmark reported absent (here: a presence threshold above every peak, as a coinciding
+    pair's weaker twin is) showed the calibrated confidence 1.000 in landmarks.csv."""
+    from apn_core.inference import Predictor
+    from apn_core.synth import SynthConfig, generate_case
+
+    case = generate_case(7, 0, SynthConfig(spacing_mm=1.0, families=("dr-clinic",)))
+    predictor = Predictor.load("default")
+    assert predictor.calibrator is not None
+    sure = predictor.predict(case.bone_bright, spacing=case.spacing)
+    assert sure.present.all() and (sure.confidence == sure.p_within.astype(np.float32)).all()
+    predictor.config = predictor.config.replace(loss={"presence_threshold": 0.9999})
+    unsure = predictor.predict(case.bone_bright, spacing=case.spacing)
+    assert not unsure.present.any()
+    from apn_core.inference.confidence import FEATURES
+
+    peak, c = (unsure.features[:, FEATURES.index(f)] for f in ("peak", "c"))
+    np.testing.assert_allclose(unsure.confidence, np.sqrt(peak * c), rtol=1e-5)
+
+
+def test_the_summary_names_a_wrong_spacing_for_the_image(image, tmp_path, monkeypatch):
+    """Found in review: the summary listed only flagged landmarks, never "check the pixel
+    spacing" — the reason that concerns every measurement of the image."""
+    from apn_core.inference import jobs
+    from apn_core.io import write_tiff
+
+    predictor = oracle_predictor(TRUTH, image.shape)
+    monkeypatch.setattr("apn_core.inference.Predictor.load", lambda *a, **k: predictor)
+    wrong = SPACING * 3.5  # 0.143 mm/px files read as 0.5, the other way round
+    write_tiff(tmp_path / "in" / "leg.tif", image.astype(np.uint16), (wrong, wrong))
+    summary = jobs.run_predict_job([tmp_path / "in"], tmp_path / "out")
+    ((name, what),) = summary.needs_review
+    assert name == "leg.tif" and "pixel spacing" in what
+    assert "pixel spacing" in "\n".join(summary.details())

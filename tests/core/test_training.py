@@ -516,6 +516,17 @@ def test_time_budget_stops_with_checkpoint_and_resume_gets_a_new_budget(four_ima
     assert train(four_images, tmp_path / "run", cfg, resume=True) == "done"  # budget reset
 
 
+def test_resuming_sets_a_calibration_of_the_old_weights_aside(four_images, tmp_path):
+    """A calibration fitted between two invocations describes weights that no longer exist."""
+    run = tmp_path / "run"
+    cfg = _tiny(epochs_pretrain=2, epochs_adversarial=0, max_minutes=1e-6)
+    assert train(four_images, run, cfg) == "time"
+    (run / runs.CALIBRATION).write_text('{"fitted": "on the old weights"}')
+    assert train(four_images, run, cfg, resume=True) == "done"
+    assert not (run / runs.CALIBRATION).exists()
+    assert (run / runs.STALE_CALIBRATION).read_text() == '{"fitted": "on the old weights"}'
+
+
 # ----- fine-tuning (--init) ----------------------------------------------------------------
 def test_finetune_from_the_bundled_model_starts_from_it_and_records_it(two_images, tmp_path):
     from apn_core.inference.model_store import BUNDLED, BUNDLED_DIR

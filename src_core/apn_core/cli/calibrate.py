@@ -56,7 +56,10 @@ def default_output(model: str) -> Path:
     from apn_core.inference.model_store import BUNDLED
 
     if str(model) in BUNDLED:
-        raise ApnError(f"apn calibrate: the bundled model {model!r} is read-only; give --out FILE")
+        raise ApnError(
+            f"the bundled model {model!r} is read-only: give --out FILE, then use it with "
+            "apn predict --calibration FILE"
+        )
     return Path(model) / CALIBRATION_FILE
 
 

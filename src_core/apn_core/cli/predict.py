@@ -5,13 +5,15 @@ folders holding an ``.apn-output`` marker are skipped). Each image's output name
 path relative to its INPUT folder (or its file name), extension kept; with several
 INPUTs it is prefixed by the INPUT's name (``A/case1.dcm``, ``B/case1.dcm``).
 
-Writes DIR/landmarks.csv (image,landmark,x,y,x_mm,y_mm,confidence,present; absent
-landmarks have empty coordinates), DIR/measurements.csv (empty cells, with a note, where
-a landmark is absent), a Slicer DIR/<name>.mrk.json per image, with --overlays
-DIR/overlays/<name>.png, and DIR/predictions/<name>.json (what a re-run checks).
+Writes DIR/landmarks.csv (image,landmark,x,y,x_mm,y_mm,confidence,present,needs_review,
+review_reason; absent landmarks have empty coordinates), DIR/measurements.csv (empty cells,
+with a note, where a landmark is absent or needs review), a Slicer DIR/<name>.mrk.json per
+image, with --overlays DIR/overlays/<name>.png, and DIR/predictions/<name>.json (what a
+re-run checks). The summary counts the images that need review.
 
 Re-running the same command skips images whose result was made from the same file, model
-(weights SHA-256) and options; the others are predicted again and the summary says why.
+(weights and calibration SHA-256) and options; the others are predicted again and the
+summary says why.
 Unreadable images are reported and skipped. Exit code: 0 all done, 1 some images failed,
 2 nothing could be done (or the output folder could not be written).
 """
@@ -21,6 +23,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 
 from apn_core.cli.common import (
     add_model_options,
@@ -50,6 +53,12 @@ def register(sub) -> None:
     )
     add_model_options(p)
     p.add_argument(
+        "--calibration",
+        type=Path,
+        metavar="FILE",
+        help="a calibration.json (apn calibrate --out) instead of the one beside the model",
+    )
+    p.add_argument(
         "--workers", type=non_negative_int, default=1, metavar="N", help="processes reading images"
     )
     p.add_argument("--device", type=device_arg, default="cpu", help="cpu, cuda or cuda:N")
@@ -76,6 +85,7 @@ def run(args) -> int:
             update,
             override_spacing=args.override_spacing,
             redo=args.redo,
+            calibration=args.calibration,
         )
     finally:
         close()

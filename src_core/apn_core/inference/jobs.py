@@ -200,11 +200,11 @@ def collect_inputs(
 
 
 def _note_review(summary: PredictSummary, name: str, review: dict) -> None:
+    """An image to review, with its flagged landmarks and the whole image's reasons (a wrong
+    pixel spacing concerns every measurement, not one landmark)."""
     if review.get("needs_review"):
-        what = ", ".join(review.get("flagged") or []) or "; ".join(
-            review.get("image_reasons") or []
-        )
-        summary.needs_review.append((name, what))
+        parts = [", ".join(review.get("flagged") or []), *(review.get("image_reasons") or [])]
+        summary.needs_review.append((name, "; ".join(p for p in parts if p)))
 
 
 def run_predict_job(
@@ -222,17 +222,19 @@ def run_predict_job(
     *,
     override_spacing=None,
     redo: bool = False,
+    calibration: str | Path | None = None,
 ) -> PredictSummary:
     """Predict every image under ``inputs`` into ``out`` (see ``apn predict``).
 
     ``spacing`` (mm/px) is used for files without their own; ``override_spacing``
     replaces every file's. ``redo``: predict every image again, replacing stored results.
+    ``calibration``: a calibration file instead of the one beside the model's weights.
     Raises :class:`FileProblem` when nothing can start (no images, output folder not
     writable, model unusable); per-image problems go to the summary's ``failed``.
     """
     from apn_core.inference import Predictor
     from apn_core.inference.batch import predict_files
-    from apn_core.inference.model_store import resolve
+    from apn_core.inference.model_store import resolve, sha256
     from apn_core.inference.outputs import (
         ResultSignature,
         check_done,
@@ -240,7 +242,6 @@ def run_predict_job(
         prepare_output_folder,
         read_record,
         save_result,
-        sha256_file,
         write_tables,
     )
     from apn_core.inference.overlay import OVERLAY_HEIGHT
@@ -264,8 +265,10 @@ def run_predict_job(
     prepare_output_folder(out, "apn predict")
     policy = SpacingPolicy(fallback=_pair(spacing), override=_pair(override_spacing))
     source = resolve(model)
-    predictor = Predictor.load(model, device=device, flip_test=flip_test)
-    signature = ResultSignature(source.name, sha256_file(source.weights), flip_test, policy)
+    predictor = Predictor.load(model, device=device, flip_test=flip_test, calibration=calibration)
+    calibration_file = predictor.calibration_file
+    signature = ResultSignature(source.name, sha256(source.weights), flip_test, policy,
+                                sha256(calibration_file) if calibration_file else None)  # fmt: skip
     summary = PredictSummary(out=out, not_images=not_images)
     summary.paths = {image.name: image.path for image in images}
 

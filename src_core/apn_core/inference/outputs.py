@@ -5,7 +5,7 @@ Each input image has a unique **output name**: its path relative to the input fo
 (``A/case1.dcm``, ``B/case1.dcm``; equal input names get ``~2``, ``~3``). Outputs mirror it:
 
     OUT/.apn-output                  marker: an apn output folder, never scanned for inputs
-    OUT/landmarks.csv                image,landmark,x,y,x_mm,y_mm,confidence,present
+    OUT/landmarks.csv                image,landmark,x,y,x_mm,y_mm,confidence,present,needs_review,review_reason
     OUT/measurements.csv             image,side,hka_deg,mad_mm,length_mm,femur_mm,tibia_mm,lld_mm,note
     OUT/<name>.mrk.json              Slicer markups per image (schema v1.0.3)
     OUT/overlays/<name>.png          with --overlays
@@ -13,7 +13,7 @@ Each input image has a unique **output name**: its path relative to the input fo
 
 A record is written last, after the image's other files, so a crash or a full disk never
 leaves a record whose outputs are missing. It holds the input file's identity (resolved
-path, size, modification time), the model (name and SHA-256 of its weights) and the
+path, size, modification time), the model (name, SHA-256 of its weights and calibration) and the
 options that change results (flip averaging, spacing); a re-run skips an image only when
 all of these match and its outputs exist (see :func:`check_done`). The tables list the
 images of the command that wrote them, built from their records.
@@ -22,7 +22,6 @@ images of the command that wrote them, built from their records.
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import math
@@ -99,27 +98,25 @@ def record_path(out: Path, name: str) -> Path:
     return Path(out) / "predictions" / f"{name}.json"
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 @dataclass(frozen=True)
 class ResultSignature:
     """What must match for a stored result to count as done: the model (name, SHA-256 of
-    its weights) and the options that change results (flip averaging, spacing)."""
+    its weights and of its calibration, which decides confidences and review flags) and the
+    options that change results (flip averaging, spacing)."""
 
     model: str
     weights_sha256: str
     flip_test: bool
     spacing: SpacingPolicy = field(default_factory=SpacingPolicy)
+    calibration_sha256: str | None = None
 
     def as_dict(self) -> dict:
         return {
-            "model": {"name": self.model, "weights_sha256": self.weights_sha256},
+            "model": {
+                "name": self.model,
+                "weights_sha256": self.weights_sha256,
+                "calibration_sha256": self.calibration_sha256,
+            },
             "options": {"flip_test": self.flip_test, **self.spacing.as_dict()},
         }
 
@@ -128,6 +125,8 @@ class ResultSignature:
         model, options = record["model"], record["options"]
         if model.get("weights_sha256") != self.weights_sha256:
             return f"made by another model ({_printable(model.get('name'))})"
+        if model.get("calibration_sha256") != self.calibration_sha256:
+            return "made with another calibration"
         if options.get("flip_test") != self.flip_test:
             return "made with other options (flip averaging)"
         mine = self.spacing.as_dict()
@@ -305,18 +304,23 @@ def _fmt(v) -> str:
     return f"{v:.3f}" if isinstance(v, float) else str(v)
 
 
-def _leg_note(rows: list[dict], side: str, measurement: dict, notes: dict) -> str:
-    """Why some of a leg's measurements are empty: absent landmarks, or flagged ones
-    (``notes``: the Prediction's ``alignment_notes``, ``"right.hka_deg" → reason``)."""
-    values = [measurement.get(c) for c in MEASUREMENT_COLUMNS[2:7]]
-    if all(v is not None and math.isfinite(v) for v in values):
+def _leg_note(rows: list[dict], side: str, measurement: dict, lld, notes: dict) -> str:
+    """Why some of a leg's measurements (or the leg-length discrepancy on its row) are
+    empty: flagged landmarks (``notes``: the Prediction's ``alignment_notes``,
+    ``"right.hka_deg"`` / ``"lld_mm"`` → reason), else absent ones."""
+
+    def finite(v) -> bool:
+        return v is not None and math.isfinite(v)
+
+    leg_ok = all(finite(measurement.get(c)) for c in MEASUREMENT_COLUMNS[2:7])
+    if leg_ok and finite(lld):
         return ""
-    reasons = [r for key, r in notes.items() if key.startswith(f"{side}.")]
+    reasons = [r for key, r in notes.items()
+               if (not leg_ok and key.startswith(f"{side}.")) or (key == "lld_mm" and not finite(lld))]  # fmt: skip
     if reasons:
-        return "; ".join(dict.fromkeys(", ".join(dict.fromkeys(reasons)).split(", ")))
-    absent = [
-        r["landmark"] for r in rows if r["landmark"].endswith(f"_{side}") and not r["present"]
-    ]
+        return "; ".join(dict.fromkeys(part for r in reasons for part in r.split(", ")))
+    sides = ("_right", "_left") if not finite(lld) else (f"_{side}",)
+    absent = [r["landmark"] for r in rows if r["landmark"].endswith(sides) and not r["present"]]
     return f"{', '.join(absent)} absent" if absent else "not computable"
 
 
@@ -345,7 +349,8 @@ def write_tables(out: Path, names: list[str]) -> list[Path]:
             if isinstance(a.get(side), dict):
                 m = a[side]
                 values = [_fmt(m.get(c)) for c in MEASUREMENT_COLUMNS[2:7]]
-                note = _leg_note(rec["rows"], side, m, rec.get("alignment_notes") or {})
+                notes = rec.get("alignment_notes") or {}
+                note = _leg_note(rec["rows"], side, m, a.get("lld_mm"), notes)
                 w2.writerow([rec["image"], side, *values, _fmt(a.get("lld_mm")), note])
     write_text_atomic(Path(out) / LANDMARKS_CSV, lm.getvalue())
     write_text_atomic(Path(out) / MEASUREMENTS_CSV, ms.getvalue())

@@ -25,6 +25,14 @@ OVERLAY_HEIGHT = 1000  # px: pictures are for looking, not measuring
 MISSING = "–"
 _DARK = (0, 0, 0)
 _MARGIN = 3
+# Pillow's bundled font covers Latin-1 (° and ± draw) but not these: they would draw as boxes
+_ASCII = str.maketrans({"–": "-", "—": "-", "×": "x", "≤": "<=", "≥": ">=", "→": "->", "…": "..."})
+
+
+def drawable(text: str) -> str:
+    """``text`` in characters the overlay font has (others become "?")."""
+    text = text.translate(_ASCII)
+    return "".join(ch if ord(ch) < 256 else "?" for ch in text)
 
 
 def overlay_base(pixels: np.ndarray, height: int = OVERLAY_HEIGHT) -> np.ndarray:
@@ -153,7 +161,7 @@ def draw_overlay(base: np.ndarray, prediction: Prediction):
     y = _MARGIN
     lines = [
         part
-        for line in measurement_lines(prediction)
+        for line in map(drawable, measurement_lines(prediction))
         for part in wrap(line, lambda t: draw.textlength(t, font=font), width - 2 * _MARGIN - 4)
     ]
     for line in lines:
@@ -178,7 +186,7 @@ def draw_overlay(base: np.ndarray, prediction: Prediction):
             draw.ellipse(box, outline=_DARK, width=4)
             draw.ellipse(box, outline=rgb(i), width=2)
     for i in shown:
-        text = f"{names[i]} {fmt_value(float(prediction.confidence[i]), '.2f')}"
+        text = drawable(f"{names[i]} {fmt_value(float(prediction.confidence[i]), '.2f')}")
         if flagged[i]:
             text += " review"
         left, top, right, bottom = draw.textbbox((0, 0), text, font=font, stroke_width=stroke)

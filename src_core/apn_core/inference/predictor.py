@@ -182,6 +182,15 @@ class Predictor:
         self.confidence_net = nets.confidence.to(self.device).eval()
         has_pose = weights is not None and any(k.startswith("pose.") for k in weights)
         self.pose_net = nets.pose.to(self.device).eval() if has_pose and pose_trained else None
+        self.calibration_file: Path | None = None  # where ``calibrator`` came from (load)
+        needs_pose = calibrator is not None and all("p" in m.features for m in calibrator.models)
+        if needs_pose and self.pose_net is None:
+            log.warning(
+                "%s: its calibration needs the pose discriminator's judgement, which this "
+                "model lacks (left out or never trained adversarially): the confidence stays "
+                "uncalibrated and only the plausibility checks flag landmarks",
+                name or "model",
+            )
 
     @classmethod
     def load(
@@ -190,16 +199,22 @@ class Predictor:
         device: str | torch.device = "cpu",
         tag: str = "best",
         flip_test: bool = True,
+        calibration: str | Path | None = None,
     ) -> Predictor:
         """A bundled model by key (``"default"``) or a run folder (its ``best`` weights, else
-        ``last``). Weights that do not match the config raise :class:`FileProblem`."""
+        ``last``). Weights that do not match the config raise :class:`FileProblem`.
+        ``calibration``: a ``calibration.json`` to use instead of the one beside the weights
+        (``apn calibrate --model default --out FILE`` fits one for the read-only bundled model)."""
         source = resolve(model, tag)
         checkpoint = runs.read_checkpoint(source.weights)
         trained = runs.discriminators_trained(checkpoint, source.config.train.epochs_pretrain)
-        calibration = source.weights.parent / runs.CALIBRATION
-        calibrator = load_calibrator(calibration) if calibration.is_file() else None
-        return cls(source.config, checkpoint.weights, device, source.name, flip_test, source.weights,
-                   calibrator, trained)  # fmt: skip
+        given = calibration is not None
+        path = Path(calibration) if given else source.weights.parent / runs.CALIBRATION
+        calibrator = load_calibrator(path) if given or path.is_file() else None
+        predictor = cls(source.config, checkpoint.weights, device, source.name, flip_test,
+                        source.weights, calibrator, trained)  # fmt: skip
+        predictor.calibration_file = path if calibrator is not None else None
+        return predictor
 
     @classmethod
     def from_preset(cls, name: str, device: str | torch.device = "cpu") -> Predictor:
@@ -297,7 +312,7 @@ class Predictor:
                                      result.heatmap_translate)  # fmt: skip
         result.second_xy = np.where(result.needs_review[:, None], second, np.nan)
         if self.calibrator is not None:
-            calibrated = np.isfinite(review.p_within)
+            calibrated = np.isfinite(review.p_within) & result.present  # P(within) of a point
             result.confidence = np.where(calibrated, review.p_within, result.confidence).astype(
                 np.float32
             )

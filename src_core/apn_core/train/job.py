@@ -167,6 +167,11 @@ def train(
                 else None
             )
             config.init = start.record if start else None
+        if plan.resume and dist.is_main and (stale := runs.retire_calibration(run)):
+            note = (f"{runs.CALIBRATION} was fitted on the weights before this resume: set aside "
+                    f"as {stale.name}; fit it again with apn calibrate when training ends")  # fmt: skip
+            log.warning("%s", note)
+            progress.event("note", message=note)
         recorded = runs.read_split(run) if plan.resume else {}
         if plan.resume:
             val_data = _resumed_val_data(run, recorded, val_data, progress, dist)
