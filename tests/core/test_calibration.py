@@ -269,7 +269,9 @@ def test_apn_calibrate_fits_and_writes_into_the_run(tiny_run, capsys):
 def test_apn_calibrate_refuses_what_it_cannot_do(tiny_run, tmp_path):
     data, run = tiny_run
     args = _parse(["calibrate", str(data), "--model", "default"])
-    with pytest.raises(ApnError, match="read-only: give --out FILE, then use it with apn predict --calibration"):
+    with pytest.raises(
+        ApnError, match="read-only: give --out FILE, then use it with apn predict --calibration"
+    ):
         args.func(args)
     args = _parse(
         [
