@@ -14,10 +14,16 @@ in place.
 
 from __future__ import annotations
 
+import gc
+import logging
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+
+log = logging.getLogger(__name__)
+_LOADING = threading.Lock()  # one load at a time: a click during the warm-up waits for it
 
 
 def _predictor(model: str):
@@ -25,7 +31,9 @@ def _predictor(model: str):
     in this session must not be served from a stale cache)."""
     from apn_core.inference.model_store import resolve
 
-    return _load(model, resolve(model).weights.stat().st_mtime_ns)
+    stamp = resolve(model).weights.stat().st_mtime_ns
+    with _LOADING:
+        return _load(model, stamp)
 
 
 @lru_cache(maxsize=4)
@@ -67,10 +75,48 @@ class ImageInput:
 
 def predict_layer(image: ImageInput, model: str = "default"):
     """Run the model on the image (no spacing: positions and confidence only, no mm);
-    core call, safe in a worker thread (no viewer access)."""
-    return _predictor(str(model)).predict(
-        np.asarray(image.data, dtype=np.float32), image.ref.spacing
-    )
+    core call, safe in a worker thread (no viewer access). The pixels go in as they are
+    (a full-size uint16 radiograph is reduced without a float copy), on one torch thread
+    per idle core (:mod:`apn_core.inference.threads`: with a core busy elsewhere, torch's
+    default pool took 1–5 s instead of 0.12 s)."""
+    from apn_core.inference.threads import inference_threads, torch_threads
+
+    predictor = _predictor(str(model))
+    with torch_threads(inference_threads()):
+        return predictor.predict(np.asarray(image.data), image.ref.spacing)
+
+
+def warm_up(model: str = "default") -> None:
+    """Load ``model`` and run it once on a blank input, and import what the result layers
+    need, so that the first Detect pays none of it (torch's import, the weights, the first
+    call's setup, pandas for the Points features, a garbage collection: ~2 s on 2 cores).
+    Called in a background thread when the Detect widget opens; failures are left for the
+    click to report."""
+    try:
+        import torch
+
+        from apn_core.inference.threads import inference_threads, torch_threads
+
+        predictor = _predictor(model)
+        geometry = predictor.config.geometry
+        with torch_threads(inference_threads()):
+            predictor.forward(torch.zeros((1, 1, geometry.height, geometry.width)))
+        import pandas  # noqa: F401 - napari's Points layer imports it for the features
+
+        import napari_apn._layers  # noqa: F401
+
+        # the objects torch's import left make the next full collection ~0.25 s: let it
+        # happen here, not while the first result's layers are being added
+        gc.collect()
+    except Exception as exc:  # the click reports the same problem, with its file
+        log.debug("warm-up of %s failed: %s", model, exc)
+
+
+def start_warm_up(model: str = "default") -> threading.Thread:
+    """:func:`warm_up` in a daemon thread (it never keeps napari from quitting)."""
+    thread = threading.Thread(target=warm_up, args=(model,), name="napari-apn warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def result_layers(prediction, image: ImageInput, show_heatmaps: bool = True) -> list[tuple]:
