@@ -23,12 +23,18 @@ from functools import lru_cache
 import numpy as np
 
 log = logging.getLogger(__name__)
-_LOADING = threading.Lock()  # one load at a time: a click during the warm-up waits for it
+_LOADING = threading.RLock()  # one load (and the warm-up's first run) at a time
+_ASKED = threading.Event()  # a prediction was asked for: the warm-up stops short
 
 
 def _predictor(model: str):
     """The loaded model, reloaded when its weights file changes (a run retrained or resumed
     in this session must not be served from a stale cache)."""
+    _ASKED.set()
+    return _cached(model)
+
+
+def _cached(model: str):
     from apn_core.inference.model_store import resolve
 
     stamp = resolve(model).weights.stat().st_mtime_ns
@@ -91,25 +97,36 @@ def warm_up(model: str = "default") -> None:
     need, so that the first Detect pays none of it (torch's import, the weights, the first
     call's setup, pandas for the Points features, a garbage collection: ~2 s on 2 cores).
     Called in a background thread when the Detect widget opens; failures are left for the
-    click to report."""
+    click to report. A click while it runs waits for the load, not for the rest.
+
+    Python's cyclic garbage collector is paused meanwhile: torch's ~500 000 new objects
+    made Python run two full collections during the import and a third soon after (~0.2 s
+    each, holding the interpreter); one collection at the end replaces them.
+    """
+    collecting = gc.isenabled()
+    gc.disable()
     try:
-        import torch
+        with _LOADING:
+            import torch
 
-        from apn_core.inference.threads import inference_threads, torch_threads
+            from apn_core.inference.threads import inference_threads, torch_threads
 
-        predictor = _predictor(model)
-        geometry = predictor.config.geometry
-        with torch_threads(inference_threads()):
-            predictor.forward(torch.zeros((1, 1, geometry.height, geometry.width)))
-        import pandas  # noqa: F401 - napari's Points layer imports it for the features
+            predictor = _cached(model)
+            if not _ASKED.is_set():
+                geometry = predictor.config.geometry
+                with torch_threads(inference_threads()):
+                    predictor.forward(torch.zeros((1, 1, geometry.height, geometry.width)))
+        if not _ASKED.is_set():
+            import pandas  # noqa: F401 - napari's Points layer imports it for the features
 
-        import napari_apn._layers  # noqa: F401
+            import napari_apn._layers  # noqa: F401
 
-        # the objects torch's import left make the next full collection ~0.25 s: let it
-        # happen here, not while the first result's layers are being added
-        gc.collect()
+            gc.collect()
     except Exception as exc:  # the click reports the same problem, with its file
         log.debug("warm-up of %s failed: %s", model, exc)
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def start_warm_up(model: str = "default") -> threading.Thread:
