@@ -12,15 +12,18 @@ output rows is a dense weight matrix times the slab of input rows under their tr
 Each slab is converted to float32 on its own (a few hundred kB, in cache), so the stored
 integers are read once and no full-size float copy exists; the second pass runs on the
 ~512 × 2800 result. The products are ``numpy.einsum`` (one thread, no BLAS or OpenMP
-pool): ~20 ms for a 7759 × 2503 uint16 image, the same when another process keeps a
-core busy (through torch's ``matmul`` it was 20 ms on one thread, 600 ms on two threads
-with one core taken). The numbers are the reference's to float32 rounding (~1e-6 of the value
+pool): ~20 ms for a 7759 × 2503 uint16 image, the same when another process keeps a core
+busy (through torch's ``matmul`` it was 20 ms on one thread, 600 ms on two threads with
+one core taken). The numbers are the reference's to float32 rounding (~1e-6 of the value
 range; ``tests/core/test_resample.py``).
 
-A block mean on the integers before a small resize (cheaper still) was measured and
-rejected: the pixels inside a block vary against the triangle's weights, which moved the
-normalised input by up to 0.06 (k ≈ scale / 2) and predicted landmarks by up to 0.16 mm on
-20 full-size synthetic radiographs, against 0.05 mm allowed.
+Block means on the integers before a small resize (cheaper still) were measured and
+rejected, even with the reference's weights summed over each block: the pixels inside a
+block vary against the triangle's weights. On 20 full-size synthetic radiographs, blocks
+of ~scale/2 pixels moved the normalised input by up to 0.06 and the predicted landmarks
+by up to 0.16 mm, blocks of ~scale/4 (3–4 pixels) by 0.015 and 0.11 mm, against 0.05 mm
+allowed; this resize moves them by < 0.0001 mm
+(``benchmarks/preprocessing_equivalence.py``).
 """
 
 from __future__ import annotations

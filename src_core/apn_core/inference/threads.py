@@ -4,10 +4,11 @@ torch's CPU operations split their work evenly over the threads of its OpenMP po
 wait at a barrier for the slowest. When another process keeps a core busy, the thread
 that shares that core runs at a fraction of its speed and every one of the network's
 ~100 operations waits for it; the waiting threads spin and take CPU from the others in
-turn. Measured on a 2-core VM with a 1-thread training running beside it, ``default``
-on a full-size radiograph: 1 thread 0.12 s; 2 threads median 1.07 s, worst 4.7 s
-(``benchmarks/detect_latency.py``). One thread per idle core avoids the collapse and
-still uses an idle machine fully.
+turn. On a 2-core VM with a 1-thread training running beside it, ``predict_file`` of
+``default`` on a full-size radiograph took 0.12 s on 1 thread and 1.07 s (median; worst
+4.7 s) on torch's default 2; napari's warm Detect with one busy loop beside went from
+1.1–1.3 s to 0.30 s with this choice (``benchmarks/detect_latency.py``). One thread per
+idle core avoids the collapse and still uses an idle machine fully.
 
 "Idle now" comes from the kernel's count of runnable tasks (``/proc/loadavg``, Linux),
 read a few times a millisecond apart (a task always runnable, like a busy loop or a
