@@ -1,11 +1,17 @@
-"""End-to-end inference on a full-size long-leg radiograph: read → preprocess → predict →
-decode, median over runs, and peak resident memory, for ``default`` and ``seed``.
+"""End-to-end inference on a full-size long-leg radiograph against the bare decode:
+decode-only (``pydicom.dcmread(path).pixel_array``), read (``read_radiograph``),
+preprocess, network + decode, total, the ratio total / decode-only, and the memory one
+prediction adds (peak resident memory above what the process held before it) against the
+pixel data's size — for ``default``, ``default`` + flip (shipped) and ``seed``, on 1 and 2
+threads; median over runs.
 
-Each preset runs in its own fresh process (so peak memory is its own), on the same
-16-bit DICOM (~7300×2800 at 0.143 mm/px, rendered by the synthetic generator).
-Untrained weights time the same as trained ones.
+Each (model, threads) runs in its own fresh process on the same 16-bit DICOM
+(~7300×2800 at 0.143 mm/px, rendered by the synthetic generator). Untrained weights time
+the same as trained ones. The peak is reset before each run (``/proc/self/clear_refs``),
+so it is that run's own.
 
     python benchmarks/inference_speed.py --runs 7
+    python benchmarks/inference_speed.py --runs 7 --threads 1
 """
 
 from __future__ import annotations
@@ -13,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -21,45 +26,61 @@ import tempfile
 import time
 from pathlib import Path
 
-
-def peak_rss_mb() -> float:
-    """This process's peak resident memory. ``ru_maxrss`` would be wrong here: Linux keeps
-    it across exec, so a child started by a big parent inherits the parent's peak."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+STAGES = ("decode-only", "read", "preprocess", "network+decode", "total", "added_mb")
 
 
-def measure(preset: str, path: str, runs: int, flip: bool) -> dict:
+def memory_mb() -> tuple[float, float]:
+    """This process's resident memory now and its peak since the last reset (Linux)."""
+    fields = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            fields[key] = int(value.split()[0]) / 1024
+    return fields["VmRSS"], fields["VmHWM"]
+
+
+def reset_peak() -> None:
+    """Start a new peak-RSS measurement (``VmHWM`` := current RSS)."""
+    Path("/proc/self/clear_refs").write_text("5")
+
+
+def measure(preset: str, path: str, runs: int, flip: bool, threads: int) -> dict:
     """Runs inside the child process."""
+    import pydicom
     import torch
 
     from apn_core.inference import Predictor
-
-    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS") or os.cpu_count() or 1))
-    p = Predictor.from_preset(preset)
-    p.flip_test = flip
-    stages = {"read": [], "preprocess": [], "network+decode": [], "total": []}
     from apn_core.io import read_radiograph
 
+    torch.set_num_threads(threads)
+    p = Predictor.from_preset(preset)
+    p.flip_test = flip
+    stages: dict[str, list[float]] = {k: [] for k in STAGES}
+    pixel_mb = 0.0
     for i in range(runs + 1):
         t0 = time.perf_counter()
-        r = read_radiograph(path)
+        decoded = pydicom.dcmread(path).pixel_array
         t1 = time.perf_counter()
-        tensor, box = p.prepare(r.pixels)
+        pixel_mb = decoded.nbytes / 2**20
+        del decoded
+        before, _ = memory_mb()
+        reset_peak()
         t2 = time.perf_counter()
-        p.finish(p.forward(tensor[None]).sample(0), box, r.spacing)
+        r = read_radiograph(path)
         t3 = time.perf_counter()
+        tensor, box = p.prepare(r.pixels)
+        t4 = time.perf_counter()
+        p.finish(p.forward(tensor[None]).sample(0), box, r.spacing)
+        t5 = time.perf_counter()
+        _, peak = memory_mb()
+        del r, tensor
         if i:  # the first run warms up
-            for k, v in zip(stages, (t1 - t0, t2 - t1, t3 - t2, t3 - t0), strict=True):
+            values = (t1 - t0, t3 - t2, t4 - t3, t5 - t4, t5 - t2, peak - before)
+            for k, v in zip(STAGES, values, strict=True):
                 stages[k].append(v)
     out = {k: statistics.median(v) for k, v in stages.items()}
-    out["peak_rss_mb"] = peak_rss_mb()
-    out["shape"] = list(r.pixels.shape)
+    out["pixel_mb"] = pixel_mb
+    out["shape"] = list(box.image_shape)
     return out
 
 
@@ -69,39 +90,51 @@ def main() -> None:
     )
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument(
-        "--child", nargs=4, metavar=("PRESET", "PATH", "RUNS", "FLIP"), help=argparse.SUPPRESS
+        "--threads", default="1,2", help="torch thread counts to compare (default 1,2)"
     )
+    parser.add_argument(
+        "--child", nargs=5, metavar=("PRESET", "PATH", "RUNS", "FLIP", "THREADS"),
+        help=argparse.SUPPRESS,
+    )  # fmt: skip
     args = parser.parse_args()
     if args.child:
-        preset, path, runs, flip = args.child
-        print(json.dumps(measure(preset, path, int(runs), flip == "1")))
+        preset, path, runs, flip, threads = args.child
+        print(json.dumps(measure(preset, path, int(runs), flip == "1", int(threads))))
         return
     from apn_core.io import write_dicom
     from apn_core.synth import SynthConfig, generate_case
 
+    thread_counts = [int(t) for t in args.threads.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
         case = generate_case(0, 0, SynthConfig(spacing_mm=0.143, formats=("dicom",)))
         path = str(Path(tmp) / "full.dcm")
         write_dicom(path, case.stored, (0.143, 0.143), case.photometric, case.bits)
         size_mb = Path(path).stat().st_size / 1e6
         results = {}
-        for preset, flip in (("default", False), ("default", True), ("seed", False)):
-            res = subprocess.run([sys.executable, __file__, "--child", preset, path, str(args.runs), str(int(flip))],
-                                 capture_output=True, text=True, check=True)  # fmt: skip
-            results[(preset, flip)] = json.loads(res.stdout.strip().splitlines()[-1])
-    shape = results[("default", False)]["shape"]
+        for threads in thread_counts:
+            for preset, flip in (("default", False), ("default", True), ("seed", False)):
+                cmd = [sys.executable, __file__, "--child", preset, path, str(args.runs),
+                       str(int(flip)), str(threads)]  # fmt: skip
+                res = subprocess.run(cmd, capture_output=True, text=True, check=True)
+                results[(preset, flip, threads)] = json.loads(res.stdout.strip().splitlines()[-1])
+    first = next(iter(results.values()))
+    shape = first["shape"]
     print(
-        f"{shape[0]}×{shape[1]} px 16-bit DICOM ({size_mb:.0f} MB); {os.cpu_count()} CPU cores; median of {args.runs} runs"
+        f"{shape[0]}×{shape[1]} px 16-bit DICOM ({size_mb:.0f} MB, pixel data "
+        f"{first['pixel_mb']:.0f} MiB); {os.cpu_count()} CPU cores; median of {args.runs} runs; "
+        f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}"
     )
-    print(
-        f"{'model':<16}{'read':>8}{'preprocess':>12}{'net+decode':>12}{'total (s)':>11}{'peak RSS':>10}"
-    )
-    for (preset, flip), r in results.items():
-        name = preset + (" + flip" if flip else "")
-        print(f"{name:<16}{r['read']:>8.3f}{r['preprocess']:>12.3f}{r['network+decode']:>12.3f}{r['total']:>11.3f}"
-              f"{r['peak_rss_mb']:>8.0f} MB")  # fmt: skip
-    ratio = results[("seed", False)]["total"] / results[("default", True)]["total"]
-    print(f"seed / (default + flip) total time: {ratio:.1f}×")
+    print()
+    print("| model | threads | decode-only | read | preprocess | network + decode | total (s) "
+          "| total / decode-only | memory added / pixel data |")  # fmt: skip
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for (preset, flip, threads), r in results.items():
+        name = f"`{preset}`" + (" + flip" if flip else "")
+        ratio = r["total"] / r["decode-only"]
+        mem = r["added_mb"] / r["pixel_mb"]
+        print(f"| {name} | {threads} | {r['decode-only']:.3f} | {r['read']:.3f} | "
+              f"{r['preprocess']:.3f} | {r['network+decode']:.3f} | {r['total']:.3f} | "
+              f"{ratio:.2f}× | {r['added_mb']:.0f} MiB = {mem:.2f}× |")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -273,8 +273,16 @@ def add_or_update(viewer, layer_data: list[tuple]) -> list:
         if layer is not None and type(layer).__name__.lower() == kind:
             layer.data = data
             for key, value in kwargs.items():
+                if key in ("scale", "translate") and _same(getattr(layer, key), value):
+                    continue  # each set refreshes the layer (~15 ms); re-runs keep the frame
                 setattr(layer, key, value)
         else:
             layer = viewer.add_layer(Layer.create(data, kwargs, kind))
         out.append(layer)
     return out
+
+
+def _same(current, new) -> bool:
+    """Equal numeric vectors (a layer's scale or translate against a new value)."""
+    a, b = np.asarray(current, float), np.asarray(new, float)
+    return a.shape == b.shape and bool(np.array_equal(a, b))

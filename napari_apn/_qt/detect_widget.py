@@ -1,10 +1,12 @@
 """Detect landmarks widget: pick an image layer and a model, run in a worker thread.
 
-The UI never blocks: loading the model and predicting run in a napari ``thread_worker``
-that returns LayerDataTuples; the progress bar shows the stage, Cancel discards the run,
-and errors come back through the worker's ``errored`` signal (napari shows them as a
-notification; the status line says "failed: …"). Docked with ``add_dock_widget``, the
-layer list stays in sync through napari's own ``reset_choices`` wiring.
+The UI never blocks: the bundled model loads in a background thread when the widget opens
+(the first click does not wait for torch and the weights), and predicting (loading any
+other model) runs in a napari ``thread_worker`` that returns LayerDataTuples; the
+progress bar shows the stage, Cancel discards the run, and errors come back through the
+worker's ``errored`` signal (napari shows them as a notification; the status line says
+"failed: …"). Docked with ``add_dock_widget``, the layer list stays in sync through
+napari's own ``reset_choices`` wiring.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ DEFAULT_MODEL = "default (bundled)"
 
 
 class DetectWidget(Container):
-    def __init__(self, napari_viewer) -> None:
+    def __init__(self, napari_viewer, warm_up: bool = True) -> None:
+        """``warm_up``: load the bundled model in the background now, so the first click
+        does not wait for it (:func:`napari_apn._detect.warm_up`)."""
         from napari_apn._points import watch
 
         super().__init__()
@@ -50,6 +54,11 @@ class DetectWidget(Container):
         self.heatmaps.changed.connect(self._show_heatmaps)
         self.worker = None
         self._cancelled = False
+        self.warm_up = None
+        if warm_up:
+            from napari_apn._detect import start_warm_up
+
+            self.warm_up = start_warm_up("default")
 
     def _image_layers(self, _widget=None) -> list[str]:
         from napari.layers import Image

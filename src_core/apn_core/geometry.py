@@ -10,11 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from apn_core.config import GeometryConfig
 from apn_core.io.contrast import intensity_window
+from apn_core.resample import resample
 
 
 @dataclass(frozen=True)
@@ -78,11 +77,9 @@ class Letterbox:
         return spacing[0] / self.sy, spacing[1] / self.sx
 
     def resize(self, pixels: np.ndarray) -> np.ndarray:
-        """Antialiased bilinear resize of ``pixels`` (2-D) to :attr:`resized_shape`, float32."""
-        t = torch.from_numpy(np.ascontiguousarray(pixels, dtype=np.float32))[None, None]
-        return F.interpolate(
-            t, size=self.resized_shape, mode="bilinear", antialias=True, align_corners=False
-        )[0, 0].numpy()
+        """Antialiased bilinear resize of ``pixels`` (2-D, any real dtype) to
+        :attr:`resized_shape`, float32 — see :func:`resample`."""
+        return resample(pixels, self.resized_shape)
 
     def pad(self, resized: np.ndarray) -> np.ndarray:
         """Place a :meth:`resize` output in the zero-filled input frame."""
@@ -99,7 +96,9 @@ def network_input(pixels: np.ndarray, geometry: GeometryConfig) -> tuple[np.ndar
     resolution the network sees, so they do not depend on the file's pixel size (at 0.143
     mm/px quantum noise widens full-resolution percentiles and the downsampled image came
     out darker and flatter than the same anatomy stored at 0.5 mm/px), and the full-size
-    image is touched once, by the resize. Training (its cache) and inference both call this.
+    image is touched once, by the resize, in its stored type (``pixels`` may be integers:
+    :func:`~apn_core.resample.resample` converts slab by slab, never the whole image).
+    Training (its cache) and inference both call this.
     A blank image raises :class:`~apn_core.errors.BlankImageError` (see
     :func:`normalise_intensity`).
     """

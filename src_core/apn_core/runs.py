@@ -28,13 +28,14 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from apn_core.config import ConfigError, RunConfig
 from apn_core.errors import FileProblem
 from apn_core.utils.atomic import atomic_path, write_text_atomic
+
+if TYPE_CHECKING:  # torch loads when weights are read or written, not to list runs
+    import torch
 
 log = logging.getLogger(__name__)
 
@@ -346,6 +347,8 @@ def _encode(obj: Any) -> tuple[Any, dict[str, torch.Tensor]]:
     Dicts become ``{"d": [[key, value], ...]}`` (keeping int keys, as optimizers use),
     tuples ``{"t": [...]}``, lists ``{"l": [...]}``, tensors ``{"x": name}``.
     """
+    import torch
+
     tensors: dict[str, torch.Tensor] = {}
 
     def enc(o: Any) -> Any:

@@ -236,3 +236,20 @@ def test_inference_does_not_import_training():
     code += "print(sorted(m for m in sys.modules if m.startswith('apn_core.train')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_flip_test_in_one_batch_equals_two_passes():
+    """forward runs the image and its mirror as one batch of two (faster on 2 threads):
+    the averaged heatmaps are those of two separate passes, flipped back and swapped."""
+    p = Predictor.from_preset("tiny")
+    p.flip_test = True
+    x = torch.rand(3, 1, p.config.geometry.height, p.config.geometry.width)
+    out = p.forward(x)
+    with torch.no_grad():
+        xc = x.contiguous(memory_format=torch.channels_last)
+        plain = p.generator(xc)[-1]
+        mirrored = p.generator(xc.flip(-1))[-1].flip(-1)
+        mirrored = mirrored[:, p.config.landmarks.flip_permutation()]
+    torch.testing.assert_close(out.plain, plain, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(out.flipped, mirrored, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(out.heatmaps, 0.5 * (plain + mirrored), atol=1e-5, rtol=1e-4)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import numpy as np
 import pytest
 from pydicom.data import get_testdata_file
@@ -80,8 +82,9 @@ def test_monochrome1_is_inverted_so_bone_is_bright(tmp_path):
     write_dicom(tmp_path / "m1.dcm", 4095 - bone_bright, (0.2, 0.2), "MONOCHROME1", bits_stored=12)
     write_dicom(tmp_path / "m2.dcm", bone_bright, (0.2, 0.2), "MONOCHROME2", bits_stored=12)
     m1, m2 = read_radiograph(tmp_path / "m1.dcm"), read_radiograph(tmp_path / "m2.dcm")
-    np.testing.assert_array_equal(m1.pixels, bone_bright.astype(np.float32))
+    np.testing.assert_array_equal(m1.pixels, bone_bright)
     np.testing.assert_array_equal(m1.pixels, m2.pixels)
+    assert m1.pixels.dtype == m2.pixels.dtype == np.uint16  # inverted in place, no float copy
     assert m1.photometric == "MONOCHROME1"
 
 
@@ -145,3 +148,104 @@ def test_garbage_count_tags_are_clear_errors(tmp_path):
     (tmp_path / "a.dcm").write_bytes(data.replace(b"7 ", b"x "))
     with pytest.raises(ImageReadError, match="NumberOfFrames is 'x', not a whole number"):
         read_radiograph(tmp_path / "a.dcm")
+
+
+def test_uncompressed_pixels_stay_the_stored_integers_bit_for_bit(tmp_path):
+    """Read straight from the file (no pydicom copy, no float32 copy): the same values and
+    type as pydicom's pixel_array, odd sizes included."""
+    import pydicom
+
+    stored = np.random.default_rng(0).integers(0, 4096, (301, 157)).astype(np.uint16)
+    write_dicom(tmp_path / "a.dcm", stored, (0.2, 0.2), bits_stored=12)
+    expected = pydicom.dcmread(tmp_path / "a.dcm").pixel_array
+    with _without_pydicom_decoding():
+        r = read_radiograph(tmp_path / "a.dcm")
+    assert r.pixels.dtype == np.uint16 and r.pixels.flags.writeable
+    np.testing.assert_array_equal(r.pixels, stored)
+    np.testing.assert_array_equal(r.pixels, expected)
+
+
+@contextmanager
+def _without_pydicom_decoding():
+    """pydicom's decoder fails inside: what reads there used the direct path (uncompressed
+    little endian, pixel data above the 64 kB deferral size)."""
+    import pydicom
+
+    def refuse(self):
+        raise AssertionError("pydicom's pixel_array was used")
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(pydicom.dataset.Dataset, "pixel_array", property(refuse))
+        yield
+
+
+def test_signed_and_big_endian_files_read_like_pydicom():
+    import pydicom
+
+    little = read_radiograph(get_testdata_file("MR_small.dcm"))  # int16, little endian
+    big = read_radiograph(get_testdata_file("MR_small_bigendian.dcm"))  # through pydicom
+    expected = pydicom.dcmread(get_testdata_file("MR_small.dcm")).pixel_array
+    assert little.pixels.dtype == np.int16
+    np.testing.assert_array_equal(little.pixels, expected)
+    np.testing.assert_array_equal(big.pixels, expected)
+
+
+def test_eight_bit_and_signed_monochrome1_are_inverted_in_their_type(tmp_path):
+    import pydicom
+
+    write_dicom(tmp_path / "a.dcm", np.zeros((3, 5), np.uint16), (0.2, 0.2))
+    ds = pydicom.dcmread(tmp_path / "a.dcm")
+    ds.PhotometricInterpretation = "MONOCHROME1"
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit = 8, 8, 7
+    ds.PixelData = np.arange(15, dtype=np.uint8).reshape(3, 5).tobytes() + b"\0"
+    ds.save_as(tmp_path / "u8.dcm")
+    u8 = read_radiograph(tmp_path / "u8.dcm").pixels
+    assert u8.dtype == np.uint8
+    np.testing.assert_array_equal(u8, 255 - np.arange(15).reshape(3, 5))
+
+    signed = np.array([[-2048, -1, 0], [1, 100, 2047]], np.int16)
+    ds.Rows, ds.Columns = signed.shape
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 1
+    ds.PixelData = signed.tobytes()
+    ds.save_as(tmp_path / "s16.dcm")
+    s16 = read_radiograph(tmp_path / "s16.dcm").pixels
+    assert s16.dtype == np.int16  # (lo + hi) − x = (−2048 + 2047) − x
+    np.testing.assert_array_equal(s16, -1 - signed.astype(np.int32))
+
+
+@pytest.mark.parametrize("signed", [False, True])
+def test_bits_above_bits_stored_are_ignored_like_pydicom(tmp_path, signed):
+    """Some writers leave the unused high bits set; pydicom clears them (or sign-extends
+    from BitsStored), and so does the direct read — then MONOCHROME1 cannot wrap around."""
+    import pydicom
+
+    raw = np.tile(np.array([[0, 100, 4095], [5000, 0xF800, 0x0FFF]], np.uint16), (100, 60))
+    write_dicom(tmp_path / "a.dcm", raw, (0.2, 0.2), bits_stored=12)  # 72 kB: read directly
+    ds = pydicom.dcmread(tmp_path / "a.dcm")
+    ds.PixelRepresentation = int(signed)
+    ds.PixelData = raw.tobytes()
+    for photometric in ("MONOCHROME2", "MONOCHROME1"):
+        ds.PhotometricInterpretation = photometric
+        ds.save_as(tmp_path / "a.dcm")
+        expected = pydicom.dcmread(tmp_path / "a.dcm").pixel_array
+        assert int(expected.max()) < 4096  # pydicom did clear the bits
+        if photometric == "MONOCHROME1":
+            expected = (-1 - expected) if signed else 4095 - expected
+        with _without_pydicom_decoding():
+            pixels = read_radiograph(tmp_path / "a.dcm").pixels
+        assert pixels.dtype == (np.int16 if signed else np.uint16)
+        np.testing.assert_array_equal(pixels, expected)
+
+
+def test_rescaled_monochrome1_is_float32_and_inverted_over_the_rescaled_range(tmp_path):
+    import pydicom
+
+    stored = np.array([[0, 100], [2000, 4095]], np.uint16)
+    write_dicom(tmp_path / "a.dcm", stored, (0.2, 0.2), "MONOCHROME1", bits_stored=12)
+    ds = pydicom.dcmread(tmp_path / "a.dcm")
+    ds.RescaleSlope, ds.RescaleIntercept = "2", "-10"
+    ds.save_as(tmp_path / "a.dcm")
+    r = read_radiograph(tmp_path / "a.dcm")
+    assert r.pixels.dtype == np.float32
+    lo, hi = -10.0, 4095 * 2 - 10.0
+    np.testing.assert_array_equal(r.pixels, (lo + hi) - (stored * 2.0 - 10.0))

@@ -49,7 +49,17 @@ def test_tiff_imagej_unit_mm(tmp_path):
 def test_miniswhite_tiff_is_inverted(tmp_path):
     data = np.array([[0, 65535]], np.uint16)
     tifffile.imwrite(tmp_path / "w.tif", data, photometric="miniswhite")
-    np.testing.assert_array_equal(read_radiograph(tmp_path / "w.tif").pixels, [[65535, 0]])
+    pixels = read_radiograph(tmp_path / "w.tif").pixels
+    np.testing.assert_array_equal(pixels, [[65535, 0]])
+    assert pixels.dtype == np.uint16  # unsigned: ~x in place
+    signed = np.array([[-5, 0, 7]], np.int16)
+    tifffile.imwrite(tmp_path / "s.tif", signed, photometric="miniswhite")
+    pixels = read_radiograph(tmp_path / "s.tif").pixels
+    assert pixels.dtype == np.float32  # 32767 − x would wrap around in int16
+    np.testing.assert_array_equal(pixels, 32767.0 - signed)
+    floats = np.array([[0.5, 2.0]], np.float32)
+    tifffile.imwrite(tmp_path / "f.tif", floats, photometric="miniswhite")
+    np.testing.assert_array_equal(read_radiograph(tmp_path / "f.tif").pixels, [[1.5, 0.0]])
 
 
 def test_png_16bit_and_rgb_gray_have_no_spacing(tmp_path):
@@ -57,6 +67,7 @@ def test_png_16bit_and_rgb_gray_have_no_spacing(tmp_path):
     iio.imwrite(tmp_path / "a.png", data)
     r = read_radiograph(tmp_path / "a.png")
     np.testing.assert_array_equal(r.pixels, data)
+    assert r.pixels.dtype == np.uint16  # kept as stored (Radiograph.pixels)
     assert r.spacing is None and r.stored_dtype == "uint16"
     rgb = np.repeat((data // 256).astype(np.uint8)[..., None], 3, axis=2)
     iio.imwrite(tmp_path / "b.png", rgb)

@@ -258,3 +258,98 @@ def test_a_landmark_that_needs_review_is_hollow_with_its_reason_and_a_second_can
     assert list(second.features["label"]) in (["knee_right"], [])  # none when the map has one peak
     per_landmark = viewer.layers["synthetic long leg heatmap per landmark"]
     assert per_landmark.data.shape[0] == 6 and per_landmark.visible is False
+
+
+def test_opening_the_widget_does_not_import_torch():
+    """Listing runs for the model menu used to import torch (apn_core.runs) on the UI
+    thread: ~1.5 s before the widget appeared (issue 13, item 5)."""
+    code = (
+        "import sys; from napari_apn._runs import recent_runs; "
+        "import napari_apn._qt.detect_widget; recent_runs(); "
+        "assert 'torch' not in sys.modules, 'torch imported'"
+    )
+    import subprocess
+    import sys
+
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_widget_warms_the_model_up_so_the_click_does_not_load_it(
+    make_napari_viewer, qtbot, monkeypatch
+):
+    from apn_core.inference import Predictor
+    from napari_apn import _detect
+    from napari_apn._qt.detect_widget import DetectWidget
+
+    _detect._load.cache_clear()
+    viewer = make_napari_viewer()
+    viewer.open_sample("napari-apn", "long_leg")
+    widget = DetectWidget(viewer)
+    widget.warm_up.join(timeout=60)
+    assert _detect._load.cache_info().currsize == 1
+
+    def no_load(*args, **kwargs):
+        raise AssertionError("the click loaded the model")
+
+    monkeypatch.setattr(Predictor, "load", no_load)
+    widget.run()
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=60000)
+    assert widget.status.value.startswith("6 landmarks")
+
+
+def test_predict_layer_passes_the_pixels_as_stored_on_the_idle_cores(monkeypatch):
+    """No full-size float32 copy of the layer (the reduction reads the integers), and the
+    torch pool sized by apn_core.inference.threads for the call."""
+    import torch
+
+    from apn_core.inference import Predictor, threads
+    from napari_apn._detect import ImageInput, predict_layer
+    from napari_apn._layers import ImageRef
+
+    seen = {}
+
+    def fake_predict(self, image, spacing=None):
+        seen["dtype"], seen["threads"] = image.dtype, torch.get_num_threads()
+        return "prediction"
+
+    monkeypatch.setattr(Predictor, "predict", fake_predict)
+    monkeypatch.setattr(threads, "inference_threads", lambda limit=None: 1)
+    image = np.zeros((40, 16), np.uint16)
+    source = ImageInput(image, "x", (1, 1), (0, 0), ("px", "px"), ImageRef("x", None, None))
+    before = torch.get_num_threads()
+    assert predict_layer(source) == "prediction"
+    assert seen == {"dtype": np.uint16, "threads": 1}
+    assert torch.get_num_threads() == before
+
+
+def test_warm_up_restores_the_garbage_collector():
+    import gc
+
+    from napari_apn._detect import warm_up
+
+    assert gc.isenabled()
+    warm_up("default")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        warm_up("default")
+        assert not gc.isenabled()  # left as the host application had it
+    finally:
+        gc.enable()
+
+
+def test_rerun_keeps_an_unchanged_frame_without_refreshing_it(make_napari_viewer):
+    """Re-running Detect set scale and translate again on every layer: each set refreshes
+    the layer (~40 ms of the warm click on 4 layers). A changed frame is still applied."""
+    from napari_apn._layers import add_or_update
+
+    viewer = make_napari_viewer()
+    kwargs = {"name": "p", "scale": (0.5, 0.5), "translate": (1.0, 2.0), "size": 3}
+    (layer,) = add_or_update(viewer, [(np.zeros((2, 2)), dict(kwargs), "points")])
+    fired = []
+    layer.events.scale.connect(lambda e: fired.append("scale"))
+    layer.events.translate.connect(lambda e: fired.append("translate"))
+    add_or_update(viewer, [(np.ones((3, 2)), dict(kwargs), "points")])
+    assert fired == [] and len(layer.data) == 3
+    add_or_update(viewer, [(np.ones((3, 2)), {**kwargs, "scale": (0.25, 0.25)}, "points")])
+    assert fired == ["scale"] and list(layer.scale) == [0.25, 0.25]

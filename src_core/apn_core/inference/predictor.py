@@ -234,13 +234,18 @@ class Predictor:
     def forward(self, batch: torch.Tensor) -> NetworkOutput:
         """``(B, 1, H, W)`` letterboxed images → the networks' outputs."""
         x = batch.to(self.device).float().contiguous(memory_format=torch.channels_last)
-        plain = heatmaps = self.generator(x)[-1].float()
         flipped = None
         if self.flip_test:
+            # one call on [x, flipped x]: on 2 CPU threads 36 ms instead of 2 × 28 (the
+            # pool has twice the work per operation to share); the same on one thread
+            both = torch.cat([x, x.flip(-1)]).contiguous(memory_format=torch.channels_last)
+            out = self.generator(both)[-1].float()
+            plain = out[: len(x)]
             # heatmap column u of the flipped input is column (w − 1 − u) of the original
-            flipped = self.generator(x.flip(-1))[-1].float().flip(-1)
-            flipped = flipped[:, self.config.landmarks.flip_permutation()]
+            flipped = out[len(x) :].flip(-1)[:, self.config.landmarks.flip_permutation()]
             heatmaps = 0.5 * (plain + flipped)
+        else:
+            plain = heatmaps = self.generator(x)[-1].float()
         xy, peak = decode(heatmaps, self.config.geometry.stride, self.config.decoding)
         pose = self.pose_net(heatmaps, x) if self.pose_net is not None else None
         return NetworkOutput(

@@ -7,6 +7,8 @@ Choices (documented in the README):
   before anything is decoded.
 - MONOCHROME1 (bone dark as stored) is inverted so bone is bright in every output.
 - RescaleSlope/Intercept (modality LUT) are applied; they must be finite numbers.
+- Pixels stay the stored integers when no rescale applies (MONOCHROME1 inverted in place,
+  in the same type); otherwise they are float32 (see :class:`Radiograph`).
 - Spacing: ``PixelSpacing`` (calibrated at the patient), else ``ImagerPixelSpacing`` (at
   the detector; for a long-leg radiograph taken at ~1 m+ distance this overstates
   anatomy by the geometric magnification, typically 5-15 %), else
@@ -86,7 +88,11 @@ def read_dicom(path: Path, limits: ImageLimits | None = None) -> Radiograph:
     if slope == 0:
         raise ImageReadError(path, "RescaleSlope is 0 (every pixel would have the same value)")
     try:
-        stored = ds.pixel_array
+        stored = _native_pixels(path, ds, keyword, rows, cols, tsyntax)
+        if stored is None:
+            stored = ds.pixel_array
+    except ImageReadError:
+        raise
     except Exception as exc:
         raise ImageReadError(path, f"cannot decode DICOM pixel data ({brief_error(exc)})") from None
     if stored.shape != (rows, cols):
@@ -94,15 +100,23 @@ def read_dicom(path: Path, limits: ImageLimits | None = None) -> Radiograph:
             path, f"expected a {rows} × {cols} image, decoded shape {stored.shape}"
         )
 
-    pixels = _rescaled(stored, ds, slope, intercept)
-    if stored.dtype.kind == "f" or slope != 1.0 or intercept != 0.0:
-        require_finite(path, pixels)
-    if photometric == "MONOCHROME1":
-        if stored.dtype.kind == "f":  # no representable range: mirror the data's own
-            lo, hi = float(pixels.min()), float(pixels.max())
-        else:
-            lo, hi = _value_range(ds, slope, intercept)
-        pixels = (lo + hi) - pixels
+    pixels = None
+    if stored.dtype.kind in "ui" and slope == 1.0 and intercept == 0.0:
+        pixels = stored  # the common case: no float copy (Radiograph.pixels)
+        if "ModalityLUTSequence" in ds:
+            pixels = None
+        elif photometric == "MONOCHROME1":
+            pixels = _inverted_integers(stored, ds)
+    if pixels is None:
+        pixels = _rescaled(stored, ds, slope, intercept)
+        if stored.dtype.kind == "f" or slope != 1.0 or intercept != 0.0:
+            require_finite(path, pixels)
+        if photometric == "MONOCHROME1":
+            if stored.dtype.kind == "f":  # no representable range: mirror the data's own
+                lo, hi = float(pixels.min()), float(pixels.max())
+            else:
+                lo, hi = _value_range(ds, slope, intercept)
+            np.subtract(np.float32(lo + hi), pixels, out=pixels)
 
     spacing, source = file_spacing(ds)
     meta = {
@@ -249,6 +263,67 @@ def _check_decoder(path: Path, tsyntax) -> None:
             f"compressed DICOM ({tsyntax.name}) but no decoder is installed: {needs} "
             "(pip install 'napari-apn[dicom-codecs]')",
         )
+
+
+def _native_pixels(
+    path: Path, ds, keyword: str, rows: int, cols: int, tsyntax
+) -> np.ndarray | None:
+    """Uncompressed little-endian 8/16-bit pixel data read from the file straight into a
+    writable array: bit for bit what pydicom's ``pixel_array`` returns for it (bits above
+    BitsStored cleared, or sign-extended from it, as pydicom does; no modality LUT),
+    without its second full-size copy (pydicom holds the bytes and a copy of them: 2× the
+    pixel data at its peak) and in a third of the time. ``None`` for anything else —
+    pydicom decodes it."""
+    from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
+
+    if keyword != "PixelData" or tsyntax not in (ExplicitVRLittleEndian, ImplicitVRLittleEndian):
+        return None
+    bits = _whole(ds, "BitsAllocated", path, default=16)
+    signed = _whole(ds, "PixelRepresentation", path, default=0) == 1
+    elem = ds.get_item(keyword, keep_deferred=True)
+    tell, length = getattr(elem, "value_tell", None), getattr(elem, "length", None)
+    if bits not in (8, 16) or getattr(elem, "value", None) is not None or tell is None:
+        return None
+    pixels = np.empty((rows, cols), np.dtype(f"<{'i' if signed else 'u'}{bits // 8}"))
+    if length is None or length < pixels.nbytes:
+        return None
+    with open(path, "rb") as fh:
+        fh.seek(tell)
+        if fh.readinto(memoryview(pixels).cast("B")) != pixels.nbytes:
+            raise ImageReadError(path, "truncated pixel data: the file ends inside it")
+    _clear_unused_bits(pixels, _whole(ds, "BitsStored", path, default=bits))
+    return pixels
+
+
+def _clear_unused_bits(pixels: np.ndarray, bits_stored: int) -> None:
+    """What pydicom's ``correct_unused_bits`` does, in place and only where a value needs
+    it: the bits above ``bits_stored`` carry nothing (DICOM PS3.5 8.1.1)."""
+    shift = pixels.dtype.itemsize * 8 - bits_stored
+    if shift <= 0 or pixels.size == 0:
+        return
+    if pixels.dtype.kind == "u":
+        top = (1 << bits_stored) - 1
+        if int(pixels.max()) > top:
+            np.bitwise_and(pixels, pixels.dtype.type(top), out=pixels)
+        return
+    half = 1 << (bits_stored - 1)
+    if int(pixels.min()) < -half or int(pixels.max()) >= half:
+        np.left_shift(pixels, shift, out=pixels)
+        np.right_shift(pixels, shift, out=pixels)
+
+
+def _inverted_integers(stored: np.ndarray, ds) -> np.ndarray | None:
+    """MONOCHROME1 → bone bright without leaving the stored type: ``(lo + hi) − x`` over the
+    representable range, in place. Signed: ``lo + hi = −1`` for every bit depth, so it is
+    ``~x``. Unsigned: ``2**BitsStored − 1 − x``, or ``None`` (use float32) when a value
+    lies above that range and would wrap around."""
+    out = stored if stored.flags.writeable else stored.copy()
+    if stored.dtype.kind == "i":
+        return np.invert(out, out=out)
+    top = 2 ** int(ds.get("BitsStored", 16)) - 1
+    if top > np.iinfo(stored.dtype).max or (stored.size and int(stored.max()) > top):
+        return None
+    return np.subtract(stored.dtype.type(top), out, out=out)
 
 
 def _value_range(ds, slope: float, intercept: float) -> tuple[float, float]:

@@ -15,7 +15,7 @@ import numpy as np
 
 from apn_core.errors import ImageReadError, ImageTooLargeError
 from apn_core.io.limits import ImageLimits, require_finite
-from apn_core.io.record import Radiograph, to_grayscale
+from apn_core.io.record import Radiograph, as_pixels, to_grayscale
 from apn_core.io.text import brief_error
 
 GRAY_MODES = {"L", "I", "I;16", "I;16B", "I;16L", "F", "LA", "RGB", "RGBA"}
@@ -50,7 +50,7 @@ def read_raster(path: Path, limits: ImageLimits | None = None) -> Radiograph:
             raise ImageReadError(path, f"cannot decode image data ({brief_error(exc)})") from None
     if stored.ndim == 3:
         stored = to_grayscale(stored, path)
-    pixels = stored.astype(np.float32)
+    pixels = as_pixels(stored)  # integers stay integers (Radiograph.pixels)
     if stored.dtype.kind == "f":
         require_finite(path, pixels)
     return Radiograph(

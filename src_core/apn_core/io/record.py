@@ -20,9 +20,11 @@ from apn_core.spacing import Spacing, as_spacing
 class Radiograph:
     """A 2-D radiograph ready for analysis.
 
-    pixels: ``(rows, cols)`` float32, larger = more attenuation (bone bright), all finite.
-        Values are the file's (after DICOM rescale), not normalised: models normalise
-        themselves.
+    pixels: ``(rows, cols)``, larger = more attenuation (bone bright), all finite. The
+        stored integers when the values need no rescale (a 16-bit radiograph stays 2 bytes
+        a pixel: no 80 MB float copy of a full-size image that is only ever reduced), else
+        float32. Values are the file's (after DICOM rescale), not normalised: models
+        normalise themselves. Convert before arithmetic that could leave the integer type.
     spacing: ``(row_mm, col_mm)`` millimetres per pixel, or ``None`` when unknown.
     spacing_source: human-readable origin of ``spacing`` (e.g. ``"DICOM PixelSpacing"``),
         or why there is none (``"none in file"``, ``"DICOM PixelSpacing is invalid (...)"``).
@@ -92,6 +94,12 @@ def checked_spacing(value: object, path: str | Path, source: str = "") -> Spacin
     except ValueError as exc:
         where = f" ({source})" if source else ""
         raise ImageReadError(path, f"invalid pixel spacing{where}: {exc}") from None
+
+
+def as_pixels(stored: np.ndarray) -> np.ndarray:
+    """Decoded samples as :attr:`Radiograph.pixels`: integers as they are (no copy),
+    anything else (float, bool) as float32."""
+    return stored if stored.dtype.kind in "ui" else stored.astype(np.float32)
 
 
 def to_grayscale(pixels: np.ndarray, path: Path, channel_axis: int = -1) -> np.ndarray:

@@ -24,7 +24,7 @@ import numpy as np
 
 from apn_core.errors import ImageReadError
 from apn_core.io.limits import ImageLimits, check_extent, require_finite
-from apn_core.io.record import Radiograph, to_grayscale
+from apn_core.io.record import Radiograph, as_pixels, to_grayscale
 from apn_core.io.text import brief_error
 from apn_core.spacing import Spacing, as_spacing
 
@@ -63,12 +63,11 @@ def read_tiff(path: Path, limits: ImageLimits | None = None) -> Radiograph:
         stored = to_grayscale(stored, path, channel_axis=axes.index("S"))
     if stored.ndim != 2:
         raise ImageReadError(path, f"expected a 2-D image, found shape {stored.shape} ({axes})")
-    pixels = stored.astype(np.float32)
+    pixels = as_pixels(stored)  # integers stay integers (Radiograph.pixels)
     if stored.dtype.kind in "fc":
         require_finite(path, pixels)
     if photometric == "MINISWHITE":
-        hi = float(np.iinfo(stored.dtype).max) if stored.dtype.kind in "ui" else float(pixels.max())
-        pixels = hi - pixels
+        pixels = _inverted(pixels)
     return Radiograph(
         path=path,
         pixels=pixels,
@@ -78,6 +77,17 @@ def read_tiff(path: Path, limits: ImageLimits | None = None) -> Radiograph:
         stored_dtype=str(stored.dtype),
         format="TIFF",
     )
+
+
+def _inverted(pixels: np.ndarray) -> np.ndarray:
+    """MINISWHITE → bone bright: the type's maximum minus the value (unsigned: ``~x``, in
+    the stored type; signed: in float32, where it cannot wrap around), floats mirrored on
+    their own maximum."""
+    if pixels.dtype.kind == "u":
+        return np.invert(pixels, out=pixels if pixels.flags.writeable else None)
+    if pixels.dtype.kind == "i":
+        return np.float32(np.iinfo(pixels.dtype).max) - pixels.astype(np.float32)
+    return np.subtract(np.float32(pixels.max()), pixels, out=pixels)
 
 
 def _choose_page(tif, path: Path):
