@@ -55,3 +55,30 @@ def test_a_busy_loop_beside_is_seen():
     finally:
         loop.kill()
         loop.wait()
+
+
+def test_apn_predict_runs_the_network_on_the_idle_cores(tiny_run, tmp_path, monkeypatch):
+    """The batch job (apn predict, napari's Batch widget) sizes torch's pool like Detect
+    does, and gives the process its setting back afterwards."""
+    import torch
+
+    from apn_core.inference import jobs
+    from apn_core.inference.predictor import Predictor
+
+    data, run = tiny_run
+    seen = []
+    forward = Predictor.forward
+    monkeypatch.setattr(threads, "inference_threads", lambda limit=None: 1)
+    monkeypatch.setattr(
+        Predictor,
+        "forward",
+        lambda self, b: seen.append(torch.get_num_threads()) or forward(self, b),
+    )
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        jobs.run_predict_job([data], tmp_path / "out", model=str(run), workers=0)
+        assert seen and set(seen) == {1}
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

@@ -245,6 +245,7 @@ def run_predict_job(
         write_tables,
     )
     from apn_core.inference.overlay import OVERLAY_HEIGHT
+    from apn_core.inference.threads import inference_threads, torch_threads
 
     out = Path(out)
     for item in inputs:
@@ -298,46 +299,54 @@ def run_predict_job(
         OVERLAY_HEIGHT if overlays else None,
     )
     try:
-        for n, (image, res) in enumerate(zip(todo, results, strict=True), start=1):
-            error = res.error
-            if error is None and res.prediction.spacing is None:
-                error = "no pixel spacing in the file; pass --spacing MM (results are in mm)"
-            if error is not None:
-                summary.failed.append(
-                    (image.name, error.removeprefix(str(image.path)).lstrip(": "))
-                )
-            else:
-                record = make_record(
-                    image.name, image.path, res.prediction, signature, res.spacing_from, overlays
-                )
-                try:
-                    save_result(
-                        out,
+        # threads = the cores idle now (apn_core.inference.threads): with torch's default
+        # pool a core busy elsewhere stalls every operation of the network
+        with torch_threads(inference_threads()):
+            for n, (image, res) in enumerate(zip(todo, results, strict=True), start=1):
+                error = res.error
+                if error is None and res.prediction.spacing is None:
+                    error = "no pixel spacing in the file; pass --spacing MM (results are in mm)"
+                if error is not None:
+                    summary.failed.append(
+                        (image.name, error.removeprefix(str(image.path)).lstrip(": "))
+                    )
+                else:
+                    record = make_record(
                         image.name,
+                        image.path,
                         res.prediction,
-                        predictor.config.landmarks,
-                        record,
-                        res.overlay_base,
+                        signature,
+                        res.spacing_from,
+                        overlays,
                     )
-                except OSError as exc:
-                    summary.error = (
-                        f"{out}: cannot write the results of {image.name} ({exc.strerror or exc}); "
-                        f"stopped after {len(summary.done)} of {len(todo)} image(s) to predict. What "
-                        "was written is complete: fix the output folder (e.g. free disk space) and "
-                        "run the same command again to continue"
-                    )
+                    try:
+                        save_result(
+                            out,
+                            image.name,
+                            res.prediction,
+                            predictor.config.landmarks,
+                            record,
+                            res.overlay_base,
+                        )
+                    except OSError as exc:
+                        summary.error = (
+                            f"{out}: cannot write the results of {image.name} ({exc.strerror or exc}); "
+                            f"stopped after {len(summary.done)} of {len(todo)} image(s) to predict. What "
+                            "was written is complete: fix the output folder (e.g. free disk space) and "
+                            "run the same command again to continue"
+                        )
+                        break
+                    summary.done.append(image.name)
+                    _note_review(summary, image.name, res.prediction.review)
+                    if image.name in why_redo:
+                        summary.redone.append((image.name, why_redo[image.name]))
+                    if res.spacing_note:
+                        summary.spacing_notes.append((image.name, res.spacing_note))
+                if progress:
+                    progress(n, len(todo))
+                if cancelled is not None and cancelled():
+                    summary.cancelled = True
                     break
-                summary.done.append(image.name)
-                _note_review(summary, image.name, res.prediction.review)
-                if image.name in why_redo:
-                    summary.redone.append((image.name, why_redo[image.name]))
-                if res.spacing_note:
-                    summary.spacing_notes.append((image.name, res.spacing_note))
-            if progress:
-                progress(n, len(todo))
-            if cancelled is not None and cancelled():
-                summary.cancelled = True
-                break
     finally:
         finished = set(summary.done) | set(summary.skipped_done)
         try:
