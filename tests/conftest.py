@@ -12,7 +12,8 @@ import pytest
 # One thread per process: the suite's models are tiny, and on a shared 2-core machine
 # several OpenMP threads per process contend (a training test ran 12× slower with 2).
 # Set before torch is imported; subprocesses (apn train, torchrun) inherit it.
-os.environ.setdefault("OMP_NUM_THREADS", "1")
+if not os.environ.get("OMP_NUM_THREADS", "").strip().isdigit():  # unset or empty
+    os.environ["OMP_NUM_THREADS"] = "1"
 if "torch" in sys.modules:  # imported by a plugin before this file: set it directly
     sys.modules["torch"].set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
