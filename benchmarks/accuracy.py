@@ -44,8 +44,24 @@ def main() -> None:
     for name, (preset, extra) in CANDIDATES.items():
         run_dir = args.out / "".join(c if c.isalnum() else "_" for c in name).strip("_")
         if not (run_dir / "last.safetensors").exists():
-            run([*apn, "train", str(args.train), "--out", str(run_dir), "--preset", preset, "--max-minutes",
-                 str(args.minutes), "--workers", "1", "--progress", "json", *extra])  # fmt: skip
+            run(
+                [
+                    *apn,
+                    "train",
+                    str(args.train),
+                    "--out",
+                    str(run_dir),
+                    "--preset",
+                    preset,
+                    "--max-minutes",
+                    str(args.minutes),
+                    "--workers",
+                    "1",
+                    "--progress",
+                    "json",
+                    *extra,
+                ]
+            )
         report = run_dir / "heldout"
         if not (report / "evaluation.json").exists():  # re-running only re-prints
             run(
@@ -66,10 +82,14 @@ def main() -> None:
             for ph in ("pretrain", "adversarial")
         }
         rows.append((name, metrics, len(log), speed, reached))
-    print(f"same budget: {args.minutes:g} min of training each on {args.train} ({sum(1 for _ in args.train.glob('*.*'))} files); "
-          f"held-out {args.heldout}")  # fmt: skip
-    print(f"{'model':<26}{'epochs':>7}{'reported':>9}{'MRE ± SD (mm)':>16}{'median':>8}{'PCK@10':>8}{'PCK@20':>8}"
-          f"{'occl. MRE':>10}{'occl. PCK@10':>13}{'img/s pre/adv':>15}{'→95% (min)':>11}")  # fmt: skip
+    print(
+        f"same budget: {args.minutes:g} min of training each on {args.train} ({sum(1 for _ in args.train.glob('*.*'))} files); "
+        f"held-out {args.heldout}"
+    )
+    print(
+        f"{'model':<26}{'epochs':>7}{'reported':>9}{'MRE ± SD (mm)':>16}{'median':>8}{'PCK@10':>8}{'PCK@20':>8}"
+        f"{'occl. MRE':>10}{'occl. PCK@10':>13}{'img/s pre/adv':>15}{'→95% (min)':>11}"
+    )
     print(
         "(reported: share of truly present landmarks the model reported present; MRE/PCK are over those)"
     )
@@ -77,9 +97,11 @@ def main() -> None:
         a, o, c = m["all"], m.get("occluded", {}), m["counts"]
         reported = 1 - c["present_reported_absent"] / max(c["present"], 1)
         sp = "/".join(f"{sorted(v)[len(v) // 2]:.1f}" if v else "–" for v in speed.values())
-        print(f"{name:<26}{epochs:>7}{100 * reported:>8.1f}%{a['mre']:>9.2f} ± {a['sd']:<5.2f}{a['median']:>8.2f}{100 * a['pck@10']:>7.1f}%"
-              f"{100 * a['pck@20']:>7.1f}%{o.get('mre', float('nan')):>10.2f}{100 * o.get('pck@10', float('nan')):>12.1f}%"
-              f"{sp:>15}{(f'{reached:.1f}' if reached is not None else 'never'):>11}")  # fmt: skip
+        print(
+            f"{name:<26}{epochs:>7}{100 * reported:>8.1f}%{a['mre']:>9.2f} ± {a['sd']:<5.2f}{a['median']:>8.2f}{100 * a['pck@10']:>7.1f}%"
+            f"{100 * a['pck@20']:>7.1f}%{o.get('mre', float('nan')):>10.2f}{100 * o.get('pck@10', float('nan')):>12.1f}%"
+            f"{sp:>15}{(f'{reached:.1f}' if reached is not None else 'never'):>11}"
+        )
         for lm in DEFAULT_LANDMARKS.names:
             x = m[lm]
             if not x.get("n"):

@@ -52,8 +52,16 @@ from apn_core.inference.review_data import FeatureExtractor, labelled_rows
 from apn_core.utils.atomic import atomic_path, write_text_atomic
 
 # feature → +1 if larger means "more likely right", −1 if larger means "more likely wrong"
-DIRECTION = {"peak": 1, "second_ratio": -1, "spread_mm": -1, "flip_mm": -1, "c": 1, "p": 1,
-             "image_peak": 1, "image_flip_mm": -1}  # fmt: skip
+DIRECTION = {
+    "peak": 1,
+    "second_ratio": -1,
+    "spread_mm": -1,
+    "flip_mm": -1,
+    "c": 1,
+    "p": 1,
+    "image_peak": 1,
+    "image_flip_mm": -1,
+}
 
 
 @dataclass
@@ -110,9 +118,15 @@ def collect_records(
         for i, (image, s) in enumerate(samples):
             t = s if kind is None else perturb(kind, s, seed=i)
             pred, feats = extractor(t.pixels, t.spacing)
-            for key, value in (("names", f"{label}/{kind}/{image}"), ("pred_xy", pred.xy), ("present", pred.present),
-                               ("features", feats), ("truth_xy", t.xy), ("annotated", t.annotated),
-                               ("spacing", np.array(t.spacing))):  # fmt: skip
+            for key, value in (
+                ("names", f"{label}/{kind}/{image}"),
+                ("pred_xy", pred.xy),
+                ("present", pred.present),
+                ("features", feats),
+                ("truth_xy", t.xy),
+                ("annotated", t.annotated),
+                ("spacing", np.array(t.spacing)),
+            ):
                 out[key].append(value)
     return Records(**{k: np.array(v) if k == "names" else np.stack(v) for k, v in out.items()})
 
@@ -122,8 +136,18 @@ def to_rows(r: Records, landmarks) -> Collected:
     parts, flags = [], []
     for i in range(len(r.names)):
         spacing = (float(r.spacing[i, 0]), float(r.spacing[i, 1]))
-        parts.append(labelled_rows(r.pred_xy[i], r.present[i], r.features[i], r.truth_xy[i], r.annotated[i],
-                                   spacing, str(r.names[i]), landmarks.names))  # fmt: skip
+        parts.append(
+            labelled_rows(
+                r.pred_xy[i],
+                r.present[i],
+                r.features[i],
+                r.truth_xy[i],
+                r.annotated[i],
+                spacing,
+                str(r.names[i]),
+                landmarks.names,
+            )
+        )
         review = review_landmarks(r.pred_xy[i], r.present[i], spacing, landmarks)
         flags.append(review.needs_review[r.annotated[i].astype(bool)])
     return Collected(CalibrationData.concat(parts), np.concatenate(flags))
@@ -145,12 +169,13 @@ def evaluate_set(cal_iso, cal_log, c: Collected) -> dict:
     scores["calibrated (logistic)"] = p_log
     scores["calibrated (isotonic)"] = p_iso
     out = {
-        "reported_present": int(rep.sum()), "errors": int(wrong.sum()),
+        "reported_present": int(rep.sum()),
+        "errors": int(wrong.sum()),
         "auroc": {name: auroc(-s, wrong) for name, s in scores.items()},
         "ece_isotonic": expected_calibration_error(p_iso, ~wrong),
         "ece_logistic": expected_calibration_error(p_log, ~wrong),
         "reliability_isotonic": reliability(p_iso, ~wrong),
-    }  # fmt: skip
+    }
     conf_flag = p_iso <= cal_iso.threshold
     plaus_flag = c.plausibility_flag[rep]
     for name, flag in (
@@ -164,10 +189,13 @@ def evaluate_set(cal_iso, cal_log, c: Collected) -> dict:
     truth = d.truly_present
     missed = ~rep & truth
     out["presence"] = {
-        "annotated": len(d), "absent": int((~truth).sum()), "present_reported_absent": int(missed.sum()),
+        "annotated": len(d),
+        "absent": int((~truth).sum()),
+        "present_reported_absent": int(missed.sum()),
         "absent_reported_present": int((rep & ~truth).sum()),
-        "auroc_p_present": auroc(pp, truth), "auroc_raw_peak": auroc(d.features[:, 0], truth),
-    }  # fmt: skip
+        "auroc_p_present": auroc(pp, truth),
+        "auroc_raw_peak": auroc(d.features[:, 0], truth),
+    }
     if cal_iso.presence_threshold is not None:
         absent_rows = ~rep
         flag = pp[absent_rows] >= cal_iso.presence_threshold
@@ -244,27 +272,38 @@ def _f(x, digits: int = 3) -> str:
 
 def markdown(results: dict, cal, model: str) -> str:
     names = list(results)
-    lines = [f"Model `{model}`; calibrator fitted on {cal.fitted_on['images']} image versions "
-             f"({cal.quality['n']} reported landmarks, {cal.quality['n_beyond_tolerance']} beyond "
-             f"{cal.tolerance_mm:g} mm); features: {', '.join(cal.features)}; review threshold "
-             f"p_within ≤ {cal.threshold:.3f}.", "",
-             "AUROC for \"landmark wrong\" (error > tolerance, or reported though absent):", "",
-             "| score | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]  # fmt: skip
+    lines = [
+        f"Model `{model}`; calibrator fitted on {cal.fitted_on['images']} image versions "
+        f"({cal.quality['n']} reported landmarks, {cal.quality['n_beyond_tolerance']} beyond "
+        f"{cal.tolerance_mm:g} mm); features: {', '.join(cal.features)}; review threshold "
+        f"p_within ≤ {cal.threshold:.3f}.",
+        "",
+        'AUROC for "landmark wrong" (error > tolerance, or reported though absent):',
+        "",
+        "| score | " + " | ".join(names) + " |",
+        "|---|" + "---:|" * len(names),
+    ]
     for score in results[names[0]]["auroc"]:
         lines.append(
             f"| {score} | " + " | ".join(_f(results[n]["auroc"].get(score)) for n in names) + " |"
         )
     lines += ["", "| | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
-    lines.append("| reported landmarks (errors) | " + " | ".join(
-        f"{results[n]['reported_present']} ({results[n]['errors']})" for n in names) + " |")  # fmt: skip
+    lines.append(
+        "| reported landmarks (errors) | "
+        + " | ".join(f"{results[n]['reported_present']} ({results[n]['errors']})" for n in names)
+        + " |"
+    )
     lines.append(
         "| ECE, isotonic | " + " | ".join(_f(results[n]["ece_isotonic"]) for n in names) + " |"
     )
     lines.append(
         "| ECE, logistic | " + " | ".join(_f(results[n]["ece_logistic"]) for n in names) + " |"
     )
-    for key, label in (("flag_confidence", "confidence flag"), ("flag_plausibility", "plausibility flag"),
-                       ("flag_review", "review flag (either)")):  # fmt: skip
+    for key, label in (
+        ("flag_confidence", "confidence flag"),
+        ("flag_plausibility", "plausibility flag"),
+        ("flag_review", "review flag (either)"),
+    ):
         lines.append(
             f"| {label}: recall of errors | "
             + " | ".join(_pct(results[n][key]["recall"]) for n in names)
@@ -275,13 +314,30 @@ def markdown(results: dict, cal, model: str) -> str:
             + " | ".join(_pct(results[n][key]["false_flag_rate"]) for n in names)
             + " |"
         )
-    lines.append("| absent: annotated absent / present reported absent | " + " | ".join(
-        f"{results[n]['presence']['absent']} / {results[n]['presence']['present_reported_absent']}" for n in names) + " |")  # fmt: skip
-    lines.append("| absent: AUROC p_present (raw peak) | " + " | ".join(
-        f"{_f(results[n]['presence']['auroc_p_present'])} ({_f(results[n]['presence']['auroc_raw_peak'])})" for n in names) + " |")  # fmt: skip
-    lines.append("| absent: missed flagged / truly absent flagged | " + " | ".join(
-        f"{_pct(results[n]['presence'].get('flag', {}).get('recall'))} / {_pct(results[n]['presence'].get('flag', {}).get('false_flag_rate'))}"
-        for n in names) + " |")  # fmt: skip
+    lines.append(
+        "| absent: annotated absent / present reported absent | "
+        + " | ".join(
+            f"{results[n]['presence']['absent']} / {results[n]['presence']['present_reported_absent']}"
+            for n in names
+        )
+        + " |"
+    )
+    lines.append(
+        "| absent: AUROC p_present (raw peak) | "
+        + " | ".join(
+            f"{_f(results[n]['presence']['auroc_p_present'])} ({_f(results[n]['presence']['auroc_raw_peak'])})"
+            for n in names
+        )
+        + " |"
+    )
+    lines.append(
+        "| absent: missed flagged / truly absent flagged | "
+        + " | ".join(
+            f"{_pct(results[n]['presence'].get('flag', {}).get('recall'))} / {_pct(results[n]['presence'].get('flag', {}).get('false_flag_rate'))}"
+            for n in names
+        )
+        + " |"
+    )
     return "\n".join(lines)
 
 
@@ -350,8 +406,11 @@ def main() -> None:
         )
     calib = sets.pop("calibration")
 
-    fitted_on = {"data": f"{args.calib} (+ {', '.join(seen)})", "model": extractor.predictor.name,
-                 "pose_discriminator": extractor.has_pose}  # fmt: skip
+    fitted_on = {
+        "data": f"{args.calib} (+ {', '.join(seen)})",
+        "model": extractor.predictor.name,
+        "pose_discriminator": extractor.has_pose,
+    }
     cal_iso = fit_calibrator(
         calib.data,
         args.tolerance,
@@ -370,9 +429,15 @@ def main() -> None:
     save_calibrator(args.out / "calibration.json", cal_iso)
     shape = extractor.predictor.config.geometry.heatmap_shape
     cost = feature_cost_ms(len(landmarks), shape)
-    report = {"model": extractor.predictor.name, "pose_discriminator": extractor.has_pose,
-              "feature_ms_per_image": cost,
-              "seen_kinds": seen, "unseen_kinds": unseen, "calibrator": cal_iso.to_dict(), "results": results}  # fmt: skip
+    report = {
+        "model": extractor.predictor.name,
+        "pose_discriminator": extractor.has_pose,
+        "feature_ms_per_image": cost,
+        "seen_kinds": seen,
+        "unseen_kinds": unseen,
+        "calibrator": cal_iso.to_dict(),
+        "results": results,
+    }
     write_text_atomic(args.out / "calibration_report.json", json.dumps(_plain(report), indent=2))
     plot_reliability(args.out / "reliability.png", results)
     print(markdown(results, cal_iso, extractor.predictor.name))
@@ -382,8 +447,10 @@ def main() -> None:
     if not extractor.has_pose:
         print("\n(no pose discriminator in this model: feature 'p' is missing)")
     print(f"\nseen kinds: {', '.join(seen)}; unseen kinds: {', '.join(unseen)}")
-    print(f"report: {args.out / 'calibration_report.json'}, {args.out / 'reliability.png'} "
-          f"({time.perf_counter() - start:.0f} s)")  # fmt: skip
+    print(
+        f"report: {args.out / 'calibration_report.json'}, {args.out / 'reliability.png'} "
+        f"({time.perf_counter() - start:.0f} s)"
+    )
 
 
 def _plain(value):

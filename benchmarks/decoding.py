@@ -60,8 +60,10 @@ def main() -> None:
             ms = 1000 * (time.perf_counter() - t0) / len(folder)
             m, _ = evaluate(folder, pred)
             a, occ = m["all"], m.get("occluded", {})
-            print(f"{label:<18}{a['mre']:>8.2f} ± {a['sd']:<5.2f}{a['median']:>8.2f}{100 * a['pck@10']:>7.1f}%"
-                  f"{100 * a['pck@20']:>7.1f}%{occ.get('mre', float('nan')):>10.2f}{ms:>8.0f}")  # fmt: skip
+            print(
+                f"{label:<18}{a['mre']:>8.2f} ± {a['sd']:<5.2f}{a['median']:>8.2f}{100 * a['pck@10']:>7.1f}%"
+                f"{100 * a['pck@20']:>7.1f}%{occ.get('mre', float('nan')):>10.2f}{ms:>8.0f}"
+            )
 
 
 if __name__ == "__main__":

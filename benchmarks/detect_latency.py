@@ -129,8 +129,9 @@ def run_child(args: list[str], code: str | None, busy: int) -> str:
     competitors = [subprocess.Popen([sys.executable, "-c", BUSY_LOOP]) for _ in range(busy)]
     try:
         time.sleep(0.5 if busy else 0)
-        res = subprocess.run([sys.executable, __file__, *args], env=env, capture_output=True,
-                             text=True, check=False)  # fmt: skip
+        res = subprocess.run(
+            [sys.executable, __file__, *args], env=env, capture_output=True, text=True, check=False
+        )
     finally:
         for p in competitors:
             p.kill()
@@ -175,17 +176,23 @@ def main() -> None:
                 child = ["--child", kind, str(path), str(args.clicks), str(args.pause)]
                 out = run_child(child, args.code, busy)
                 rows.append((name, busy, json.loads(out.strip().splitlines()[-1])))
-    print(f"{os.cpu_count()} CPU cores; code: {args.code or 'this checkout'}; "
-          f"warm-up when the widget opens: {'no' if args.no_warm_up else 'yes (if supported)'}; "
-          f"first click {args.pause:g} s after opening; "
-          f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}")  # fmt: skip
+    print(
+        f"{os.cpu_count()} CPU cores; code: {args.code or 'this checkout'}; "
+        f"warm-up when the widget opens: {'no' if args.no_warm_up else 'yes (if supported)'}; "
+        f"first click {args.pause:g} s after opening; "
+        f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}"
+    )
     print()
-    print("| image | busy-loop processes | open widget (s) | cold: first click (s) "
-          "| open + first click (s) | warm: median (s) | warm: worst (s) |")  # fmt: skip
+    print(
+        "| image | busy-loop processes | open widget (s) | cold: first click (s) "
+        "| open + first click (s) | warm: median (s) | warm: worst (s) |"
+    )
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name, busy, r in rows:
-        print(f"| {name} | {busy} | {r['open']:.2f} | {r['cold']:.2f} | {r['open'] + r['cold']:.2f} "
-              f"| {r['warm']:.2f} | {r['warm_max']:.2f} |")  # fmt: skip
+        print(
+            f"| {name} | {busy} | {r['open']:.2f} | {r['cold']:.2f} | {r['open'] + r['cold']:.2f} "
+            f"| {r['warm']:.2f} | {r['warm_max']:.2f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -55,8 +55,10 @@ def main() -> None:
                 t0 = time.perf_counter()
                 net(x)
                 times.append(time.perf_counter() - t0)
-        print(f"{f'{h}×{w}':>9} {mm:>12.2f} {mm * 4:>14.1f} {100 * nh * nw / (h * w):>11.0f}% "
-              f"{1000 * statistics.median(times):>11.0f}")  # fmt: skip
+        print(
+            f"{f'{h}×{w}':>9} {mm:>12.2f} {mm * 4:>14.1f} {100 * nh * nw / (h * w):>11.0f}% "
+            f"{1000 * statistics.median(times):>11.0f}"
+        )
 
 
 if __name__ == "__main__":

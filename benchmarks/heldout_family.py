@@ -36,8 +36,20 @@ def apn(*args: str) -> None:
 def synth(out: Path, n: int, seed: int, families: list[str], args) -> Path:
     if (out / "landmarks.csv").exists():
         return out  # reuse a folder rendered by an earlier run with the same arguments
-    apn("synth", str(out), "-n", str(n), "--seed", str(seed), "--spacing", str(args.spacing),
-        "--families", ",".join(families), "--workers", str(args.workers))  # fmt: skip
+    apn(
+        "synth",
+        str(out),
+        "-n",
+        str(n),
+        "--seed",
+        str(seed),
+        "--spacing",
+        str(args.spacing),
+        "--families",
+        ",".join(families),
+        "--workers",
+        str(args.workers),
+    )
     return out
 
 
@@ -46,8 +58,14 @@ def evaluate(data: Path, run: Path, name: str) -> dict:
     apn("evaluate", str(data), "--model", str(run), "--out", str(report))
     metrics = json.loads((report / "evaluation.json").read_text())
     c, m = metrics["counts"], metrics["all"]
-    return {"n": m["n"], "mre": m.get("mre", float("nan")), "pck10": m.get("pck@10", float("nan")),
-            "missed": c["present_reported_absent"], "present": c["present"], "images": c["images"]}  # fmt: skip
+    return {
+        "n": m["n"],
+        "mre": m.get("mre", float("nan")),
+        "pck10": m.get("pck@10", float("nan")),
+        "missed": c["present_reported_absent"],
+        "present": c["present"],
+        "images": c["images"],
+    }
 
 
 def held_out(family: str, args) -> list[tuple[str, dict]]:
@@ -72,8 +90,10 @@ def held_out(family: str, args) -> list[tuple[str, dict]]:
     t0 = time.perf_counter()
     apn("train", str(train), "--out", str(run), "--preset", args.preset, *extra)
     minutes = (time.perf_counter() - t0) / 60
-    print(f"[{family}] trained {minutes:.1f} min on {args.n_train} images of {len(others)} families -> {run}",
-          file=sys.stderr)  # fmt: skip
+    print(
+        f"[{family}] trained {minutes:.1f} min on {args.n_train} images of {len(others)} families -> {run}",
+        file=sys.stderr,
+    )
     return [
         (f"in-distribution ({len(others)} families)", evaluate(test_in, run, "in_distribution")),
         (f"held out: {family}", evaluate(test_out, run, "heldout")),
@@ -106,8 +126,10 @@ def main() -> None:
     rows = []
     for family in families:
         rows += held_out(family, args)
-    print(f"preset {args.preset}, {args.minutes:g} min of training, {args.n_train} training and "
-          f"{args.n_test} test images per folder at {args.spacing} mm/px")  # fmt: skip
+    print(
+        f"preset {args.preset}, {args.minutes:g} min of training, {args.n_train} training and "
+        f"{args.n_test} test images per folder at {args.spacing} mm/px"
+    )
     print(
         f"| {'test set':<34} | images | landmarks | MRE (mm) | PCK@10 | present reported absent |"
     )
@@ -118,8 +140,10 @@ def main() -> None:
             if m["n"]
             else (f"{'–':>8}", f"{'–':>6}")
         )
-        print(f"| {name:<34} | {m['images']:>6} | {m['n']:>9} | {mre} | {pck} "
-              f"| {m['missed']:>12} of {m['present']:<8} |")  # fmt: skip
+        print(
+            f"| {name:<34} | {m['images']:>6} | {m['n']:>9} | {mre} | {pck} "
+            f"| {m['missed']:>12} of {m['present']:<8} |"
+        )
 
 
 if __name__ == "__main__":

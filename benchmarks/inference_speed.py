@@ -93,9 +93,11 @@ def main() -> None:
         "--threads", default="1,2", help="torch thread counts to compare (default 1,2)"
     )
     parser.add_argument(
-        "--child", nargs=5, metavar=("PRESET", "PATH", "RUNS", "FLIP", "THREADS"),
+        "--child",
+        nargs=5,
+        metavar=("PRESET", "PATH", "RUNS", "FLIP", "THREADS"),
         help=argparse.SUPPRESS,
-    )  # fmt: skip
+    )
     args = parser.parse_args()
     if args.child:
         preset, path, runs, flip, threads = args.child
@@ -113,8 +115,16 @@ def main() -> None:
         results = {}
         for threads in thread_counts:
             for preset, flip in (("default", False), ("default", True), ("seed", False)):
-                cmd = [sys.executable, __file__, "--child", preset, path, str(args.runs),
-                       str(int(flip)), str(threads)]  # fmt: skip
+                cmd = [
+                    sys.executable,
+                    __file__,
+                    "--child",
+                    preset,
+                    path,
+                    str(args.runs),
+                    str(int(flip)),
+                    str(threads),
+                ]
                 res = subprocess.run(cmd, capture_output=True, text=True, check=True)
                 results[(preset, flip, threads)] = json.loads(res.stdout.strip().splitlines()[-1])
     first = next(iter(results.values()))
@@ -125,16 +135,20 @@ def main() -> None:
         f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}"
     )
     print()
-    print("| model | threads | decode-only | read | preprocess | network + decode | total (s) "
-          "| total / decode-only | memory added / pixel data |")  # fmt: skip
+    print(
+        "| model | threads | decode-only | read | preprocess | network + decode | total (s) "
+        "| total / decode-only | memory added / pixel data |"
+    )
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for (preset, flip, threads), r in results.items():
         name = f"`{preset}`" + (" + flip" if flip else "")
         ratio = r["total"] / r["decode-only"]
         mem = r["added_mb"] / r["pixel_mb"]
-        print(f"| {name} | {threads} | {r['decode-only']:.3f} | {r['read']:.3f} | "
-              f"{r['preprocess']:.3f} | {r['network+decode']:.3f} | {r['total']:.3f} | "
-              f"{ratio:.2f}× | {r['added_mb']:.0f} MiB = {mem:.2f}× |")  # fmt: skip
+        print(
+            f"| {name} | {threads} | {r['decode-only']:.3f} | {r['read']:.3f} | "
+            f"{r['preprocess']:.3f} | {r['network+decode']:.3f} | {r['total']:.3f} | "
+            f"{ratio:.2f}× | {r['added_mb']:.0f} MiB = {mem:.2f}× |"
+        )
 
 
 if __name__ == "__main__":

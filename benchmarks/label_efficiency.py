@@ -61,8 +61,18 @@ def apn(*args: str) -> None:
 
 def render(folder: Path, n: int, seed: int, family: str, spacing: float) -> Path:
     if not (folder / "landmarks.csv").exists():
-        apn("synth", str(folder), "-n", str(n), "--seed", str(seed), "--spacing", str(spacing),
-            "--families", family)  # fmt: skip
+        apn(
+            "synth",
+            str(folder),
+            "-n",
+            str(n),
+            "--seed",
+            str(seed),
+            "--spacing",
+            str(spacing),
+            "--families",
+            family,
+        )
     return folder
 
 
@@ -166,8 +176,19 @@ def main() -> None:
                 if run.exists():
                     shutil.rmtree(run)  # an unfinished run of an earlier invocation
                 extra = [a.format(unlabelled=unlabelled) for a in CONDITIONS[name]]
-                apn("train", str(data), "--out", str(run), "--max-minutes", str(args.minutes),
-                    "--workers", "1", "--progress", "json", *extra)  # fmt: skip
+                apn(
+                    "train",
+                    str(data),
+                    "--out",
+                    str(run),
+                    "--max-minutes",
+                    str(args.minutes),
+                    "--workers",
+                    "1",
+                    "--progress",
+                    "json",
+                    *extra,
+                )
                 apn("evaluate", str(test), "--model", str(run), "--out", str(report))
             results[(name, size)] = json.loads((report / "evaluation.json").read_text())
     shift = f"; knee labels moved {args.knee_shift_mm:g} mm up" if args.knee_shift_mm else ""

@@ -173,8 +173,9 @@ def rotate(s: Sample, rng=None, degrees: float = 10.0) -> Sample:
     matrix = np.array([[c, -si], [si, c]])
     offset = np.array([cy, cx]) - matrix @ np.array([ncy, ncx])
     background = float(np.percentile(s.pixels, 1))
-    pixels = affine_transform(s.pixels.astype(np.float32), matrix, offset, (new_rows, new_cols),
-                              order=1, cval=background)  # fmt: skip
+    pixels = affine_transform(
+        s.pixels.astype(np.float32), matrix, offset, (new_rows, new_cols), order=1, cval=background
+    )
     dx, dy = s.xy[:, 0] - cx, s.xy[:, 1] - cy
     xy = np.stack([c * dx - si * dy + ncx, si * dx + c * dy + ncy], axis=1)
     return replace(s, pixels=pixels, xy=xy)

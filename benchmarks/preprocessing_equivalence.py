@@ -29,8 +29,9 @@ def float_reference(pixels: np.ndarray, geometry) -> tuple[np.ndarray, object]:
 
     box = Letterbox.fit(pixels.shape, geometry)
     t = torch.from_numpy(np.ascontiguousarray(pixels, dtype=np.float32))[None, None]
-    small = F.interpolate(t, size=box.resized_shape, mode="bilinear", antialias=True,
-                          align_corners=False)[0, 0].numpy()  # fmt: skip
+    small = F.interpolate(
+        t, size=box.resized_shape, mode="bilinear", antialias=True, align_corners=False
+    )[0, 0].numpy()
     return box.pad(normalise_intensity(small)), box
 
 
@@ -61,8 +62,9 @@ def main() -> None:
     worst_input = worst_mm = 0.0
     agree = True
     with tempfile.TemporaryDirectory() as tmp:
-        folder = write_synthetic_folder(Path(tmp) / "full", args.n, args.seed,
-                                        SynthConfig(spacing_mm=0.143), args.workers)  # fmt: skip
+        folder = write_synthetic_folder(
+            Path(tmp) / "full", args.n, args.seed, SynthConfig(spacing_mm=0.143), args.workers
+        )
         items = load_labelled_folder(folder).items
         print("| image | stored | photometric | max input Δ | max landmark Δ (mm) |")
         print("| --- | --- | --- | ---: | ---: |")
@@ -76,11 +78,15 @@ def main() -> None:
             d_mm = float(np.abs(a.xy_mm[both] - b.xy_mm[both]).max()) if both.any() else 0.0
             agree &= bool((a.present == b.present).all())
             worst_input, worst_mm = max(worst_input, d_input), max(worst_mm, d_mm)
-            print(f"| {item.path.name} | {r.pixels.dtype} | {r.photometric} | {d_input:.1e} "
-                  f"| {d_mm:.5f} |")  # fmt: skip
+            print(
+                f"| {item.path.name} | {r.pixels.dtype} | {r.photometric} | {d_input:.1e} "
+                f"| {d_mm:.5f} |"
+            )
     print()
-    print(f"{len(items)} full-size images: max |Δ input| {worst_input:.1e} (0–1 scale), "
-          f"max |Δ landmark| {worst_mm:.5f} mm, presence identical: {agree}")  # fmt: skip
+    print(
+        f"{len(items)} full-size images: max |Δ input| {worst_input:.1e} (0–1 scale), "
+        f"max |Δ landmark| {worst_mm:.5f} mm, presence identical: {agree}"
+    )
 
 
 if __name__ == "__main__":

@@ -50,13 +50,18 @@ def run_row(predictor: Predictor, samples: list, name: str, landmarks) -> dict:
     metrics, _ = evaluate(folder, predicted, (10.0, 20.0))
     a, c = metrics["all"], metrics["counts"]
     return {
-        "perturbation": name, "images": len(samples), "landmarks": a.get("n", 0),
-        "mre_mm": a.get("mre", float("nan")), "median_mm": a.get("median", float("nan")),
-        "pck10": a.get("pck@10", float("nan")), "present": c["present"],
-        "present_reported_absent": c["present_reported_absent"], "absent": c["absent"],
+        "perturbation": name,
+        "images": len(samples),
+        "landmarks": a.get("n", 0),
+        "mre_mm": a.get("mre", float("nan")),
+        "median_mm": a.get("median", float("nan")),
+        "pck10": a.get("pck@10", float("nan")),
+        "present": c["present"],
+        "present_reported_absent": c["present_reported_absent"],
+        "absent": c["absent"],
         "absent_reported_present": c["absent_reported_present"],
         "seconds": time.perf_counter() - start,
-    }  # fmt: skip
+    }
 
 
 def markdown(rows: list[dict], model: str, data: Path) -> str:

@@ -49,9 +49,14 @@ def synthetic_data(config, n: int, seed: int = 0):
     xy = torch.rand(n, k, 2, generator=gen) * torch.tensor([g.width - 9.0, g.height - 9.0]) + 4
     present = torch.ones(n, k, dtype=torch.bool)
     return TrainingTensors(
-        images, xy, present.clone(), present, torch.zeros(n, k, dtype=torch.bool),
-        torch.full((n, 2), 0.5), [f"img{i}" for i in range(n)],
-    )  # fmt: skip
+        images,
+        xy,
+        present.clone(),
+        present,
+        torch.zeros(n, k, dtype=torch.bool),
+        torch.full((n, 2), 0.5),
+        [f"img{i}" for i in range(n)],
+    )
 
 
 def sync(device: torch.device) -> None:
@@ -94,9 +99,14 @@ def measure(spec: str, device: torch.device, steps: int, warmup: int, augment: b
     data = synthetic_data(cfg, n)
     with tempfile.TemporaryDirectory() as run:
         trainer = Trainer(
-            cfg, Path(run), data, data.subset([]), device, DistInfo(device=device),
+            cfg,
+            Path(run),
+            data,
+            data.subset([]),
+            device,
+            DistInfo(device=device),
             Progress(enabled=False),
-        )  # fmt: skip
+        )
         trainer.decide_batch()
         row = {"run": spec, "preset": preset, "compile": compile_ == "on", "batch": trainer.batch}
         for phase, epoch in (("pretrain", 0), ("adversarial", cfg.train.epochs_pretrain)):
@@ -168,9 +178,12 @@ def main() -> None:
     warmup = args.warmup if args.warmup is not None else (10 if gpu else 1)
     name = torch.cuda.get_device_name(device) if gpu else f"{platform.processor() or 'CPU'}"
     threads = torch.get_num_threads()
-    print(f"device: {name} ({device}), torch {torch.__version__}, {threads} CPU threads; "
-          f"{steps} timed steps after {warmup} warm-up per phase; augmentation "
-          f"{'off' if args.no_augment else 'on'}", flush=True)  # fmt: skip
+    print(
+        f"device: {name} ({device}), torch {torch.__version__}, {threads} CPU threads; "
+        f"{steps} timed steps after {warmup} warm-up per phase; augmentation "
+        f"{'off' if args.no_augment else 'on'}",
+        flush=True,
+    )
     rows, start = [], time.perf_counter()
     for spec in runs:
         if time.perf_counter() - start > args.budget_s:

@@ -46,8 +46,13 @@ def main() -> None:
     size = path.stat().st_size / 1e6
     log.info(
         "bundled %s (%s) as %r: %.1f MB, discriminators %s, sha256 %s",
-        args.run, args.tag, args.key, size, "trained" if trained else "untrained", digest,
-    )  # fmt: skip
+        args.run,
+        args.tag,
+        args.key,
+        size,
+        "trained" if trained else "untrained",
+        digest,
+    )
 
 
 if __name__ == "__main__":

@@ -27,11 +27,21 @@ from apn_core.synth.families import FAMILIES, INT_RANGES, SECTIONS, Family
 log = logging.getLogger("synth_gallery")
 
 PANELS = (  # (title, family, settings, index)
-    ("typical (dr-clinic)", "dr-clinic", {"view.restricted": 0.0, "hardware.hip_replacement": 0.0}, 0),
-    ("hip + knee replacements", "postop", {"hardware.hip_replacement": 1.0, "hardware.knee_replacement": 0.5}, 1),
+    (
+        "typical (dr-clinic)",
+        "dr-clinic",
+        {"view.restricted": 0.0, "hardware.hip_replacement": 0.0},
+        0,
+    ),
+    (
+        "hip + knee replacements",
+        "postop",
+        {"hardware.hip_replacement": 1.0, "hardware.knee_replacement": 0.5},
+        1,
+    ),
     ("child, deformity (paeds)", "paeds-deformity", {"anatomy.child": 1.0}, 2),
     ("restricted view (cr-film)", "cr-film", {"view.restricted": 1.0}, 3),
-)  # fmt: skip
+)
 
 
 # per family, what makes a good example (tried on cases 0, 1, 2, ... until two match)
@@ -40,15 +50,27 @@ def _whole(c: SynthCase) -> bool:
 
 
 WANTED = {
-    "dr-clinic": (lambda c: c.present.all(), lambda c: _whole(c) and c.meta["accessories"]["markers"]),
-    "cr-film": (lambda c: _whole(c) and c.meta["acquisition"]["grid"] is not None,
-                lambda c: _whole(c) and c.file_format == "dicom-mono1"),
-    "export-8bit": (lambda c: c.file_format == "jpeg" and any(c.meta["overlays"]["padding_mm"]),
-                    lambda c: _whole(c) and c.meta["processing"]["equaliser"] is not None),
-    "postop": (lambda c: _whole(c) and len(c.meta["hardware"]) >= 2,
-               lambda c: c.meta["amputation"] or len(c.meta["hardware"]) >= 3),
-    "paeds-deformity": (lambda c: _whole(c) and c.meta["child"], lambda c: _whole(c) and not c.meta["child"]),
-}  # fmt: skip
+    "dr-clinic": (
+        lambda c: c.present.all(),
+        lambda c: _whole(c) and c.meta["accessories"]["markers"],
+    ),
+    "cr-film": (
+        lambda c: _whole(c) and c.meta["acquisition"]["grid"] is not None,
+        lambda c: _whole(c) and c.file_format == "dicom-mono1",
+    ),
+    "export-8bit": (
+        lambda c: c.file_format == "jpeg" and any(c.meta["overlays"]["padding_mm"]),
+        lambda c: _whole(c) and c.meta["processing"]["equaliser"] is not None,
+    ),
+    "postop": (
+        lambda c: _whole(c) and len(c.meta["hardware"]) >= 2,
+        lambda c: c.meta["amputation"] or len(c.meta["hardware"]) >= 3,
+    ),
+    "paeds-deformity": (
+        lambda c: _whole(c) and c.meta["child"],
+        lambda c: _whole(c) and not c.meta["child"],
+    ),
+}
 
 
 def describe(case: SynthCase) -> str:
@@ -201,14 +223,29 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO)
     if args.families:
         columns = [family_examples(name, args.seed, args.spacing) for name in FAMILIES]
-        rows = [[panel(col[k], f"{name} #{col[k].meta['index']}", args.height)
-                 for name, col in zip(FAMILIES, columns, strict=True) if len(col) > k] for k in range(2)]  # fmt: skip
+        rows = [
+            [
+                panel(col[k], f"{name} #{col[k].meta['index']}", args.height)
+                for name, col in zip(FAMILIES, columns, strict=True)
+                if len(col) > k
+            ]
+            for k in range(2)
+        ]
     else:
-        rows = [[
-            panel(generate_case(args.seed, i, SynthConfig(spacing_mm=args.spacing, families=(fam,),
-                                                          overrides=settings)), title, args.height)
-            for title, fam, settings, i in PANELS
-        ]]  # fmt: skip
+        rows = [
+            [
+                panel(
+                    generate_case(
+                        args.seed,
+                        i,
+                        SynthConfig(spacing_mm=args.spacing, families=(fam,), overrides=settings),
+                    ),
+                    title,
+                    args.height,
+                )
+                for title, fam, settings, i in PANELS
+            ]
+        ]
     out = sheet(rows)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     out.save(args.out, optimize=True)

@@ -139,8 +139,18 @@ def test_landmarks_leaving_the_frame_become_absent():
     augmenter = _augmenter(scale=(2.0, 2.0))
     images, _, present = _radiograph(1)
     cx, cy = (W - 1) / 2, (H - 1) / 2
-    xy = torch.tensor([[[cx - 5, cy], [cx + 5, cy + 10], [cx - 15, cy], [cx, cy - 30],
-                        [cx + 20, cy + 5], [cx, cy + 40]]])  # fmt: skip
+    xy = torch.tensor(
+        [
+            [
+                [cx - 5, cy],
+                [cx + 5, cy + 10],
+                [cx - 15, cy],
+                [cx, cy - 30],
+                [cx + 20, cy + 5],
+                [cx, cy + 40],
+            ]
+        ]
+    )
     _, out_xy, out_present = augmenter(images, xy, present, seed=0)
     assert out_present[0].tolist() == [True, True, False, False, False, False]
     expected = torch.tensor([[cx - 10, cy], [cx + 10, cy + 20]])

@@ -51,8 +51,14 @@ def synthetic(
         f[:absent, COL["peak"]] = rng.uniform(0.0, 0.35, absent)
         reported[:absent] = f[:absent, COL["peak"]] >= 0.3
         error[:absent] = np.nan
-    return CalibrationData(f, reported, truly, error, np.array([f"img{i // 6}" for i in range(n)], object),
-                           np.array(["femur_right"] * n, object))  # fmt: skip
+    return CalibrationData(
+        f,
+        reported,
+        truly,
+        error,
+        np.array([f"img{i // 6}" for i in range(n)], object),
+        np.array(["femur_right"] * n, object),
+    )
 
 
 @pytest.mark.parametrize("method", ["isotonic", "logistic"])
@@ -228,8 +234,10 @@ def tiny_run(tmp_path_factory):
         seed=31,
         config=SynthConfig(spacing_mm=2.0, restricted_fraction=0.0, formats=("dicom", "tiff")),
     )
-    cfg = get_preset("tiny").replace(train={"epochs_pretrain": 1, "epochs_adversarial": 1, "workers": 0},
-                                     loss={"presence_threshold": 1e-6})  # fmt: skip
+    cfg = get_preset("tiny").replace(
+        train={"epochs_pretrain": 1, "epochs_adversarial": 1, "workers": 0},
+        loss={"presence_threshold": 1e-6},
+    )
     train(data, root / "run", cfg)
     for name in ("best.safetensors", "best_state.pt"):  # "best" may predate the adversarial
         (root / "run" / name).unlink(missing_ok=True)  # epoch; then "last" is used

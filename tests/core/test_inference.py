@@ -163,9 +163,17 @@ def test_apn_predict_outputs_and_rerun(small_run, tmp_path, capsys):
     with open(out / "landmarks.csv") as fh:
         rows = list(csv.DictReader(fh))
     assert list(rows[0]) == [
-        "image", "landmark", "x", "y", "x_mm", "y_mm", "confidence", "present", "needs_review",
+        "image",
+        "landmark",
+        "x",
+        "y",
+        "x_mm",
+        "y_mm",
+        "confidence",
+        "present",
+        "needs_review",
         "review_reason",
-    ]  # fmt: skip
+    ]
     assert len(rows) == 18
     for r in rows:
         assert (r["present"] == "1") == (r["x"] != "")

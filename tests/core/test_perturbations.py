@@ -34,8 +34,20 @@ def brightest_near(pixels: np.ndarray, x: float, y: float, r: int = 3) -> float:
 
 
 def test_the_issue_rows_are_all_there():
-    assert list(PERTURBATIONS) == ["jpeg_q30", "blur_2px", "gamma_0.5", "gamma_2", "window_50", "8bit", "mono1_dicom",
-                                   "text", "rotate_+10", "rotate_-10", "crop_top_20", "crop_bottom_20"]  # fmt: skip
+    assert list(PERTURBATIONS) == [
+        "jpeg_q30",
+        "blur_2px",
+        "gamma_0.5",
+        "gamma_2",
+        "window_50",
+        "8bit",
+        "mono1_dicom",
+        "text",
+        "rotate_+10",
+        "rotate_-10",
+        "crop_top_20",
+        "crop_bottom_20",
+    ]
     assert not set(SEVERE) & set(PERTURBATIONS)
 
 

@@ -12,11 +12,16 @@ from apn_core.landmarks import DEFAULT_LANDMARKS, LandmarkSet
 NAMES = DEFAULT_LANDMARKS.names
 SPACING = (0.5, 0.5)
 # an adult standing AP (mm): hips 180 mm apart, femur 440, tibia 370, ~2° varus each side
-ADULT_MM = np.array([
-    [100.0, 100.0], [280.0, 100.0],   # femur_right, femur_left (x = image column)
-    [114.0, 540.0], [266.0, 540.0],   # knee_right, knee_left
-    [116.0, 910.0], [264.0, 910.0],   # ankle_right, ankle_left
-])  # fmt: skip
+ADULT_MM = np.array(
+    [
+        [100.0, 100.0],
+        [280.0, 100.0],  # femur_right, femur_left (x = image column)
+        [114.0, 540.0],
+        [266.0, 540.0],  # knee_right, knee_left
+        [116.0, 910.0],
+        [264.0, 910.0],  # ankle_right, ankle_left
+    ]
+)
 
 
 def px(mm: np.ndarray, spacing=SPACING) -> np.ndarray:
@@ -154,8 +159,11 @@ def test_other_landmark_sets_get_no_findings_and_ranges_are_settable():
     other = LandmarkSet(names=("a", "b"))
     assert check_plausibility(np.zeros((2, 2)), np.ones(2, bool), SPACING, other) == []
     strict = Ranges(side_difference=0.001)
-    assert checks(ADULT_MM * np.array([1.0, 1.0]) + np.array([[0, 0], [0, 0], [0, 2], [0, 0], [0, 0], [0, 0]]),
-                  ranges=strict)  # fmt: skip
+    assert checks(
+        ADULT_MM * np.array([1.0, 1.0])
+        + np.array([[0, 0], [0, 0], [0, 2], [0, 0], [0, 0], [0, 0]]),
+        ranges=strict,
+    )
 
 
 def test_pin_needs_one_common_landmark():

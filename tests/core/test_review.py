@@ -43,8 +43,12 @@ def test_low_confidence_and_absent_but_likely_present():
     assert r.reasons[2] == "low confidence 0.42"  # at the threshold: flagged
     assert r.reasons[5] == "reported absent, but 0.62 likely in the image"
     assert r.reasons[0] == "" and r.image_needs_review
-    assert r.summary() == {"needs_review": True, "n_flagged": 3, "flagged": ["femur_left", "knee_right", "ankle_left"],
-                           "image_reasons": []}  # fmt: skip
+    assert r.summary() == {
+        "needs_review": True,
+        "n_flagged": 3,
+        "flagged": ["femur_left", "knee_right", "ankle_left"],
+        "image_reasons": [],
+    }
 
 
 def test_without_calibration_only_plausibility_flags():
@@ -73,8 +77,13 @@ def test_without_calibration_only_plausibility_flags():
 
 def test_outputs_are_json_friendly():
     present = np.array([True] * 5 + [False])
-    r = review_image(NAMES, present, np.array([0.9, 0.1, 0.9, 0.9, 0.9, np.nan]), 0.3,
-                     findings=[Finding("x", "why", ("ankle_left",))])  # fmt: skip
+    r = review_image(
+        NAMES,
+        present,
+        np.array([0.9, 0.1, 0.9, 0.9, 0.9, np.nan]),
+        0.3,
+        findings=[Finding("x", "why", ("ankle_left",))],
+    )
     text = json.dumps(r.to_dict(), allow_nan=False)
     assert '"review_reason": "low confidence 0.10"' in text
     assert r.rows()[1] == {
@@ -94,11 +103,16 @@ def test_measurements_of_flagged_or_absent_landmarks_are_blanked_with_reasons():
     r = review_image(NAMES, present, np.array([0.9, 0.9, 0.1, 0.9, 0.9, np.nan]), 0.3)
     values, reasons = blank_measurements(align, r)
     assert reasons == {
-        "right.hka_deg": "knee_right needs review", "right.mad_mm": "knee_right needs review",
-        "right.femur_mm": "knee_right needs review", "right.tibia_mm": "knee_right needs review",
-        "left.hka_deg": "ankle_left absent", "left.mad_mm": "ankle_left absent",
-        "left.length_mm": "ankle_left absent", "left.tibia_mm": "ankle_left absent", "lld_mm": "ankle_left absent",
-    }  # fmt: skip
+        "right.hka_deg": "knee_right needs review",
+        "right.mad_mm": "knee_right needs review",
+        "right.femur_mm": "knee_right needs review",
+        "right.tibia_mm": "knee_right needs review",
+        "left.hka_deg": "ankle_left absent",
+        "left.mad_mm": "ankle_left absent",
+        "left.length_mm": "ankle_left absent",
+        "left.tibia_mm": "ankle_left absent",
+        "lld_mm": "ankle_left absent",
+    }
     assert values["right"]["length_mm"] == align["right"]["length_mm"]  # hip–ankle: both fine
     assert values["left"]["femur_mm"] == align["left"]["femur_mm"]
     assert (

@@ -39,9 +39,14 @@ def _tensors(n: int, k: int = 6, labelled: bool = True, seed: int = 0) -> Traini
     if not labelled:
         xy[:] = float("nan")
     return TrainingTensors(
-        images, xy, present.clone(), present, torch.zeros(n, k, dtype=torch.bool),
-        torch.ones(n, 2), [f"i{i}" for i in range(n)],
-    )  # fmt: skip
+        images,
+        xy,
+        present.clone(),
+        present,
+        torch.zeros(n, k, dtype=torch.bool),
+        torch.ones(n, 2),
+        [f"i{i}" for i in range(n)],
+    )
 
 
 def _trainer(tmp_path, unlabelled: TrainingTensors | None, **loss) -> Trainer:
@@ -50,9 +55,15 @@ def _trainer(tmp_path, unlabelled: TrainingTensors | None, **loss) -> Trainer:
         cfg = cfg.replace(loss=loss)
     empty = _tensors(4).subset([])
     trainer = Trainer(
-        cfg, tmp_path, _tensors(4), empty, torch.device("cpu"), DistInfo(), Progress(enabled=False),
+        cfg,
+        tmp_path,
+        _tensors(4),
+        empty,
+        torch.device("cpu"),
+        DistInfo(),
+        Progress(enabled=False),
         unlabelled,
-    )  # fmt: skip
+    )
     trainer.decide_batch()
     return trainer
 
@@ -248,8 +259,9 @@ def test_steps_per_epoch_and_the_learning_rate_rule():
     assert batching.warmup(4.0, 0, 10) == pytest.approx((1 + 3 * 0.1) / 4)
     assert batching.warmup(4.0, 9, 10) == 1.0 and batching.warmup(1.0, 0, 10) == 1.0
     order = batching.epoch_order(10, 25, seed=1, epoch=2)
-    assert len(order) == 30 and all(sorted(order[i : i + 10].tolist()) == list(range(10))
-                                    for i in (0, 10, 20))  # fmt: skip
+    assert len(order) == 30 and all(
+        sorted(order[i : i + 10].tolist()) == list(range(10)) for i in (0, 10, 20)
+    )
     first = torch.randperm(10, generator=torch.Generator().manual_seed(1 * 100003 + 2))
     assert torch.equal(order[:10], first)  # a CPU run's data order is what it was
 

@@ -77,14 +77,26 @@ def test_restricted_views_put_landmarks_outside_and_write_them_absent():
     assert seen == {"no-hips", "no-ankles", "one-leg"}
 
 
-NO_OTHER_HARDWARE = {"anatomy.child": 0.0, "accessories.calibration_ball": 0.0, "hardware.nail": 0.0,
-                     "hardware.screws": 0.0, "hardware.plate": 0.0, "hardware.fixator": 0.0}  # fmt: skip
+NO_OTHER_HARDWARE = {
+    "anatomy.child": 0.0,
+    "accessories.calibration_ball": 0.0,
+    "hardware.nail": 0.0,
+    "hardware.screws": 0.0,
+    "hardware.plate": 0.0,
+    "hardware.fixator": 0.0,
+}
 
 
 def _implant_config(family, hip, knee, knee_styles="total"):
-    return SynthConfig(spacing_mm=1.0, hip_prosthesis_fraction=hip, knee_prosthesis_fraction=knee,
-                       shield_fraction=0.0, restricted_fraction=0.0, families=(family,),
-                       overrides={**NO_OTHER_HARDWARE, "hardware.knee_styles": knee_styles})  # fmt: skip
+    return SynthConfig(
+        spacing_mm=1.0,
+        hip_prosthesis_fraction=hip,
+        knee_prosthesis_fraction=knee,
+        shield_fraction=0.0,
+        restricted_fraction=0.0,
+        families=(family,),
+        overrides={**NO_OTHER_HARDWARE, "hardware.knee_styles": knee_styles},
+    )
 
 
 @pytest.mark.parametrize("family", ["dr-clinic", "postop"])

@@ -92,8 +92,24 @@ def test_check_passes_on_a_folder_mixing_every_family_and_format(tmp_path, capsy
 
 def test_cli_families_exclusion_and_settings(tmp_path, capsys):
     out = tmp_path / "o"
-    args = ["synth", str(out), "-n", "4", "--spacing", "2", "--workers", "1", "--exclude-family", "postop",
-            "--exclude-family", "cr-film", "--set", "storage.formats=png", "--set", "overlays.text=1"]  # fmt: skip
+    args = [
+        "synth",
+        str(out),
+        "-n",
+        "4",
+        "--spacing",
+        "2",
+        "--workers",
+        "1",
+        "--exclude-family",
+        "postop",
+        "--exclude-family",
+        "cr-film",
+        "--set",
+        "storage.formats=png",
+        "--set",
+        "overlays.text=1",
+    ]
     assert main(args) == 0
     assert _families(out) == ["dr-clinic", "export-8bit", "paeds-deformity", "dr-clinic"]
     assert len(list(out.glob("*.png"))) == 4

@@ -19,8 +19,13 @@ COARSE = 2.0  # mm/px: every parameter below shows at this size
 
 def _case(overrides=None, family="dr-clinic", seed=5, index=0, spacing=COARSE, **kw):
     base = {"overlays.text": 0.0, "accessories.markers": 0.0, "view.restricted": 0.0}
-    cfg = SynthConfig(spacing_mm=spacing, families=(family,), formats=kw.pop("formats", ("dicom",)),
-                      overrides={**base, **(overrides or {})}, **kw)  # fmt: skip
+    cfg = SynthConfig(
+        spacing_mm=spacing,
+        families=(family,),
+        formats=kw.pop("formats", ("dicom",)),
+        overrides={**base, **(overrides or {})},
+        **kw,
+    )
     return generate_case(seed, index, cfg)
 
 
@@ -217,8 +222,17 @@ def test_jpeg_storage_writes_a_jpg_that_reads_back_with_the_csv_spacing(tmp_path
 def test_eight_bit_storage_has_at_most_256_levels(tmp_path, fmt):
     case = _case({"storage.bits": "8"}, formats=(fmt,))
     assert case.bits == 8 and case.stored.dtype == np.uint8 and len(np.unique(case.stored)) <= 256
-    out = write_synthetic_folder(tmp_path / fmt, 1, seed=5, config=SynthConfig(
-        spacing_mm=COARSE, families=("dr-clinic",), formats=(fmt,), overrides={"storage.bits": "8"}))  # fmt: skip
+    out = write_synthetic_folder(
+        tmp_path / fmt,
+        1,
+        seed=5,
+        config=SynthConfig(
+            spacing_mm=COARSE,
+            families=("dr-clinic",),
+            formats=(fmt,),
+            overrides={"storage.bits": "8"},
+        ),
+    )
     r = read_radiograph(
         next(p for p in out.iterdir() if p.suffix != ".csv" and p.suffix != ".jsonl")
     )
@@ -226,8 +240,9 @@ def test_eight_bit_storage_has_at_most_256_levels(tmp_path, fmt):
 
 
 def test_sixteen_bit_png_keeps_its_levels(tmp_path):
-    cfg = SynthConfig(spacing_mm=COARSE, families=("postop",), formats=("png",),
-                      overrides={"storage.bits": "14"})  # fmt: skip
+    cfg = SynthConfig(
+        spacing_mm=COARSE, families=("postop",), formats=("png",), overrides={"storage.bits": "14"}
+    )
     out = write_synthetic_folder(tmp_path / "p", 1, seed=2, config=cfg)
     r = read_radiograph(next(out.glob("*.png")))
     assert r.stored_dtype == "uint16" and r.pixels.max() > 255
@@ -236,9 +251,16 @@ def test_sixteen_bit_png_keeps_its_levels(tmp_path):
 
 @pytest.mark.parametrize(("level", "absent"), [("transtibial", 1), ("transfemoral", 2), ("hip", 3)])
 def test_amputation_writes_the_missing_landmarks_annotated_absent(tmp_path, level, absent):
-    cfg = SynthConfig(spacing_mm=COARSE, families=("postop",), restricted_fraction=None,
-                      overrides={"anatomy.amputation": 1.0, "anatomy.amputation_levels": level,
-                                 "view.restricted": 0.0})  # fmt: skip
+    cfg = SynthConfig(
+        spacing_mm=COARSE,
+        families=("postop",),
+        restricted_fraction=None,
+        overrides={
+            "anatomy.amputation": 1.0,
+            "anatomy.amputation_levels": level,
+            "view.restricted": 0.0,
+        },
+    )
     case = generate_case(0, 0, cfg)
     side = next(iter(case.meta["amputation"]))
     rows = {"right": [0, 2, 4], "left": [1, 3, 5]}[side]
@@ -262,10 +284,16 @@ def test_restricted_fraction_zero_keeps_every_landmark_in_every_family():
 
 
 def test_severe_deformity_reaches_beyond_the_usual_range():
-    cfg = SynthConfig(spacing_mm=COARSE, families=("paeds-deformity",),
-                      overrides={"anatomy.deformity": 1.0, "anatomy.child": 0.0})  # fmt: skip
-    hka = [abs(leg["hka_deviation_deg"]) for i in range(6)
-           for leg in generate_case(1, i, cfg).meta["legs"].values()]  # fmt: skip
+    cfg = SynthConfig(
+        spacing_mm=COARSE,
+        families=("paeds-deformity",),
+        overrides={"anatomy.deformity": 1.0, "anatomy.child": 0.0},
+    )
+    hka = [
+        abs(leg["hka_deviation_deg"])
+        for i in range(6)
+        for leg in generate_case(1, i, cfg).meta["legs"].values()
+    ]
     assert max(hka) > 12.0 and max(hka) <= 25.0
 
 

@@ -89,15 +89,26 @@ def test_training_steps_never_wait_for_the_gpu(tmp_path):
         if not labelled:
             xy[:] = float("nan")
         return TrainingTensors(
-            torch.rand(n, 1, 128, 64).half(), xy, present.clone(), present,
-            torch.zeros(n, 6, dtype=torch.bool), torch.ones(n, 2), [str(i) for i in range(n)],
-        )  # fmt: skip
+            torch.rand(n, 1, 128, 64).half(),
+            xy,
+            present.clone(),
+            present,
+            torch.zeros(n, 6, dtype=torch.bool),
+            torch.ones(n, 2),
+            [str(i) for i in range(n)],
+        )
 
     data = tensors(32, True)
     trainer = Trainer(
-        cfg, tmp_path, data, data.subset([]), device, DistInfo(device=device),
-        Progress(enabled=False), tensors(16, False),
-    )  # fmt: skip
+        cfg,
+        tmp_path,
+        data,
+        data.subset([]),
+        device,
+        DistInfo(device=device),
+        Progress(enabled=False),
+        tensors(16, False),
+    )
     trainer.decide_batch()
     for epoch in (0, 1):  # warm up: first calls allocate and pick kernels
         order = trainer._orders(epoch)

@@ -25,19 +25,35 @@ from apn_core.errors import ApnError, FileProblem
 
 
 def register(sub) -> None:
-    p = sub.add_parser("calibrate", help="fit the calibrated confidence on a labelled folder",
-                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    p = sub.add_parser(
+        "calibrate",
+        help="fit the calibrated confidence on a labelled folder",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("data", type=Path, help="labelled folder the model was not trained on")
     p.add_argument("--model", default="default", help="run folder or 'default' (bundled)")
     p.add_argument(
         "--out", type=Path, help="calibration file to write (default RUN/calibration.json)"
     )
-    p.add_argument("--tolerance", type=positive_float, metavar="MM",
-                   help="distance counted as correct (default: the model's, 10 mm)")  # fmt: skip
-    p.add_argument("--method", choices=("isotonic", "logistic"), default="isotonic",
-                   help="score → probability map (default isotonic)")  # fmt: skip
-    p.add_argument("--recall", type=fraction, default=0.95,
-                   help="share of errors the review threshold must flag (default 0.95)")  # fmt: skip
+    p.add_argument(
+        "--tolerance",
+        type=positive_float,
+        metavar="MM",
+        help="distance counted as correct (default: the model's, 10 mm)",
+    )
+    p.add_argument(
+        "--method",
+        choices=("isotonic", "logistic"),
+        default="isotonic",
+        help="score → probability map (default isotonic)",
+    )
+    p.add_argument(
+        "--recall",
+        type=fraction,
+        default=0.95,
+        help="share of errors the review threshold must flag (default 0.95)",
+    )
     p.add_argument(
         "--false-flags",
         type=fraction,
@@ -84,23 +100,32 @@ def run(args) -> int:
         data = collect(extractor, folder, update)
     finally:
         close()
-    fitted_on = {"data": str(args.data), "model": extractor.predictor.name,
-                 "pose_discriminator": extractor.has_pose}  # fmt: skip
+    fitted_on = {
+        "data": str(args.data),
+        "model": extractor.predictor.name,
+        "pose_discriminator": extractor.has_pose,
+    }
     try:
         cal = fit_calibrator(data, tolerance, args.method, args.recall, fitted_on, args.false_flags)
     except ValueError as exc:
         raise FileProblem(args.data, str(exc)) from None
     save_calibrator(out, cal)
     q = cal.quality
-    print(f"calibrated on {cal.fitted_on['images']} images, {q['n']} reported landmarks, "
-          f"{q['n_beyond_tolerance']} beyond {tolerance:g} mm; features: {', '.join(cal.features)}"
-          + ("" if extractor.has_pose else " (no pose discriminator in this model)"))  # fmt: skip
+    print(
+        f"calibrated on {cal.fitted_on['images']} images, {q['n']} reported landmarks, "
+        f"{q['n_beyond_tolerance']} beyond {tolerance:g} mm; features: {', '.join(cal.features)}"
+        + ("" if extractor.has_pose else " (no pose discriminator in this model)")
+    )
     print(f"ECE {q['ece']:.3f}, AUROC {q['auroc_error']:.3f} (on the calibration data itself)")
-    print(f"review when p_within ≤ {cal.threshold:.3f}: flags {100 * q['recall']:.0f} % of the errors "
-          f"and {100 * q['false_flag_rate']:.1f} % of the correct landmarks")  # fmt: skip
+    print(
+        f"review when p_within ≤ {cal.threshold:.3f}: flags {100 * q['recall']:.0f} % of the errors "
+        f"and {100 * q['false_flag_rate']:.1f} % of the correct landmarks"
+    )
     pres = q.get("presence", {})
     if cal.presence is not None and pres.get("recall") is not None:
-        print(f"reported absent: review when p_present ≥ {cal.presence_threshold:.3f}: flags "
-              f"{100 * pres['recall']:.0f} % of the missed landmarks, {100 * pres['false_flag_rate']:.1f} % of the truly absent")  # fmt: skip
+        print(
+            f"reported absent: review when p_present ≥ {cal.presence_threshold:.3f}: flags "
+            f"{100 * pres['recall']:.0f} % of the missed landmarks, {100 * pres['false_flag_rate']:.1f} % of the truly absent"
+        )
     print(f"wrote {out}")
     return 0

@@ -75,8 +75,12 @@ def setting(text: str) -> tuple[str, object]:
 
 def register(sub) -> None:
     d = SynthConfig()
-    p = sub.add_parser("synth", help="generate synthetic labelled radiographs", description=__doc__,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    p = sub.add_parser(
+        "synth",
+        help="generate synthetic labelled radiographs",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("out", nargs="?", help="output folder (must not already hold a landmarks.csv)")
     p.add_argument("-n", type=positive_int, default=1, help="number of images (default 1)")
     p.add_argument(
@@ -133,9 +137,12 @@ def register(sub) -> None:
         help=f"file types allowed: {', '.join(FORMATS)} (default all; each family uses its own)",
     )
     p.add_argument(
-        "--noise", type=non_negative_float, default=d.noise_scale, metavar="X",
+        "--noise",
+        type=non_negative_float,
+        default=d.noise_scale,
+        metavar="X",
         help="noise scale (0 = noiseless)",
-    )  # fmt: skip
+    )
     p.add_argument(
         "--force",
         action="store_true",
@@ -197,8 +204,12 @@ def _summary(out, args, config: SynthConfig) -> None:
     )
     per_family = Counter(config.families[i % len(config.families)] for i in range(args.n))
     kinds = Counter(name.rsplit(".", 1)[-1] for name in labels)
-    print("families: " + ", ".join(f"{k} {v}" for k, v in per_family.items())
-          + "; files: " + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())))  # fmt: skip
+    print(
+        "families: "
+        + ", ".join(f"{k} {v}" for k, v in per_family.items())
+        + "; files: "
+        + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items()))
+    )
     print(f"{'image':<24}{'landmark':<13}{'x':>9}{'y':>9}{'x_mm':>9}{'y_mm':>9}  status")
     for lab in list(labels.values())[:SHOW_AT_MOST]:
         for i, name in enumerate(DEFAULT_LANDMARKS.names):

@@ -274,10 +274,15 @@ class Calibrator:
         for key in ("fitted_on", "quality"):
             _need(isinstance(d.get(key, {}), dict), f"{key} must be an object")
         return cls(
-            tolerance_mm=float(tol), models=parsed, threshold=float(thr), method=d["method"],
-            presence=presence, presence_threshold=float(d["presence_threshold"]) if presence else None,
-            fitted_on=d.get("fitted_on", {}), quality=d.get("quality", {}),
-        )  # fmt: skip
+            tolerance_mm=float(tol),
+            models=parsed,
+            threshold=float(thr),
+            method=d["method"],
+            presence=presence,
+            presence_threshold=float(d["presence_threshold"]) if presence else None,
+            fitted_on=d.get("fitted_on", {}),
+            quality=d.get("quality", {}),
+        )
 
 
 def save_calibrator(path: str | Path, calibrator: Calibrator) -> Path:
@@ -329,8 +334,10 @@ def _finite_number(x) -> bool:
 
 
 def _vector(values, n: int, where: str) -> np.ndarray:
-    _need(isinstance(values, list) and len(values) == n and all(_finite_number(v) for v in values),
-          f"{where} must be a list of {n} finite numbers")  # fmt: skip
+    _need(
+        isinstance(values, list) and len(values) == n and all(_finite_number(v) for v in values),
+        f"{where} must be a list of {n} finite numbers",
+    )
     return np.asarray(values, dtype=np.float64)
 
 
@@ -373,8 +380,19 @@ class CalibrationData:
         return self.truly_present & self.reported_present & (err <= tolerance_mm)
 
     def subset(self, rows: np.ndarray) -> CalibrationData:
-        return CalibrationData(*(getattr(self, f)[rows] for f in (
-            "features", "reported_present", "truly_present", "error_mm", "image", "landmark")))  # fmt: skip
+        return CalibrationData(
+            *(
+                getattr(self, f)[rows]
+                for f in (
+                    "features",
+                    "reported_present",
+                    "truly_present",
+                    "error_mm",
+                    "image",
+                    "landmark",
+                )
+            )
+        )
 
     @classmethod
     def concat(cls, parts: list[CalibrationData]) -> CalibrationData:
@@ -419,16 +437,24 @@ def fit_calibrator(
     cal.threshold = max(t_recall, budget_threshold(prob, ~y, false_flag_budget))
     recall, false_rate = flag_rates(prob, ~y, cal.threshold)
     cal.quality = {
-        "n": len(y), "n_beyond_tolerance": n_wrong, "ece": expected_calibration_error(prob, y),
-        "auroc_error": auroc(-prob, ~y), "recall": recall, "false_flag_rate": false_rate,
-        "recall_target": recall_target, "threshold_for_recall_target": t_recall,
+        "n": len(y),
+        "n_beyond_tolerance": n_wrong,
+        "ece": expected_calibration_error(prob, y),
+        "auroc_error": auroc(-prob, ~y),
+        "recall": recall,
+        "false_flag_rate": false_rate,
+        "recall_target": recall_target,
+        "threshold_for_recall_target": t_recall,
         "false_flag_budget": false_flag_budget,
-    }  # fmt: skip
+    }
     _fit_presence(cal, data, recall_target)
     cal.fitted_on = {
-        "images": len(set(data.image.tolist())), "landmarks": len(data),
-        "reported_present": len(y), "beyond_tolerance": n_wrong, **(fitted_on or {}),
-    }  # fmt: skip
+        "images": len(set(data.image.tolist())),
+        "landmarks": len(data),
+        "reported_present": len(y),
+        "beyond_tolerance": n_wrong,
+        **(fitted_on or {}),
+    }
     return cal
 
 
@@ -454,10 +480,14 @@ def _fit_presence(cal: Calibrator, data: CalibrationData, recall_target: float) 
     else:
         cal.presence_threshold, recall, false_rate = 0.5, float("nan"), float("nan")
     cal.quality["presence"] = {
-        "fitted": True, "absent": int((~truth).sum()), "present_reported_absent": int(missed.sum()),
-        "auroc_present": auroc(prob, truth), "ece": expected_calibration_error(prob, truth),
-        "recall": _nan_none(recall), "false_flag_rate": _nan_none(false_rate),
-    }  # fmt: skip
+        "fitted": True,
+        "absent": int((~truth).sum()),
+        "present_reported_absent": int(missed.sum()),
+        "auroc_present": auroc(prob, truth),
+        "ece": expected_calibration_error(prob, truth),
+        "recall": _nan_none(recall),
+        "false_flag_rate": _nan_none(false_rate),
+    }
 
 
 def _nan_none(x: float) -> float | None:

@@ -268,8 +268,13 @@ def run_predict_job(
     source = resolve(model)
     predictor = Predictor.load(model, device=device, flip_test=flip_test, calibration=calibration)
     calibration_file = predictor.calibration_file
-    signature = ResultSignature(source.name, sha256(source.weights), flip_test, policy,
-                                sha256(calibration_file) if calibration_file else None)  # fmt: skip
+    signature = ResultSignature(
+        source.name,
+        sha256(source.weights),
+        flip_test,
+        policy,
+        sha256(calibration_file) if calibration_file else None,
+    )
     summary = PredictSummary(out=out, not_images=not_images)
     summary.paths = {image.name: image.path for image in images}
 

@@ -46,9 +46,17 @@ RECORD_FORMAT = "napari-apn prediction"
 RECORD_VERSION = 3  # 3: review flags, measurement notes
 LANDMARKS_CSV, MEASUREMENTS_CSV = "landmarks.csv", "measurements.csv"
 LANDMARK_COLUMNS = (
-    "image", "landmark", "x", "y", "x_mm", "y_mm", "confidence", "present", "needs_review",
+    "image",
+    "landmark",
+    "x",
+    "y",
+    "x_mm",
+    "y_mm",
+    "confidence",
+    "present",
+    "needs_review",
     "review_reason",
-)  # fmt: skip
+)
 MEASUREMENT_COLUMNS = (
     "image",
     "side",
@@ -315,8 +323,11 @@ def _leg_note(rows: list[dict], side: str, measurement: dict, lld, notes: dict) 
     leg_ok = all(finite(measurement.get(c)) for c in MEASUREMENT_COLUMNS[2:7])
     if leg_ok and finite(lld):
         return ""
-    reasons = [r for key, r in notes.items()
-               if (not leg_ok and key.startswith(f"{side}.")) or (key == "lld_mm" and not finite(lld))]  # fmt: skip
+    reasons = [
+        r
+        for key, r in notes.items()
+        if (not leg_ok and key.startswith(f"{side}.")) or (key == "lld_mm" and not finite(lld))
+    ]
     if reasons:
         return "; ".join(dict.fromkeys(part for r in reasons for part in r.split(", ")))
     sides = ("_right", "_left") if not finite(lld) else (f"_{side}",)

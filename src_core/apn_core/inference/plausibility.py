@@ -128,17 +128,33 @@ class _Geometry:
 
     def sides(self) -> list[Finding]:
         """The patient's right is on the image's left: x(right) < x(left) for every pair."""
-        swapped = [part for part in PARTS if self.has(f"{part}_right", f"{part}_left")
-                   and self.p[f"{part}_right"][0] > self.p[f"{part}_left"][0]]  # fmt: skip
+        swapped = [
+            part
+            for part in PARTS
+            if self.has(f"{part}_right", f"{part}_left")
+            and self.p[f"{part}_right"][0] > self.p[f"{part}_left"][0]
+        ]
         pairs = [part for part in PARTS if self.has(f"{part}_right", f"{part}_left")]
         if not swapped:
             return []
         if len(swapped) == len(pairs) and len(pairs) >= 2:
-            return [Finding("sides", "every right landmark lies on the image's right: left and right "
-                            "swapped (mirrored image?)", tuple(sorted(self.p)))]  # fmt: skip
-        return [Finding(f"sides_{part}", f"{part}_right lies right of {part}_left on the image "
-                        "(patient's right belongs on the image's left)",
-                        (f"{part}_right", f"{part}_left")) for part in swapped]  # fmt: skip
+            return [
+                Finding(
+                    "sides",
+                    "every right landmark lies on the image's right: left and right "
+                    "swapped (mirrored image?)",
+                    tuple(sorted(self.p)),
+                )
+            ]
+        return [
+            Finding(
+                f"sides_{part}",
+                f"{part}_right lies right of {part}_left on the image "
+                "(patient's right belongs on the image's left)",
+                (f"{part}_right", f"{part}_left"),
+            )
+            for part in swapped
+        ]
 
     def ordering(self) -> list[Finding]:
         """Hip above knee above ankle; femur and tibia axes near vertical."""
@@ -150,14 +166,25 @@ class _Geometry:
                     continue
                 d = self.p[lower] - self.p[upper]
                 if d[1] <= 0:
-                    out.append(Finding(f"order_{side}", f"{lower} is not below {upper} (image upside down "
-                                       "or rotated?)", (upper, lower)))  # fmt: skip
+                    out.append(
+                        Finding(
+                            f"order_{side}",
+                            f"{lower} is not below {upper} (image upside down or rotated?)",
+                            (upper, lower),
+                        )
+                    )
                     break
                 tilt = math.degrees(math.atan2(abs(d[0]), d[1]))
                 if (upper, lower) != (h, a) and tilt > self.r.axis_tilt_deg:
                     segment = "femur" if upper == h else "tibia"
-                    out.append(Finding(f"axis_{segment}_{side}", f"{segment}_{side} axis {tilt:.0f}° from vertical "
-                                       f"(plausible ≤ {self.r.axis_tilt_deg:g}°)", (upper, lower)))  # fmt: skip
+                    out.append(
+                        Finding(
+                            f"axis_{segment}_{side}",
+                            f"{segment}_{side} axis {tilt:.0f}° from vertical "
+                            f"(plausible ≤ {self.r.axis_tilt_deg:g}°)",
+                            (upper, lower),
+                        )
+                    )
         return out
 
     def lines(self) -> list[Finding]:
@@ -171,8 +198,14 @@ class _Geometry:
             tilt = math.degrees(math.atan2(abs(d[1]), abs(d[0])))
             if tilt > self.r.line_tilt_deg:
                 label = {"femur": "hip", "knee": "knee", "ankle": "ankle"}[part]
-                out.append(Finding(f"line_{label}", f"{label} line tilted {tilt:.0f}° (plausible ≤ "
-                                   f"{self.r.line_tilt_deg:g}°): one of {r}, {left} is misplaced", (r, left)))  # fmt: skip
+                out.append(
+                    Finding(
+                        f"line_{label}",
+                        f"{label} line tilted {tilt:.0f}° (plausible ≤ "
+                        f"{self.r.line_tilt_deg:g}°): one of {r}, {left} is misplaced",
+                        (r, left),
+                    )
+                )
         return out
 
     # -- lengths -----------------------------------------------------------------------
@@ -190,8 +223,14 @@ class _Geometry:
                     }[seg]
                     out.append((f"{seg}_{side}", self.length(a, b), rng, (a, b)))
         if self.has("femur_right", "femur_left"):
-            out.append(("hip distance", self.length("femur_right", "femur_left"), self.r.hip_distance_mm,
-                        ("femur_right", "femur_left")))  # fmt: skip
+            out.append(
+                (
+                    "hip distance",
+                    self.length("femur_right", "femur_left"),
+                    self.r.hip_distance_mm,
+                    ("femur_right", "femur_left"),
+                )
+            )
         return out
 
     def scale(self) -> list[Finding]:
@@ -204,21 +243,34 @@ class _Geometry:
                 break
         else:
             return []
-        hint = {"long": "a 0.143 mm/px image read as 0.5 mm/px measures 3.5× too long",
-                "short": "a 0.5 mm/px image read as 0.143 mm/px measures 3.5× too short"}  # fmt: skip
+        hint = {
+            "long": "a 0.143 mm/px image read as 0.5 mm/px measures 3.5× too long",
+            "short": "a 0.5 mm/px image read as 0.143 mm/px measures 3.5× too short",
+        }
         for word, bad in (("long", lambda x: x[1] > x[2][1]), ("short", lambda x: x[1] < x[2][0])):
             if all(bad(x) for x in chosen):
                 what, value, (lo, hi), _ = chosen[0]
-                return [Finding("scale", f"{what} {value:.0f} mm is too {word} (plausible {lo:g}–{hi:g} mm): check "
-                                f"the pixel spacing {self.spacing_text} ({hint[word]})", tuple(sorted(self.p)))]  # fmt: skip
+                return [
+                    Finding(
+                        "scale",
+                        f"{what} {value:.0f} mm is too {word} (plausible {lo:g}–{hi:g} mm): check "
+                        f"the pixel spacing {self.spacing_text} ({hint[word]})",
+                        tuple(sorted(self.p)),
+                    )
+                ]
         return []
 
     def lengths(self) -> list[Finding]:
         out = []
         for what, value, (lo, hi), implicated in self._typical():
             if not lo <= value <= hi:
-                out.append(Finding(f"length_{what.replace(' ', '_')}", f"{what} {value:.0f} mm (plausible "
-                                   f"{lo:g}–{hi:g} mm)", implicated))  # fmt: skip
+                out.append(
+                    Finding(
+                        f"length_{what.replace(' ', '_')}",
+                        f"{what} {value:.0f} mm (plausible {lo:g}–{hi:g} mm)",
+                        implicated,
+                    )
+                )
         return out
 
     def ratios(self) -> list[Finding]:
@@ -231,8 +283,14 @@ class _Geometry:
             femur, tibia = self.length(h, k), self.length(k, a)
             ratio = femur / max(tibia, 1e-9)
             if not lo <= ratio <= hi:
-                out.append(Finding(f"ratio_{side}", f"femur_{side} {ratio:.2f}× the tibia (plausible {lo:g}–{hi:g}): "
-                                   f"{k} (or {h}/{a}) misplaced", (h, k, a)))  # fmt: skip
+                out.append(
+                    Finding(
+                        f"ratio_{side}",
+                        f"femur_{side} {ratio:.2f}× the tibia (plausible {lo:g}–{hi:g}): "
+                        f"{k} (or {h}/{a}) misplaced",
+                        (h, k, a),
+                    )
+                )
         return out
 
     def symmetry(self) -> list[Finding]:
@@ -255,18 +313,41 @@ class _Geometry:
             return f"{seg} right {right:.0f} {self.unit} vs left {left:.0f} {self.unit} ({100 * abs(d):.0f} % apart, plausible ≤ {100 * limit:.0f} %)"
 
         if {"femur", "tibia"} <= off and diffs["femur"][2] * diffs["tibia"][2] < 0:
-            return [Finding("symmetry_knee", f"{text('femur')} and {text('tibia')} in opposite directions: "
-                            "a knee centre is misplaced", ("knee_right", "knee_left"))]  # fmt: skip
+            return [
+                Finding(
+                    "symmetry_knee",
+                    f"{text('femur')} and {text('tibia')} in opposite directions: "
+                    "a knee centre is misplaced",
+                    ("knee_right", "knee_left"),
+                )
+            ]
         out = []
         if "femur" in off:
-            out.append(Finding("symmetry_femur", f"{text('femur')}: a femoral head centre is misplaced, or a true "
-                               "length difference", ("femur_right", "femur_left")))  # fmt: skip
+            out.append(
+                Finding(
+                    "symmetry_femur",
+                    f"{text('femur')}: a femoral head centre is misplaced, or a true "
+                    "length difference",
+                    ("femur_right", "femur_left"),
+                )
+            )
         if "tibia" in off:
-            out.append(Finding("symmetry_tibia", f"{text('tibia')}: an ankle centre is misplaced, or a true "
-                               "length difference", ("ankle_right", "ankle_left")))  # fmt: skip
+            out.append(
+                Finding(
+                    "symmetry_tibia",
+                    f"{text('tibia')}: an ankle centre is misplaced, or a true length difference",
+                    ("ankle_right", "ankle_left"),
+                )
+            )
         if off == {"leg"}:
-            out.append(Finding("symmetry_leg", f"{text('leg')}: a hip or ankle centre is misplaced, or a true "
-                               "leg-length difference", ("femur_right", "femur_left", "ankle_right", "ankle_left")))  # fmt: skip
+            out.append(
+                Finding(
+                    "symmetry_leg",
+                    f"{text('leg')}: a hip or ankle centre is misplaced, or a true "
+                    "leg-length difference",
+                    ("femur_right", "femur_left", "ankle_right", "ankle_left"),
+                )
+            )
         return out
 
     def hka(self) -> list[Finding]:
@@ -280,8 +361,14 @@ class _Geometry:
             cos = float(np.dot(u, v) / max(np.linalg.norm(u) * np.linalg.norm(v), 1e-9))
             deviation = 180.0 - math.degrees(math.acos(max(-1.0, min(1.0, cos))))
             if deviation > self.r.hka_deg:
-                out.append(Finding(f"hka_{side}", f"HKA {side} {deviation:.0f}° from straight (plausible ≤ "
-                                   f"{self.r.hka_deg:g}°): {k} (or {h}/{a}) misplaced", (h, k, a)))  # fmt: skip
+                out.append(
+                    Finding(
+                        f"hka_{side}",
+                        f"HKA {side} {deviation:.0f}° from straight (plausible ≤ "
+                        f"{self.r.hka_deg:g}°): {k} (or {h}/{a}) misplaced",
+                        (h, k, a),
+                    )
+                )
         return out
 
 

@@ -145,9 +145,14 @@ class NetworkOutput:
             return None if t is None else t[i]
 
         return NetworkOutput(
-            self.heatmaps[i], self.xy[i], self.peak[i], self.confidence_d[i],
-            pick(self.plain), pick(self.flipped), pick(self.pose_d),
-        )  # fmt: skip
+            self.heatmaps[i],
+            self.xy[i],
+            self.peak[i],
+            self.confidence_d[i],
+            pick(self.plain),
+            pick(self.flipped),
+            pick(self.pose_d),
+        )
 
 
 class Predictor:
@@ -211,8 +216,16 @@ class Predictor:
         given = calibration is not None
         path = Path(calibration) if given else source.weights.parent / runs.CALIBRATION
         calibrator = load_calibrator(path) if given or path.is_file() else None
-        predictor = cls(source.config, checkpoint.weights, device, source.name, flip_test,
-                        source.weights, calibrator, trained)  # fmt: skip
+        predictor = cls(
+            source.config,
+            checkpoint.weights,
+            device,
+            source.name,
+            flip_test,
+            source.weights,
+            calibrator,
+            trained,
+        )
         predictor.calibration_file = path if calibrator is not None else None
         return predictor
 
@@ -304,17 +317,20 @@ class Predictor:
             row, col = box.input_spacing(spacing)
             mm = (row * s, col * s)
         plain = out.plain if out.plain is not None else out.heatmaps
-        features = landmark_features(plain, mm, flipped=out.flipped, c=out.confidence_d,
-                                     p=out.pose_d)  # fmt: skip
-        review = review_landmarks(result.xy, result.present, spacing, self.config.landmarks,
-                                  features, self.calibrator)  # fmt: skip
+        features = landmark_features(
+            plain, mm, flipped=out.flipped, c=out.confidence_d, p=out.pose_d
+        )
+        review = review_landmarks(
+            result.xy, result.present, spacing, self.config.landmarks, features, self.calibrator
+        )
         result.features = features.table()
         result.needs_review = np.asarray(review.needs_review, bool)
         result.review_reason = list(review.reasons)
         result.p_within, result.p_present = review.p_within, review.p_present
         result.review = review.summary()
-        second = heatmap_to_image_xy(features.second_uv[0], result.heatmap_scale,
-                                     result.heatmap_translate)  # fmt: skip
+        second = heatmap_to_image_xy(
+            features.second_uv[0], result.heatmap_scale, result.heatmap_translate
+        )
         result.second_xy = np.where(result.needs_review[:, None], second, np.nan)
         if self.calibrator is not None:
             calibrated = np.isfinite(review.p_within) & result.present  # P(within) of a point

@@ -70,8 +70,15 @@ def reliability(prob: np.ndarray, outcome: np.ndarray, bins: int = ECE_BINS) -> 
     for b in range(bins):
         sel = which == b
         if sel.any():
-            out.append({"low": b / bins, "high": (b + 1) / bins, "n": int(sel.sum()),
-                        "mean_prob": float(prob[sel].mean()), "frequency": float(outcome[sel].mean())})  # fmt: skip
+            out.append(
+                {
+                    "low": b / bins,
+                    "high": (b + 1) / bins,
+                    "n": int(sel.sum()),
+                    "mean_prob": float(prob[sel].mean()),
+                    "frequency": float(outcome[sel].mean()),
+                }
+            )
     return out
 
 

@@ -59,14 +59,20 @@ class ImageReview:
 
     def rows(self) -> list[dict]:
         """Per landmark ``{"landmark", "needs_review": 0/1, "review_reason"}`` (landmarks.csv)."""
-        return [{"landmark": n, "needs_review": int(f), "review_reason": r}
-                for n, f, r in zip(self.names, self.needs_review, self.reasons, strict=True)]  # fmt: skip
+        return [
+            {"landmark": n, "needs_review": int(f), "review_reason": r}
+            for n, f, r in zip(self.names, self.needs_review, self.reasons, strict=True)
+        ]
 
     def summary(self) -> dict:
         """Per image: whether it needs review, which landmarks, and the image-level reasons."""
         flagged = [n for n, f in zip(self.names, self.needs_review, strict=True) if f]
-        return {"needs_review": self.image_needs_review, "n_flagged": len(flagged),
-                "flagged": flagged, "image_reasons": self.image_reasons}  # fmt: skip
+        return {
+            "needs_review": self.image_needs_review,
+            "n_flagged": len(flagged),
+            "flagged": flagged,
+            "image_reasons": self.image_reasons,
+        }
 
     def to_dict(self) -> dict:
         return {
@@ -141,8 +147,13 @@ def review_image(
 def measurement_landmarks(side: str, key: str) -> tuple[str, ...]:
     """The landmarks a per-leg measurement of :func:`apn_core.measurements.alignment` uses."""
     h, k, a = f"femur_{side}", f"knee_{side}", f"ankle_{side}"
-    return {"hka_deg": (h, k, a), "mad_mm": (h, k, a), "length_mm": (h, a),
-            "femur_mm": (h, k), "tibia_mm": (k, a)}[key]  # fmt: skip
+    return {
+        "hka_deg": (h, k, a),
+        "mad_mm": (h, k, a),
+        "length_mm": (h, a),
+        "femur_mm": (h, k),
+        "tibia_mm": (k, a),
+    }[key]
 
 
 LLD_LANDMARKS = ("femur_right", "ankle_right", "femur_left", "ankle_left")

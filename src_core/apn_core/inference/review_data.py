@@ -47,9 +47,15 @@ class FeatureExtractor:
 
 
 def labelled_rows(
-    pred_xy: np.ndarray, reported_present: np.ndarray, features: np.ndarray, truth_xy: np.ndarray,
-    annotated: np.ndarray, spacing: tuple[float, float], image: str, names: tuple[str, ...],
-) -> CalibrationData:  # fmt: skip
+    pred_xy: np.ndarray,
+    reported_present: np.ndarray,
+    features: np.ndarray,
+    truth_xy: np.ndarray,
+    annotated: np.ndarray,
+    spacing: tuple[float, float],
+    image: str,
+    names: tuple[str, ...],
+) -> CalibrationData:
     """One image's annotated landmarks as calibration rows.
 
     pred_xy / truth_xy: ``(K, 2)`` image px, NaN = absent; reported_present / annotated:
@@ -72,8 +78,14 @@ def labelled_rows(
 
 
 def empty_data() -> CalibrationData:
-    return CalibrationData(np.zeros((0, len(FEATURES))), np.zeros(0, bool), np.zeros(0, bool),
-                           np.zeros(0), np.zeros(0, object), np.zeros(0, object))  # fmt: skip
+    return CalibrationData(
+        np.zeros((0, len(FEATURES))),
+        np.zeros(0, bool),
+        np.zeros(0, bool),
+        np.zeros(0),
+        np.zeros(0, object),
+        np.zeros(0, object),
+    )
 
 
 def collect(
@@ -87,8 +99,18 @@ def collect(
         pixels = read_radiograph(item.path).pixels
         pred, table = extractor(pixels, item.spacing)
         lab = item.labels
-        parts.append(labelled_rows(pred.xy, pred.present, table, lab.xy, lab.annotated, item.spacing,
-                                   lab.image, pred.names))  # fmt: skip
+        parts.append(
+            labelled_rows(
+                pred.xy,
+                pred.present,
+                table,
+                lab.xy,
+                lab.annotated,
+                item.spacing,
+                lab.image,
+                pred.names,
+            )
+        )
         if progress:
             progress(n, len(folder.items))
     return CalibrationData.concat(parts)

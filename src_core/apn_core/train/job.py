@@ -168,8 +168,10 @@ def train(
             )
             config.init = start.record if start else None
         if plan.resume and dist.is_main and (stale := runs.retire_calibration(run)):
-            note = (f"{runs.CALIBRATION} was fitted on the weights before this resume: set aside "
-                    f"as {stale.name}; fit it again with apn calibrate when training ends")  # fmt: skip
+            note = (
+                f"{runs.CALIBRATION} was fitted on the weights before this resume: set aside "
+                f"as {stale.name}; fit it again with apn calibrate when training ends"
+            )
             log.warning("%s", note)
             progress.event("note", message=note)
         recorded = runs.read_split(run) if plan.resume else {}
