@@ -44,7 +44,9 @@ class BatchWidget(Container):
         self.cancel_button = PushButton(text="Cancel", enabled=False)
         self.progress = ProgressBar(label="", min=0, max=1, value=0)
         self.summary = TextEdit(value="", enabled=True)
-        self.open_button = PushButton(text="Open first result in viewer", enabled=False)
+        self.open_button = PushButton(
+            text="Open first result in viewer (flagged first)", enabled=False
+        )
         self.status = Label(value="")
         self.extend(
             [
@@ -131,18 +133,34 @@ class BatchWidget(Container):
         self.worker = None
 
     def open_result(self) -> list:
-        """Open the first predicted image and its own predicted points (in its spacing)."""
+        """Open the first image that needs review (else the first predicted one) with its own
+        predicted points, their confidence and review reasons, in its spacing."""
+        import numpy as np
+
         from apn_core.annotations import read_landmarks_csv
+        from apn_core.inference.outputs import read_record
         from apn_core.landmarks import DEFAULT_LANDMARKS
         from napari_apn._layers import ImageRef, add_or_update, points_layer_data
 
         if self.result is None or self.source is None:
             return []
-        name = (self.result.done or self.result.skipped_done)[0]
+        result = self.result
+        name = ([n for n, _ in result.needs_review] or result.done or result.skipped_done)[0]
         (image,) = self.viewer.open(str(self.source / name), plugin="napari-apn")
-        table = self.result.out / "landmarks.csv"
+        table = result.out / "landmarks.csv"
         labels = read_landmarks_csv(table, DEFAULT_LANDMARKS)[name]
+        rows = read_record(result.out, name)["rows"]
         ref = ImageRef.of_image_layer(image)
         ref = ImageRef(name, ref.path, ref.spacing)  # rows are named relative to the input
-        points = points_layer_data(labels, f"{image.name} landmarks", ref, source=str(table))
+        points = points_layer_data(
+            labels,
+            f"{image.name} landmarks",
+            ref,
+            source=str(table),
+            confidence=np.array([r["confidence"] for r in rows], float),
+            review=[
+                r.get("review_reason") or ("needs review" if r.get("needs_review") else "")
+                for r in rows
+            ],
+        )
         return [image, *add_or_update(self.viewer, [points])]

@@ -35,9 +35,18 @@ def test_batch_widget_handles_a_corrupt_file_and_opens_one_result(
     image, points = widget.open_result()
     # one image with its own points only, in the image's spacing (not mm at scale 1)
     assert [ly.name for ly in viewer.layers if isinstance(ly, Points)] == [points.name]
-    assert points.metadata["apn_image"] == widget.result.done[0]
+    flagged = [name for name, _ in widget.result.needs_review]
+    assert points.metadata["apn_image"] == (flagged or widget.result.done)[0]  # review first
     assert layer_spacing_mm(points) == layer_spacing_mm(image) == (1.5, 1.5)
     assert image.data.shape[0] > points.data[:, 0].max() > 0  # pixels of this image
+    # what Detect shows: confidence and review reasons (hollow points say why)
+    assert {"label", "confidence", "review"} <= set(points.features.columns)
+    assert (points.features["confidence"] > 0).all()
+    from apn_core.inference.outputs import read_record
+
+    rows = read_record(widget.result.out, points.metadata["apn_image"])["rows"]
+    expected = [bool(r["needs_review"]) for r in rows if r["present"]]
+    assert [bool(r) for r in points.features["review"]] == expected
 
 
 def test_batch_without_folders_asks_for_them(make_napari_viewer, notifications):
