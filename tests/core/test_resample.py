@@ -109,3 +109,22 @@ def test_network_input_does_not_copy_the_image_as_float(tmp_path):
     assert r.pixels.dtype == np.uint16
     intermediate = 512 * img.shape[1] * 4
     assert peak < img.nbytes + 1.2 * intermediate + 2**19
+
+
+def test_the_overlay_picture_does_not_copy_the_image_as_float():
+    """apn predict --overlays: the picture under the overlay is reduced from the stored
+    integers (it made a full-size float32 copy for PIL)."""
+    import tracemalloc
+
+    from apn_core.inference.overlay import overlay_base
+
+    img = smooth_image(3001, 1103).astype(np.uint16)
+    tracemalloc.start()
+    try:
+        base = overlay_base(img, 1000)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert base.shape == (1000, round(1103 * 1000 / 3001)) and base.dtype == np.uint8
+    assert base.max() == 255 and base.min() == 0
+    assert peak < 0.6 * img.size * 4  # a float32 copy alone would be img.size * 4

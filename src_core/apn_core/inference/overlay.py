@@ -18,6 +18,7 @@ import numpy as np
 from apn_core.geometry import normalise_intensity
 from apn_core.inference.predictor import Prediction
 from apn_core.palette import rgb
+from apn_core.resample import resample
 from apn_core.utils.atomic import atomic_path
 
 LOW_CONFIDENCE = 0.5
@@ -37,16 +38,12 @@ def drawable(text: str) -> str:
 
 def overlay_base(pixels: np.ndarray, height: int = OVERLAY_HEIGHT) -> np.ndarray:
     """The ``(h, w)`` uint8 picture under an overlay: resized to ``height`` (never enlarged), then
-    windowed like ``geometry.network_input`` — one pass over a full-size image, and
-    percentiles that full-resolution noise does not stretch."""
-    from PIL import Image
-
+    windowed like ``geometry.network_input`` — one pass over a full-size image in its stored
+    type (:func:`~apn_core.resample.resample`: no full-size float copy), and percentiles that
+    full-resolution noise does not stretch."""
     scale = min(1.0, height / pixels.shape[0])
-    size = (max(1, round(pixels.shape[1] * scale)), max(1, round(pixels.shape[0] * scale)))
-    small = Image.fromarray(np.asarray(pixels, dtype=np.float32), mode="F").resize(
-        size, Image.Resampling.BILINEAR
-    )
-    return (normalise_intensity(np.asarray(small)) * 255).astype(np.uint8)
+    shape = (max(1, round(pixels.shape[0] * scale)), max(1, round(pixels.shape[1] * scale)))
+    return (normalise_intensity(resample(pixels, shape)) * 255).astype(np.uint8)
 
 
 def fmt_value(value, spec: str, unit: str = "") -> str:
