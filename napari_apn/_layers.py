@@ -158,6 +158,14 @@ def label_colours(landmarks: LandmarkSet) -> dict[str, str]:
     return {name: hex_colour(i) for i, name in enumerate(landmarks.names)}
 
 
+REASON_CHARS = 60  # of a review reason drawn beside its point; the feature keeps all of it
+
+
+def _short(reason: str) -> str:
+    """The start of a review reason for the canvas (plausibility reasons run to ~400 chars)."""
+    return reason if len(reason) <= REASON_CHARS else reason[: REASON_CHARS - 1].rstrip() + "…"
+
+
 def points_layer_data(
     labels: ImageLabels,
     name: str,
@@ -197,8 +205,9 @@ def points_layer_data(
     text = "{label}"
     if review is not None:
         reasons = [review[i] for i in keep]
-        features["review"] = [f" – review: {r}" if r else "" for r in reasons]
-        defaults["review"] = ""
+        features["review"] = [f" – review: {_short(r)}" if r else "" for r in reasons]
+        features["review_reason"] = reasons  # the whole reason (the text shows its start)
+        defaults["review"] = defaults["review_reason"] = ""
         base = symbols if isinstance(symbols, list) else [symbols] * len(keep)
         symbols = ["ring" if r else b for r, b in zip(reasons, base, strict=True)]
         text = "{label}{review}"

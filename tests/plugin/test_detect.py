@@ -241,7 +241,10 @@ def test_a_landmark_that_needs_review_is_hollow_with_its_reason_and_a_second_can
     def flag_knee_right(xy, present, spacing, landmarks, features, calibrator):
         review = review_landmarks(xy, present, spacing, landmarks, features, calibrator)
         i = landmarks.index("knee_right")
-        review.needs_review[i], review.reasons[i] = True, "low confidence 0.12"
+        review.needs_review[i] = True
+        review.reasons[i] = (
+            "low confidence 0.12; " + "femur/tibia right 1.62, plausible 1.0–1.5 " * 5
+        )
         return review
 
     monkeypatch.setattr(predictor_module, "review_landmarks", flag_knee_right)
@@ -252,6 +255,9 @@ def test_a_landmark_that_needs_review_is_hollow_with_its_reason_and_a_second_can
     i = labels.index("knee_right")
     assert points.symbol[i].value == "ring"
     assert "review: low confidence 0.12" in points.features["review"][i]
+    # the canvas shows the start of a long reason; the whole one stays in a feature
+    assert len(points.features["review"][i]) < 80 and points.features["review"][i].endswith("…")
+    assert points.features["review_reason"][i].endswith("plausible 1.0–1.5 ")
     assert all(points.features["review"][j] == "" for j in range(len(labels)) if j != i)
     assert points.metadata["apn_review"]["flagged"] == ["knee_right"]
     second = viewer.layers["synthetic long leg second candidates"]
