@@ -205,29 +205,32 @@ def result_layers(prediction, image: ImageInput, show_heatmaps: bool = True) -> 
 
 
 def second_candidates(prediction, image: ImageInput, layer_frame: dict) -> tuple:
-    """Points at the second-best heatmap peak of each landmark that needs review: where the
-    model hesitated (move the landmark there if it is the right one)."""
+    """Candidates for the landmarks that need review: a flagged point's second-best heatmap
+    peak ("2nd": where the model hesitated — move the point there if it is right), and a
+    landmark reported absent but probably there, at its own best peak ("absent?": add it
+    there if it is right)."""
     second = prediction.second_xy
-    rows = np.zeros((0, 2)) if second is None else second[np.isfinite(second).all(axis=1)][:, ::-1]
-    names = (
-        []
-        if second is None
-        else [
-            n for n, ok in zip(prediction.names, np.isfinite(second).all(axis=1), strict=True) if ok
-        ]
-    )
+    ok = np.zeros(len(prediction.names), bool) if second is None else np.isfinite(second).all(1)
+    rows = np.zeros((0, 2)) if second is None else second[ok][:, ::-1]
+    names = [n for n, keep in zip(prediction.names, ok, strict=True) if keep]
+    kinds = ["2nd" if prediction.present[i] else "absent?" for i in np.flatnonzero(ok)]
     size = (prediction.spacing and 10.0 / min(prediction.spacing)) or 20.0
     return (
         rows,
         {
             "name": f"{image.name} second candidates",
             **layer_frame,
-            "features": {"label": names},
+            "features": {"label": names, "kind": kinds},
             "symbol": "cross",
             "face_color": "yellow",
             "border_color": "black",
             "size": size,
-            "text": {"string": "2nd {label}", "color": "yellow", "anchor": "lower_left", "size": 8},
+            "text": {
+                "string": "{kind} {label}",
+                "color": "yellow",
+                "anchor": "lower_left",
+                "size": 8,
+            },
             "metadata": {"apn_image": image.ref.name, "apn_second_candidates": True},
         },
         "points",

@@ -104,6 +104,12 @@ def test_a_landmark_reported_absent_keeps_its_uncalibrated_confidence():
 
     peak, c = (unsure.features[:, FEATURES.index(f)] for f in ("peak", "c"))
     np.testing.assert_allclose(unsure.confidence, np.sqrt(peak * c), rtol=1e-5)
+    # reported absent but probably there: flagged, and its candidate is where it would be
+    flagged = unsure.needs_review
+    assert flagged.any() and all(
+        "absent" in unsure.review_reason[i] for i in np.flatnonzero(flagged)
+    )
+    np.testing.assert_allclose(unsure.second_xy[flagged], sure.xy[flagged], atol=1e-6)
 
 
 def test_the_summary_names_a_wrong_spacing_for_the_image(image, tmp_path, monkeypatch):

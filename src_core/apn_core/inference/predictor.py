@@ -64,6 +64,9 @@ class Prediction:
     present: ``(K,)`` bool. heatmaps: ``(K, h, w)`` float32 at heatmap resolution;
     ``heatmap_scale``/``heatmap_translate`` (row, col) map heatmap pixel indices to image
     pixels (``image = index · scale + translate``) — multiply by spacing for napari's mm.
+    needs_review / review_reason / p_within / p_present: the review (``(K,)`` each).
+    second_xy: ``(K, 2)`` candidates of the flagged landmarks (NaN elsewhere): a flagged
+    point's second-best peak; for a landmark reported absent but flagged, its own best peak.
     """
 
     names: tuple[str, ...]
@@ -280,6 +283,7 @@ class Predictor:
         confidence = np.sqrt(np.clip(peak, 0, 1) * out.confidence_d.cpu().numpy())
         xy = box.to_image(out.xy.cpu().numpy())
         self._resolve_coinciding_pairs(xy, present, peak, spacing, box.image_shape[1])
+        decoded = xy.copy()  # also where reported absent: a flagged one's candidate (_review)
         xy[~present] = np.nan
         s = self.config.geometry.stride
         scale = (s / box.sy, s / box.sx)
@@ -304,12 +308,16 @@ class Predictor:
         )
         if spacing and set(self.landmarks) >= {"femur_right", "knee_right", "ankle_right"}:
             result.alignment = alignment(xy, spacing, self.config.landmarks)
-        self._review(result, out, box)
+        self._review(result, out, box, decoded)
         return result
 
-    def _review(self, result: Prediction, out: NetworkOutput, box: Letterbox) -> None:
-        """Features, calibrated probabilities, plausibility, flags and the second-best
-        candidates of one image (in place); measurements that use a flagged or absent
+    def _review(
+        self, result: Prediction, out: NetworkOutput, box: Letterbox, decoded: np.ndarray
+    ) -> None:
+        """Features, calibrated probabilities, plausibility, flags and the candidates of the
+        flagged landmarks (in place): a flagged point's second-best peak, and for a landmark
+        reported absent but probably there, its own best peak (``decoded``: every landmark's
+        position before absent ones were blanked). Measurements that use a flagged or absent
         landmark are emptied with a note."""
         spacing, s = result.spacing, self.config.geometry.stride
         mm = None
@@ -331,7 +339,8 @@ class Predictor:
         second = heatmap_to_image_xy(
             features.second_uv[0], result.heatmap_scale, result.heatmap_translate
         )
-        result.second_xy = np.where(result.needs_review[:, None], second, np.nan)
+        candidate = np.where(result.present[:, None], second, decoded)
+        result.second_xy = np.where(result.needs_review[:, None], candidate, np.nan)
         if self.calibrator is not None:
             calibrated = np.isfinite(review.p_within) & result.present  # P(within) of a point
             result.confidence = np.where(calibrated, review.p_within, result.confidence).astype(
