@@ -621,3 +621,12 @@ def test_layers_sized_by_the_landmark_count_of_the_default_networks():
     generator = {"generator.heads.0", "generator.heads.1", "generator.merge_heatmaps.0"}
     discriminators = {f"{d}.net.{i}" for d in ("pose", "confidence") for i in (0, 14)}
     assert modules == generator | discriminators
+
+
+def test_a_finished_run_says_so_where_no_progress_bar_shows(two_images, tmp_path, capsys):
+    """On a non-terminal (a job's log file) the bar is off: the last line names the model."""
+    run = tmp_path / "run"
+    args = ["train", str(two_images), "--out", str(run), "--preset", "tiny", "--workers", "0"]
+    assert main([*args, "--epochs-pretrain", "1", "--epochs-adversarial", "0"]) == 0
+    err = capsys.readouterr().err
+    assert f"done: the model is {run}" in err.splitlines()[-1]

@@ -61,7 +61,7 @@ def register(sub) -> None:
         help="share of correct landmarks the review flag may take on DATA to reach errors "
         "just above the recall threshold (default 0.03)",
     )
-    add_spacing_option(p, "for images that carry none")
+    add_spacing_option(p, "a spacing_mm column in landmarks.csv comes first")
     add_landmarks_option(p)
     p.set_defaults(func=run)
 

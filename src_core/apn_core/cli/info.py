@@ -68,5 +68,5 @@ def run(args) -> int:
             value = summary[key]
             if key == "spacing_mm" and value is None:
                 value = "unknown (pass --spacing MM to measure in mm)"
-            print(f"  {key:<16}{printable(value)}")
+            print(f"  {key:<17} {printable(value)}")
     return 0

@@ -180,7 +180,7 @@ def register(sub) -> None:
         choices=("bar", "json"),
         help="progress bar, or JSON lines on stdout",
     )
-    add_spacing_option(p, "for images that carry none")
+    add_spacing_option(p, "a spacing_mm column in landmarks.csv comes first")
     add_landmarks_option(p)
     p.set_defaults(func=run)
 
@@ -333,6 +333,12 @@ def _run(args) -> int:
         return 128 + int(signal.Signals[reason])
     if reason == "time":
         print(f"time budget reached; continue with: {again}", file=sys.stderr)
+    elif args.progress != "json" and os.environ.get("RANK", "0") == "0":
+        # the bar is off on a non-terminal (a log file, a job queue): say that it finished
+        print(
+            f"done: the model is {args.out} (apn predict IMAGES --model {args.out} --out DIR)",
+            file=sys.stderr,
+        )
     return 0
 
 
