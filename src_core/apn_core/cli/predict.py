@@ -105,7 +105,7 @@ def run(args) -> int:
     elif summary.done or summary.skipped_done:
         print(f"the tables in {summary.out} were not written (see the error below)")
     else:
-        print(f"wrote no tables: no image has a result in {summary.out}")
+        print(f"wrote no tables: none of this command's images has a result in {summary.out}")
     if summary.error:
         print(f"apn: error: {summary.error}", file=sys.stderr)
     return summary.exit_code()
