@@ -76,12 +76,24 @@ def render(folder: Path, n: int, seed: int, family: str, spacing: float) -> Path
     return folder
 
 
+def read_rows(folder: Path) -> list[dict]:
+    return list(csv.DictReader(io.StringIO((folder / "landmarks.csv").read_text())))
+
+
+def write_rows(path: Path, rows: list[dict]) -> None:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    path.write_text(buf.getvalue())
+
+
 def subset(pool: Path, out: Path, n: int) -> Path:
     """A labelled folder with the first ``n`` images of ``pool`` (images linked, CSV filtered)."""
     if (out / "landmarks.csv").exists():
         return out
     out.mkdir(parents=True, exist_ok=True)
-    rows = list(csv.DictReader(io.StringIO((pool / "landmarks.csv").read_text())))
+    rows = read_rows(pool)
     images = list(dict.fromkeys(r["image"] for r in rows))[:n]
     for image in images:
         target = out / image
@@ -89,11 +101,7 @@ def subset(pool: Path, out: Path, n: int) -> Path:
         if not target.exists():
             target.symlink_to((pool / image).resolve())
     keep = [r for r in rows if r["image"] in set(images)]
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(keep)
-    (out / "landmarks.csv").write_text(buf.getvalue())
+    write_rows(out / "landmarks.csv", keep)
     return out
 
 
@@ -102,7 +110,7 @@ def shifted(folder: Path, out: Path, prefix: str, dy_mm: float, spacing: float) 
     higher in the image (smaller y): another annotation convention for the same anatomy."""
     if (out / "landmarks.csv").exists():
         return out
-    rows = list(csv.DictReader(io.StringIO((folder / "landmarks.csv").read_text())))
+    rows = read_rows(folder)
     for row in rows:
         if row["landmark"].startswith(prefix) and row["y"]:
             row["y"] = f"{float(row['y']) - dy_mm / spacing:.3f}"
@@ -110,11 +118,7 @@ def shifted(folder: Path, out: Path, prefix: str, dy_mm: float, spacing: float) 
     for image in dict.fromkeys(r["image"] for r in rows):
         if not (out / image).exists():
             (out / image).symlink_to((folder / image).resolve())
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    (out / "landmarks.csv").write_text(buf.getvalue())
+    write_rows(out / "landmarks.csv", rows)
     return out
 
 

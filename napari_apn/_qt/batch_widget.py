@@ -137,9 +137,8 @@ class BatchWidget(Container):
         predicted points, their confidence and review reasons, in its spacing."""
         import numpy as np
 
-        from apn_core.annotations import read_landmarks_csv
+        from apn_core.annotations import ImageLabels
         from apn_core.inference.outputs import read_record
-        from apn_core.landmarks import DEFAULT_LANDMARKS
         from napari_apn._layers import ImageRef, add_or_update, points_layer_data
 
         if self.result is None or self.source is None:
@@ -148,8 +147,9 @@ class BatchWidget(Container):
         name = ([n for n, _ in result.needs_review] or result.done or result.skipped_done)[0]
         (image,) = self.viewer.open(str(self.source / name), plugin="napari-apn")
         table = result.out / "landmarks.csv"
-        labels = read_landmarks_csv(table, DEFAULT_LANDMARKS)[name]
-        rows = read_record(result.out, name)["rows"]
+        rows = read_record(result.out, name)["rows"]  # this image's result: no need for the table
+        xy = [[np.nan, np.nan] if r["x"] is None else [r["x"], r["y"]] for r in rows]
+        labels = ImageLabels(name, np.array(xy, float), np.ones(len(rows), bool))
         ref = ImageRef.of_image_layer(image)
         ref = ImageRef(name, ref.path, ref.spacing)  # rows are named relative to the input
         points = points_layer_data(

@@ -33,7 +33,7 @@ col_mm)`` — for a letterboxed input, ``box.input_spacing(spacing) × stride``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -66,10 +66,6 @@ class LandmarkFeatures:
     def table(self) -> np.ndarray:
         """``(B·K, len(FEATURES))`` rows in :data:`FEATURES` order (NaN = missing)."""
         return np.stack([getattr(self, name).reshape(-1) for name in FEATURES], axis=1)
-
-    def sample(self, b: int) -> LandmarkFeatures:
-        """The features of batch element ``b`` (arrays keep a leading batch axis of 1)."""
-        return LandmarkFeatures(**{f.name: getattr(self, f.name)[b : b + 1] for f in fields(self)})
 
     def as_dict(self, names: tuple[str, ...], b: int = 0) -> dict[str, dict[str, float | None]]:
         """JSON-friendly ``{landmark: {feature: value or None}}`` of batch element ``b``."""
