@@ -261,3 +261,18 @@ def test_flip_test_in_one_batch_equals_two_passes():
     torch.testing.assert_close(out.plain, plain, atol=1e-5, rtol=1e-4)
     torch.testing.assert_close(out.flipped, mirrored, atol=1e-5, rtol=1e-4)
     torch.testing.assert_close(out.heatmaps, 0.5 * (plain + mirrored), atol=1e-5, rtol=1e-4)
+
+
+def test_a_one_leg_film_of_any_width_does_not_keep_an_invented_second_leg():
+    """Issue 20: the pair rule was sized by the image width and never fired on a 128-px
+    one-leg film; it is sized by the leg's own length now."""
+    shape = (1024, 128)
+    right = np.array([[60, 290], [81, 623], [96, 906]], dtype=float)
+    truth = np.full((6, 2), np.nan)
+    truth[0::2] = right
+    truth[1::2] = right + [9, 4]  # an invented left leg 10 px (13 mm) beside the right one
+    image = np.arange(shape[0] * shape[1], dtype=np.float32).reshape(shape)
+    for spacing in (None, 1.32):
+        result = oracle_predictor(truth, shape).predict(image, spacing=spacing)
+        pairs = result.present.reshape(3, 2)
+        assert (pairs.sum(axis=1) == 1).all(), (spacing, result.present)

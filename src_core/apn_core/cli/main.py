@@ -15,10 +15,21 @@ import os
 import sys
 
 from apn_core import __version__
-from apn_core.cli import calibrate, check, demo, evaluate, info, predict, synth, train
+from apn_core.cli import (
+    bilateral,
+    calibrate,
+    check,
+    demo,
+    evaluate,
+    importer,
+    info,
+    predict,
+    synth,
+    train,
+)
 from apn_core.errors import ApnError
 
-COMMANDS = (demo, synth, check, info, train, predict, evaluate, calibrate)
+COMMANDS = (demo, synth, importer, bilateral, check, info, train, predict, evaluate, calibrate)
 
 EXIT_CODES = """\
 exit codes (every subcommand):

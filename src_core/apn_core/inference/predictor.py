@@ -23,9 +23,9 @@ coordinates, ``present = False`` — never a confident wrong point. Occluded lan
 their position with whatever (usually lower) confidence they get.
 
 One anatomical rule is applied after decoding: the two landmarks of a mirror pair (right
-and left knee, ...) cannot lie within ``MIN_PAIR_DISTANCE_MM`` of each other; when both
-are predicted there (a one-leg view read as two legs), the one with the lower heatmap
-peak is reported absent.
+and left knee, ...) cannot lie within ``PAIR_FRACTION`` of the leg's length of each other;
+when both are predicted there (a one-leg film read as two legs), the one with the lower
+heatmap peak is reported absent.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ from apn_core.models.networks import INFERENCE_OPTIONAL
 from apn_core.presets import get_preset
 
 log = logging.getLogger(__name__)
-MIN_PAIR_DISTANCE_MM = 30.0
+PAIR_FRACTION = 0.05  # of the leg's length: mirror-pair landmarks closer than this coincide
 
 
 @dataclass
@@ -282,7 +282,7 @@ class Predictor:
         present = peak >= self.config.loss.presence_threshold
         confidence = np.sqrt(np.clip(peak, 0, 1) * out.confidence_d.cpu().numpy())
         xy = box.to_image(out.xy.cpu().numpy())
-        self._resolve_coinciding_pairs(xy, present, peak, spacing, box.image_shape[1])
+        self._resolve_coinciding_pairs(xy, present, peak, box.image_shape)
         decoded = xy.copy()  # also where reported absent: a flagged one's candidate (_review)
         xy[~present] = np.nan
         s = self.config.geometry.stride
@@ -349,25 +349,30 @@ class Predictor:
         if result.alignment:
             result.alignment, result.alignment_notes = blank_measurements(result.alignment, review)
 
-    def _resolve_coinciding_pairs(self, xy, present, peak, spacing, image_width: int) -> None:
+    def _resolve_coinciding_pairs(self, xy, present, peak, image_shape) -> None:
         """Mark the weaker (lower heatmap peak) of a coinciding mirror pair absent (in place).
 
-        "Coinciding" is within 5 % of the image width (~20 mm of a 40 cm long-leg field) and,
-        with a spacing, also within 30 mm: the width alone keeps a wrong spacing (0.143 read
-        as 0.5 mm/px shrinks every distance 3.5×) from deleting real landmarks, which would
+        "Coinciding" is closer than :data:`PAIR_FRACTION` of the leg's own length in the
+        image (hip → ankle of the longer leg found; ~45 mm of an adult leg, while two legs'
+        hips, knees and ankles lie ≥ 70 mm apart even with the knees together), or of the
+        image height when no leg has both ends. Sized by the leg, not by the image width or
+        the spacing: a one-leg film cut to 128 px wide is read like a two-leg one, and a
+        wrong spacing (0.143 read as 0.5 mm/px) cannot delete real landmarks — which would
         also hide the spacing error from the plausibility checks."""
         lm = self.config.landmarks
+        lengths = [
+            float(np.linalg.norm(xy[lm.index(f"femur_{side}")] - xy[lm.index(f"ankle_{side}")]))
+            for side in ("right", "left")
+            if {f"femur_{side}", f"ankle_{side}"} <= set(lm.names)
+            and present[lm.index(f"femur_{side}")]
+            and present[lm.index(f"ankle_{side}")]
+        ]
+        scale = max(lengths) if lengths else float(image_shape[0])
         for a, b in lm.mirror_pairs:
             i, j = lm.index(a), lm.index(b)
             if not (present[i] and present[j]):
                 continue
-            d = xy[i] - xy[j]
-            close = np.linalg.norm(d) < 0.05 * image_width
-            if spacing:
-                close &= (
-                    np.linalg.norm(d * np.array([spacing[1], spacing[0]])) < MIN_PAIR_DISTANCE_MM
-                )
-            if close:
+            if np.linalg.norm(xy[i] - xy[j]) < PAIR_FRACTION * scale:
                 present[j if peak[i] >= peak[j] else i] = False
 
     def predict(
