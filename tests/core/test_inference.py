@@ -270,7 +270,8 @@ def test_a_one_leg_film_of_any_width_does_not_keep_an_invented_second_leg():
     right = np.array([[60, 290], [81, 623], [96, 906]], dtype=float)
     truth = np.full((6, 2), np.nan)
     truth[0::2] = right
-    truth[1::2] = right + [9, 4]  # an invented left leg 10 px (13 mm) beside the right one
+    # an invented left leg 10 px (13 mm) beside the right one
+    truth[1::2] = right + np.array([9, 4])
     image = np.arange(shape[0] * shape[1], dtype=np.float32).reshape(shape)
     for spacing in (None, 1.32):
         result = oracle_predictor(truth, shape).predict(image, spacing=spacing)
