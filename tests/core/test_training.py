@@ -630,3 +630,27 @@ def test_a_finished_run_says_so_where_no_progress_bar_shows(two_images, tmp_path
     assert main([*args, "--epochs-pretrain", "1", "--epochs-adversarial", "0"]) == 0
     err = capsys.readouterr().err
     assert f"done: the model is {run}" in err.splitlines()[-1]
+
+
+def test_training_on_two_folders_names_images_by_folder(tmp_path, synth_folder):
+    """Issue 20: real and synthetic images trained on together (``apn train A B``)."""
+    import shutil
+
+    a = tmp_path / "real"
+    b = tmp_path / "synth"
+    shutil.copytree(synth_folder, a)
+    shutil.copytree(synth_folder, b)  # the same image names in both: names must stay apart
+    run = tmp_path / "run"
+    code = main(
+        [
+            "train", str(a), str(b), "--out", str(run), "--preset", "tiny",
+            "--epochs-pretrain", "1", "--epochs-adversarial", "0", "--val-fraction", "0.25",
+            "--workers", "0", "--progress", "json",
+        ]
+    )  # fmt: skip
+    assert code == 0
+    split = json.loads((run / "split.json").read_text())
+    names = split["train"] + split["val"]
+    assert len(names) == len(set(names)) == 12
+    assert {n.split("/")[0] for n in names} == {"real", "synth"}
+    assert split["data"] == [str(a.resolve()), str(b.resolve())]

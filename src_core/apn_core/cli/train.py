@@ -83,7 +83,12 @@ def register(sub) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("data", help="labelled folder (see 'apn check')")
+    p.add_argument(
+        "data",
+        nargs="+",
+        help="labelled folder (see 'apn check'); several are trained on together, e.g. real "
+        "and synthetic images (their images named FOLDER/IMAGE in the run)",
+    )
     p.add_argument(
         "--out", required=True, help="run folder to create (or to continue with --resume)"
     )
@@ -327,7 +332,7 @@ def _run(args) -> int:
         unlabelled=args.unlabelled,
         started=STARTED,
     )
-    again = f"apn train {args.data} --out {args.out} --resume"
+    again = f"apn train {' '.join(map(str, args.data))} --out {args.out} --resume"
     if reason.startswith("SIG"):
         print(f"stopped by {reason}; continue with: {again}", file=sys.stderr)
         return 128 + int(signal.Signals[reason])

@@ -7,6 +7,7 @@ from apn_core.dataset.folder import (
     find_images,
     is_output_folder,
     load_labelled_folder,
+    merged_items,
 )
 
 __all__ = [
@@ -16,4 +17,5 @@ __all__ = [
     "find_images",
     "is_output_folder",
     "load_labelled_folder",
+    "merged_items",
 ]

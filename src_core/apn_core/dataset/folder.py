@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from apn_core.annotations import ImageLabels, read_landmarks_csv, read_markups, read_napari_points
@@ -58,6 +58,7 @@ __all__ = [
     "find_images",
     "is_output_folder",
     "load_labelled_folder",
+    "merged_items",
 ]
 
 LANDMARKS_CSV = "landmarks.csv"
@@ -161,6 +162,26 @@ def load_labelled_folder(
         )
     report.n_landmarks = _landmark_counts(folder)
     return folder
+
+
+def merged_items(folders: list[LabelledFolder]) -> list[LabelledImage]:
+    """The images of several labelled folders as one list (training on real and synthetic
+    images together). One folder: its items as they are. Several: each image's name gets its
+    folder's name in front (``real/a.jpg``, ``synth/case_0001.dcm``; a repeated folder name is
+    numbered, ``data~2``), so names stay unique and say where each image came from."""
+    if len(folders) == 1:
+        return list(folders[0].items)
+    out, used = [], set()
+    for folder in folders:
+        tag, n = folder.root.resolve().name or "data", 1
+        while tag in used:
+            n += 1
+            tag = f"{folder.root.resolve().name}~{n}"
+        used.add(tag)
+        for item in folder.items:
+            labels = replace(item.labels, image=f"{tag}/{item.labels.image}")
+            out.append(replace(item, labels=labels))
+    return out
 
 
 def _sidecar(image: Path, suffix: str) -> Path:

@@ -25,7 +25,7 @@ import torch
 
 from apn_core import __version__, runs
 from apn_core.config import RunConfig
-from apn_core.dataset import find_images, load_labelled_folder
+from apn_core.dataset import find_images, load_labelled_folder, merged_items
 from apn_core.errors import FileProblem
 from apn_core.models import weights_of
 from apn_core.train import finetune
@@ -116,7 +116,7 @@ def plan_run(
 
 
 def train(
-    data: str | Path,
+    data: str | Path | list[str | Path],
     run: str | Path,
     config: RunConfig,
     *,
@@ -132,6 +132,8 @@ def train(
 ) -> str:
     """Train (or resume) a run; returns why it ended (see :meth:`Trainer.fit`).
 
+    ``data``: a labelled folder, or several trained on together (their images are named
+    ``<folder name>/<image>``, :func:`apn_core.dataset.merged_items`).
     ``init``: a bundled model key or run folder to start from (fine-tuning, see
     :mod:`apn_core.train.finetune`); ``config`` should carry that model's settings
     (:func:`apn_core.train.finetune.model_settings`). ``unlabelled``: a folder of images
@@ -177,24 +179,29 @@ def train(
         recorded = runs.read_split(run) if plan.resume else {}
         if plan.resume:
             val_data = _resumed_val_data(run, recorded, val_data, progress, dist)
-        folder = load_labelled_folder(data, config.landmarks, spacing)
-        folder.raise_for_errors()
+        datas = [Path(data)] if isinstance(data, str | Path) else [Path(d) for d in data]
+        folders = [load_labelled_folder(d, config.landmarks, spacing) for d in datas]
+        for folder in folders:
+            folder.raise_for_errors()
+        items = merged_items(folders)
         if val_data is not None:
             val_folder = load_labelled_folder(val_data, config.landmarks, spacing)
             val_folder.raise_for_errors()
-            train_items, val_items = folder.items, val_folder.items
+            train_items, val_items = items, val_folder.items
         else:
-            tr, va = split_indices(len(folder.items), config.train.val_fraction, config.train.seed)
-            train_items, val_items = [folder.items[i] for i in tr], [folder.items[i] for i in va]
+            tr, va = split_indices(len(items), config.train.val_fraction, config.train.seed)
+            train_items, val_items = [items[i] for i in tr], [items[i] for i in va]
         if not train_items:
-            raise FileProblem(data, "no labelled images to train on")
+            raise FileProblem(datas[0], "no labelled images to train on")
         if recorded.get("train") is not None:
-            _same_images(data, recorded, train_items, val_items)
+            _same_images(datas[0], recorded, train_items, val_items)
         if dist.is_main and not plan.resume:
             split = {
                 "train": [i.labels.image for i in train_items],
                 "val": [i.labels.image for i in val_items],
-                "data": str(Path(data).resolve()),
+                "data": str(datas[0].resolve())
+                if len(datas) == 1
+                else [str(d.resolve()) for d in datas],
                 "val_data": str(Path(val_data).resolve()) if val_data else None,
             }
             try:
