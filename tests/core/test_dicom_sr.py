@@ -66,8 +66,12 @@ def sr_landmarks(sr) -> dict[str, dict]:
         out[name] = {
             "xy": None if roi is None else from_dicom_xy(roi.value)[0],
             "graphic_type": None if roi is None else roi.graphic_type.value,
-            "confidence": measurements["Landmark confidence"].value,
-            "unit": measurements["Landmark confidence"].unit.value,
+            "confidence": measurements["Landmark confidence"].value
+            if "Landmark confidence" in measurements
+            else None,
+            "unit": measurements["Landmark confidence"].unit.value
+            if "Landmark confidence" in measurements
+            else None,
             "presence": evaluations["Landmark presence"],
             "review": evaluations["Review status"],
             "texts": _texts(g),
