@@ -8,8 +8,15 @@ INPUTs it is prefixed by the INPUT's name (``A/case1.dcm``, ``B/case1.dcm``).
 Writes DIR/landmarks.csv (image,landmark,x,y,x_mm,y_mm,confidence,present,needs_review,
 review_reason; absent landmarks have empty coordinates), DIR/measurements.csv (empty cells,
 with a note, where a landmark is absent or needs review), a Slicer DIR/<name>.mrk.json per
-image, with --overlays DIR/overlays/<name>.png, and DIR/predictions/<name>.json (what a
-re-run checks). The summary counts the images that need review.
+image, with --overlays DIR/overlays/<name>.png, with --sr (DICOM inputs only; the [dicom]
+extra) a DICOM SR and presentation state DIR/dicom/<name>.sr.dcm and .pr.dcm, and
+DIR/predictions/<name>.json (what a re-run checks). The summary counts the images that need
+review.
+
+--dicomweb URL with a query (--study UID..., or --study-date/--modality) instead of INPUTs:
+retrieve the images from a PACS (WADO-RS) into DIR/retrieved/, predict them with --sr, and
+store each SR and presentation state back into its study (STOW-RS) unless it is already
+there. Passwords and tokens come from environment variables, never from the command line.
 
 Re-running the same command skips images whose result was made from the same file, model
 (weights and calibration SHA-256) and options; the others are predicted again and the
