@@ -485,3 +485,58 @@ def test_records_and_sr_agree_after_json_round_trip(synth):
     for row in record["rows"]:
         if row["present"]:
             np.testing.assert_allclose(got[row["landmark"]]["xy"], [row["x"], row["y"]], atol=1e-3)
+
+
+def test_an_image_with_every_landmark_absent_still_gets_both_objects(tmp_path):
+    from apn_core.dicom_out.gsps import build_gsps
+    from apn_core.dicom_out.result import Algorithm, LandmarkResult
+    from apn_core.dicom_out.source import read_source
+    from apn_core.dicom_out.sr import build_sr
+
+    source = read_source(_dicom(tmp_path / "leg.dcm"))
+    nan = np.full((6, 2), np.nan)
+    result = LandmarkResult(
+        names=DEFAULT_LANDMARKS.names,
+        xy=nan,
+        present=np.zeros(6, bool),
+        confidence=np.full(6, 0.01),
+        needs_review=np.zeros(6, bool),
+        reasons=("",) * 6,
+        alignment={"right": {}, "left": {}, "lld_mm": None},
+        notes={},
+        algorithm=Algorithm("m", "0" * 64, spacing=(SPACING, SPACING)),
+    )
+    pr = build_gsps(source, result)
+    objects = [o for a in pr.GraphicAnnotationSequence for o in a.get("GraphicObjectSequence", [])]
+    assert objects == []
+    texts = [
+        t.UnformattedTextValue
+        for a in pr.GraphicAnnotationSequence
+        for t in a.get("TextObjectSequence", [])
+    ]
+    assert "absent: " + ", ".join(DEFAULT_LANDMARKS.names) in texts
+    sr = build_sr(source, result)
+    path = tmp_path / "leg.sr.dcm"
+    sr.save_as(path)
+    got = sr_landmarks(hd.sr.srread(path))
+    assert all(v["presence"] == "Absent" and v["xy"] is None for v in got.values())
+    assert len(got) == 6
+
+
+def test_an_sr_needs_dicom_input_and_inputs_and_dicomweb_are_exclusive(tmp_path, capsys):
+    _dicom(tmp_path / "leg.dcm")
+    server = ["--dicomweb", "http://127.0.0.1:9", "--study", "1.2"]
+    code = main(["predict", str(tmp_path / "leg.dcm"), *server, "--out", str(tmp_path / "out")])
+    assert code == 2 and "not both" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(["predict", "--out", str(tmp_path / "out")])
+    assert exc.value.code == 2 and "or --dicomweb URL" in capsys.readouterr().err
+
+
+def test_credentials_in_a_url_are_never_printed():
+    from apn_core.dicomweb.server import redacted
+
+    assert redacted("https://bob:hunter2@pacs.example:8443/dicom-web") == (
+        "https://***@pacs.example:8443/dicom-web"
+    )
+    assert redacted("http://127.0.0.1:8042/dicom-web") == "http://127.0.0.1:8042/dicom-web"

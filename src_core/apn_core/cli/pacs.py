@@ -65,7 +65,7 @@ def run(args, predict: Callable[[argparse.Namespace], int]) -> int:
     from apn_core.dicom_out.files import pr_path, sr_path
     from apn_core.dicomweb.job import RETRIEVED, PacsSummary, retrieve, store
     from apn_core.dicomweb.query import Query, find_instances
-    from apn_core.dicomweb.server import Server, connect
+    from apn_core.dicomweb.server import Server, connect, redacted
     from apn_core.errors import ApnError
     from apn_core.inference.jobs import collect_inputs
     from apn_core.inference.outputs import prepare_output_folder
@@ -82,7 +82,7 @@ def run(args, predict: Callable[[argparse.Namespace], int]) -> int:
     query = Query(tuple(args.study), args.study_date, args.modality, args.dicomweb_limit)
     query.check()
     client = connect(server)
-    summary = PacsSummary(server.url)
+    summary = PacsSummary(redacted(server.url))
     instances, summary.limited = find_instances(client, query)
     summary.found = len(instances)
     out = prepare_output_folder(args.out, "apn predict --dicomweb")

@@ -135,9 +135,13 @@ def write_for_job(out: str | Path, names: list[str], paths: dict[str, Path]) -> 
         except (ApnError, DamagedRecord) as exc:
             problem = exc.problem if isinstance(exc, FileProblem) else str(exc)
             report.failed.append((name, f"no SR/presentation state: {problem}"))
-        except ValueError as exc:  # highdicom refusing a value (a bug, or a strange header)
+        except (ValueError, TypeError, AttributeError, KeyError) as exc:
+            # highdicom refusing a value of the source header (e.g. PatientSex "X"): this
+            # image gets no SR, with the reason; nothing is "corrected" to make it pass
             log.debug("%s: SR not written", name, exc_info=True)
-            report.failed.append((name, f"no SR/presentation state: {exc}"))
+            report.failed.append(
+                (name, f"no SR/presentation state: {type(exc).__name__}: {str(exc)[:200]}")
+            )
     return report
 
 

@@ -108,16 +108,16 @@ def build_gsps(source, result: LandmarkResult, window: tuple[float, float] | Non
         )
         for n, line in enumerate(summary_lines(result))
     ]
-    annotations = [
-        hd.pr.GraphicAnnotation(
-            [src], points_layer, graphic_objects=graphics or None, text_objects=labels or None
-        ),
-        hd.pr.GraphicAnnotation([src], text_layer, text_objects=summary),
-    ]
+    annotations = []
+    if graphics:
+        annotations.append(
+            hd.pr.GraphicAnnotation(
+                [src], points_layer, graphic_objects=graphics, text_objects=labels
+            )
+        )
     if lines:
-        annotations.insert(1, hd.pr.GraphicAnnotation([src], axes_layer, graphic_objects=lines))
-    if len(graphics) == 0:
-        annotations.pop(0)
+        annotations.append(hd.pr.GraphicAnnotation([src], axes_layer, graphic_objects=lines))
+    annotations.append(hd.pr.GraphicAnnotation([src], text_layer, text_objects=summary))
     kwargs = {}
     if window is not None and "WindowCenter" not in src and "VOILUTSequence" not in src:
         kwargs["voi_lut_transformations"] = [

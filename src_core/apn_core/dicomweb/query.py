@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from apn_core.dicomweb.server import PacsError, describe
+from apn_core.dicomweb.server import PacsError, describe, redacted
 
 NOT_IMAGES = frozenset(
     {"SR", "PR", "KO", "SEG", "REG", "DOC", "RTSTRUCT", "RTPLAN", "RTDOSE", "RTRECORD"}
@@ -117,5 +117,5 @@ def find_instances(client, query: Query) -> tuple[list[Instance], bool]:
     except PacsError:
         raise
     except Exception as exc:  # requests' HTTP and connection errors, a malformed answer
-        raise PacsError(f"{client.base_url}: search failed ({describe(exc)})") from None
+        raise PacsError(f"{redacted(client.base_url)}: search failed ({describe(exc)})") from None
     return instances, False

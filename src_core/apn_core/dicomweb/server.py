@@ -77,10 +77,22 @@ def connect(server: Server, session=None):
         quiet.setLevel(logging.WARNING)
 
     if not server.url.startswith(("http://", "https://")):
-        raise PacsError(f"{server.url}: a DICOMweb URL starts with http:// or https://")
+        raise PacsError(f"{redacted(server.url)}: a DICOMweb URL starts with http:// or https://")
     return DICOMwebClient(
         server.url.rstrip("/"), session=session or server.session(), timeout=TIMEOUT_S
     )
+
+
+def redacted(url: str) -> str:
+    """``url`` without a ``user:password@`` part, for printing."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit(parts._replace(netloc=f"***@{netloc}"))
 
 
 def describe(exc: Exception) -> str:

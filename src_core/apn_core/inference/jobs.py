@@ -385,7 +385,8 @@ def _dicom_outputs(summary: PredictSummary, out: Path, sr: bool, images) -> None
         files.remove_stale(out, summary.done)
         return
     paths = {image.name: image.path for image in images}
-    finished = [i.name for i in images if i.name in set(summary.done) | set(summary.skipped_done)]
+    done = set(summary.done) | set(summary.skipped_done)
+    finished = [i.name for i in images if i.name in done]
     try:
         summary.dicom = files.write_for_job(out, finished, paths)
     except OSError as exc:
