@@ -8,8 +8,15 @@ INPUTs it is prefixed by the INPUT's name (``A/case1.dcm``, ``B/case1.dcm``).
 Writes DIR/landmarks.csv (image,landmark,x,y,x_mm,y_mm,confidence,present,needs_review,
 review_reason; absent landmarks have empty coordinates), DIR/measurements.csv (empty cells,
 with a note, where a landmark is absent or needs review), a Slicer DIR/<name>.mrk.json per
-image, with --overlays DIR/overlays/<name>.png, and DIR/predictions/<name>.json (what a
-re-run checks). The summary counts the images that need review.
+image, with --overlays DIR/overlays/<name>.png, with --sr (DICOM inputs only; the [dicom]
+extra) a DICOM SR and presentation state DIR/dicom/<name>.sr.dcm and .pr.dcm, and
+DIR/predictions/<name>.json (what a re-run checks). The summary counts the images that need
+review.
+
+--dicomweb URL with a query (--study UID..., or --study-date/--modality) instead of INPUTs:
+retrieve the images from a PACS (WADO-RS) into DIR/retrieved/, predict them with --sr, and
+store each SR and presentation state back into its study (STOW-RS) unless it is already
+there. Passwords and tokens come from environment variables, never from the command line.
 
 Re-running the same command skips images whose result was made from the same file, model
 (weights and calibration SHA-256) and options; the others are predicted again and the
@@ -25,6 +32,7 @@ import logging
 import sys
 from pathlib import Path
 
+from apn_core.cli import pacs
 from apn_core.cli.common import (
     add_model_options,
     add_override_spacing_option,
@@ -44,10 +52,15 @@ def register(sub) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders")
+    p.add_argument("inputs", nargs="*", metavar="INPUT", help="image files or folders")
     p.add_argument("--model", default="default", help="run folder, or 'default' (bundled)")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
     p.add_argument("--overlays", action="store_true", help="also write overlay PNGs")
+    p.add_argument(
+        "--sr",
+        action="store_true",
+        help="also a DICOM SR (TID 1500) and presentation state per DICOM image, in DIR/dicom/",
+    )
     p.add_argument(
         "--redo", action="store_true", help="predict every image again, replacing stored results"
     )
@@ -64,10 +77,15 @@ def register(sub) -> None:
     p.add_argument("--device", type=device_arg, default="cpu", help="cpu, cuda or cuda:N")
     add_spacing_option(p)
     add_override_spacing_option(p)
-    p.set_defaults(func=run)
+    pacs.add_options(p)
+    p.set_defaults(func=run, parser=p)
 
 
 def run(args) -> int:
+    if args.dicomweb:
+        return pacs.run(args, run)
+    if not args.inputs:
+        args.parser.error("give INPUT files or folders, or --dicomweb URL")
     from apn_core.inference.jobs import run_predict_job
 
     update, close = progress_bar("predicting", "img")
@@ -86,6 +104,7 @@ def run(args) -> int:
             override_spacing=args.override_spacing,
             redo=args.redo,
             calibration=args.calibration,
+            sr=args.sr,
         )
     finally:
         close()
@@ -106,6 +125,11 @@ def run(args) -> int:
         print(f"the tables in {summary.out} were not written (see the error below)")
     else:
         print(f"wrote no tables: none of this command's images has a result in {summary.out}")
+    if summary.dicom is not None:
+        print(
+            f"{summary.dicom.written} SR + presentation state(s) written, "
+            f"{len(summary.dicom.outputs) - summary.dicom.written} kept, in {summary.out / 'dicom'}"
+        )
     if summary.error:
         print(f"apn: error: {summary.error}", file=sys.stderr)
     return summary.exit_code()

@@ -50,6 +50,7 @@ class PredictSummary:
     error: str | None = None
     paths: dict[str, Path] = field(default_factory=dict)  # output name → input file
     needs_review: list[tuple[str, str]] = field(default_factory=list)  # (name, flagged landmarks)
+    dicom: object = None  # with --sr: apn_core.dicom_out.files.DicomReport
 
     def line(self) -> str:
         redone = f" ({len(self.redone)} redone)" if self.redone else ""
@@ -223,12 +224,15 @@ def run_predict_job(
     override_spacing=None,
     redo: bool = False,
     calibration: str | Path | None = None,
+    sr: bool = False,
 ) -> PredictSummary:
     """Predict every image under ``inputs`` into ``out`` (see ``apn predict``).
 
     ``spacing`` (mm/px) is used for files without their own; ``override_spacing``
     replaces every file's. ``redo``: predict every image again, replacing stored results.
     ``calibration``: a calibration file instead of the one beside the model's weights.
+    ``sr``: also an SR and a presentation state per DICOM image (:mod:`apn_core.dicom_out`);
+    other inputs fail, before anything is predicted.
     Raises :class:`FileProblem` when nothing can start (no images, output folder not
     writable, model unusable); per-image problems go to the summary's ``failed``.
     """
@@ -263,6 +267,13 @@ def run_predict_job(
             f"no image files found ({', '.join(sorted(IMAGE_SUFFIXES))}; hidden files, the "
             f"output folder and folders holding {OUTPUT_MARKER} are not searched)",
         )
+    refused: list[tuple[str, str]] = []
+    if sr:
+        from apn_core.dicom_out.files import split_sources
+
+        images, refused = split_sources(images)
+        if not images:
+            return PredictSummary(out=out, not_images=not_images, failed=refused)
     prepare_output_folder(out, "apn predict")
     policy = SpacingPolicy(fallback=_pair(spacing), override=_pair(override_spacing))
     source = resolve(model)
@@ -275,7 +286,7 @@ def run_predict_job(
         policy,
         sha256(calibration_file) if calibration_file else None,
     )
-    summary = PredictSummary(out=out, not_images=not_images)
+    summary = PredictSummary(out=out, not_images=not_images, failed=refused)
     summary.paths = {image.name: image.path for image in images}
 
     todo: list[InputImage] = []
@@ -352,6 +363,7 @@ def run_predict_job(
                 if cancelled is not None and cancelled():
                     summary.cancelled = True
                     break
+        _dicom_outputs(summary, out, sr, images)
     finally:
         finished = set(summary.done) | set(summary.skipped_done)
         try:
@@ -362,6 +374,28 @@ def run_predict_job(
                 "are complete: run the same command again to write them"
             )
     return summary
+
+
+def _dicom_outputs(summary: PredictSummary, out: Path, sr: bool, images) -> None:
+    """With ``sr``: the SR + presentation state of every finished image (kept where they
+    already hold this result); without: remove those of results predicted again now."""
+    from apn_core.dicom_out import files
+
+    if not sr:
+        files.remove_stale(out, summary.done)
+        return
+    paths = {image.name: image.path for image in images}
+    done = set(summary.done) | set(summary.skipped_done)
+    finished = [i.name for i in images if i.name in done]
+    try:
+        summary.dicom = files.write_for_job(out, finished, paths)
+    except OSError as exc:
+        summary.error = summary.error or (
+            f"{out}: cannot write the DICOM outputs ({exc.strerror or exc}); the landmarks "
+            "are complete: run the same command again to write them"
+        )
+        return
+    summary.failed.extend(summary.dicom.failed)
 
 
 def _pair(spacing) -> tuple[float, float] | None:
