@@ -29,6 +29,16 @@ def shared_dir() -> Path:
     return SHARED
 
 
+@pytest.fixture
+def labelled_folder(tmp_path):
+    """A labelled folder (4 images; BOM, CRLF, extra columns, unknown landmarks, quoting)
+    whose ``assert_only_image_changed(image)`` checks that a save touched only that
+    image's rows: see ``tests/labelled_folder_fixture.py``."""
+    from labelled_folder_fixture import make_labelled_folder
+
+    return make_labelled_folder(tmp_path / "labelled")
+
+
 @pytest.fixture(scope="session")
 def synth_folder(tmp_path_factory) -> Path:
     """Six coarse synthetic radiographs (1 mm/px) with every format and some occlusions."""
