@@ -567,3 +567,24 @@ def test_a_png_takes_the_spacing_its_folders_landmarks_csv_gives(tmp_path, image
     assert read_record(out, "leg.png")["spacing"] == [1.5, 1.5]
     code, text = predict(str(data / "leg.png"), "--out", str(tmp_path / "file"))  # a file input
     assert code == 0 and read_record(tmp_path / "file", "leg.png")["spacing"] == [1.5, 1.5]
+
+
+def test_formula_like_names_are_neutralised_in_every_table(tmp_path, images, predict):
+    """Cells starting with = + - @ were written verbatim into CSVs opened in spreadsheets."""
+    from apn_core.annotations import read_landmarks_csv
+    from apn_core.inference.report import write_report
+    from apn_core.landmarks import DEFAULT_LANDMARKS
+
+    data = tmp_path / "data"
+    _place(data / "=1+1.dcm", images[0])
+    out = tmp_path / "out"
+    assert predict(str(data), "--out", str(out), model="default")[0] == 0
+    for table in ("landmarks.csv", "measurements.csv"):
+        lines = (out / table).read_text().splitlines()[1:]
+        assert lines and all(line.startswith("'=1+1.dcm,") for line in lines)
+    assert "-" in (out / "measurements.csv").read_text()  # negative numbers stay numbers
+    assert list(read_landmarks_csv(out / "landmarks.csv", DEFAULT_LANDMARKS)) == ["=1+1.dcm"]
+    write_report(tmp_path / "ev", {}, [{"image": "@x", "landmark": "+y", "error_mm": -1.5}])
+    assert (tmp_path / "ev" / "errors.csv").read_text() == (
+        "image,landmark,error_mm\n'@x,'+y,-1.500\n"
+    )

@@ -160,3 +160,17 @@ def test_a_formula_like_file_name_round_trips_through_landmarks_csv(tmp_path):
     assert list(labels) == ["=cmd|x.png"] and labels["=cmd|x.png"].xy[3].tolist() == [-3.5, 2.0]
     update_landmarks_csv(path, ImageEdit("=cmd|x.png", {"knee_left": (1.0, 2.0)}), LM)
     assert path.read_text().count("=cmd") == 1  # the neutralised row was found and edited
+
+
+def test_every_csv_writer_goes_through_the_neutralising_helper():
+    """One helper writes CSV cells: a new ``csv.writer`` elsewhere would skip it."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    offenders = [
+        str(path.relative_to(root))
+        for folder in ("src_core", "benchmarks", "scripts")
+        for path in (root / folder).rglob("*.py")
+        if "csv.writer(" in path.read_text() or "csv.DictWriter(" in path.read_text()
+    ]
+    assert offenders == []
