@@ -18,6 +18,23 @@ if "torch" in sys.modules:  # imported by a plugin before this file: set it dire
     sys.modules["torch"].set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--start-method",
+        choices=("fork", "spawn", "forkserver"),
+        help="start apn's worker processes with this multiprocessing method (sets "
+        "APN_START_METHOD, inherited by subprocesses); CI runs -m workers with spawn",
+    )
+
+
+def pytest_configure(config):
+    method = config.getoption("--start-method")
+    if method:
+        os.environ["APN_START_METHOD"] = method
+
+
 SHARED = REPO.parent / "shared"
 
 

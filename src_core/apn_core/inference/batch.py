@@ -17,13 +17,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
+from apn_core.config import GeometryConfig
 from apn_core.errors import ApnError
-from apn_core.geometry import Letterbox
+from apn_core.geometry import Letterbox, network_input
 from apn_core.inference.predictor import Prediction, Predictor
 from apn_core.io import Radiograph, read_radiograph
 from apn_core.spacing import spacings_disagree
+from apn_core.utils.workers import as_list, data_loader
 
 log = logging.getLogger(__name__)
 
@@ -132,14 +134,17 @@ class _Prepared:
 
 
 class _Reader(Dataset):
+    """Reads and letterboxes one file per item, in DataLoader workers: it holds plain data
+    (the geometry, not the model), so it pickles cheaply for ``spawn`` workers."""
+
     def __init__(
         self,
-        predictor: Predictor,
+        geometry: GeometryConfig,
         paths: list[Path],
         policy: SpacingPolicy,
         overlay_height: int | None,
     ) -> None:
-        self.predictor, self.paths, self.policy = predictor, paths, policy
+        self.geometry, self.paths, self.policy = geometry, paths, policy
         self.overlay_height = overlay_height
 
     def __len__(self) -> int:
@@ -149,7 +154,8 @@ class _Reader(Dataset):
         path = self.paths[i]
         try:
             r, spacing_from, note = self.policy.read(path)
-            tensor, box = self.predictor.prepare(r.pixels)
+            boxed, box = network_input(r.pixels, self.geometry)
+            tensor = torch.from_numpy(boxed)[None]
             base = None
             if self.overlay_height:
                 from apn_core.inference.overlay import overlay_base
@@ -163,10 +169,6 @@ class _Reader(Dataset):
         except Exception as exc:  # one odd file must not stop a batch of thousands
             log.debug("unexpected error on %s", path, exc_info=True)
             return _Prepared(path, error=f"unexpected error ({type(exc).__name__}: {exc})")
-
-
-def _collate(items):
-    return items
 
 
 def predict_files(
@@ -184,8 +186,8 @@ def predict_files(
     in the reader workers, so the file is read once).
     """
     policy = SpacingPolicy.of(spacing)
-    reader = _Reader(predictor, list(paths), policy, overlay_height)
-    loader = DataLoader(reader, batch_size=batch_size, num_workers=workers, collate_fn=_collate)
+    reader = _Reader(predictor.config.geometry, list(paths), policy, overlay_height)
+    loader = data_loader(reader, workers, batch_size, collate_fn=as_list)
     for items in loader:
         good = [it for it in items if it.error is None]
         outputs = {}
