@@ -36,9 +36,6 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from perturbations import PERTURBATIONS, SEVERE, load_samples, perturb
-
 from apn_core.dataset import load_labelled_folder
 from apn_core.inference.calibration import (
     FEATURES,
@@ -49,6 +46,7 @@ from apn_core.inference.calibration import (
 from apn_core.inference.reliability import auroc, expected_calibration_error, reliability
 from apn_core.inference.review import review_landmarks
 from apn_core.inference.review_data import FeatureExtractor, labelled_rows
+from apn_core.perturbations import PERTURBATIONS, SEVERE, load_samples, perturb
 from apn_core.utils.atomic import atomic_path, write_text_atomic
 from apn_core.utils.json_safe import json_safe
 

@@ -22,14 +22,12 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from perturbations import PERTURBATIONS, load_samples, perturb
-
 from apn_core.annotations import ImageLabels
 from apn_core.dataset import LabelledFolder, load_labelled_folder
 from apn_core.dataset.folder import LabelledImage
 from apn_core.inference import Predictor
 from apn_core.inference.evaluate import evaluate
+from apn_core.perturbations import PERTURBATIONS, load_samples, perturb
 from apn_core.utils.atomic import write_text_atomic
 from apn_core.utils.csv_cells import csv_text
 from apn_core.utils.json_safe import json_safe

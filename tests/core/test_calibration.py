@@ -18,6 +18,8 @@ from apn_core.inference.calibration import (
     save_calibrator,
 )
 from apn_core.inference.reliability import auroc, choose_threshold, expected_calibration_error
+from apn_core.perturbations import STANDARD, load_samples
+from apn_core.synth import SynthConfig
 
 COL = {f: i for i, f in enumerate(FEATURES)}
 
@@ -316,6 +318,54 @@ def test_threshold_is_the_larger_of_recall_and_budget():
     assert strict.threshold == strict.quality["threshold_for_recall_target"]
     assert loose.threshold > strict.threshold and loose.quality["false_flag_rate"] <= 0.5
     assert loose.quality["recall"] >= strict.quality["recall"] >= 0.95
+
+
+def test_a_clean_folder_gets_a_way_forward_and_perturb_standard_takes_it(tmp_path, capsys):
+    """``apn calibrate`` on a clean folder failed ("0 of 24 beyond 10 mm, need ≥ 3") with no
+    way forward; ``--perturb standard`` adds what the bundled calibration was fitted on."""
+    from apn_core.cli.main import main
+    from apn_core.synth import write_synthetic_folder
+
+    data = write_synthetic_folder(
+        tmp_path / "clean", 4, seed=3000, config=SynthConfig(spacing_mm=1.0, formats=("tiff",))
+    )
+    out = tmp_path / "calibration.json"
+    assert main(["calibrate", str(data), "--model", "default", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "0 of 24 reported landmarks are beyond 10 mm" in err
+    assert "the model makes too few errors here" in err and "--perturb standard" in err
+    argv = ["calibrate", str(data), "--model", "default", "--out", str(out)]
+    assert main([*argv, "--perturb", "standard"]) == 0
+    cal = load_calibrator(out)
+    assert cal.fitted_on["images"] == 4 * 11 and cal.quality["n_beyond_tolerance"] >= 3
+    assert cal.fitted_on["data"] == f"{data} (+ {', '.join(STANDARD)})"
+    assert "calibrated on 44 images (4 × 11 versions)" in capsys.readouterr().out
+
+
+def test_apn_calibrate_fits_what_the_calibration_benchmark_fits(tiny_run):
+    """One calibration, two callers: ``apn calibrate --perturb`` and
+    ``benchmarks/calibration.py`` give the same rows, so the same calibrator."""
+    import sys
+    from pathlib import Path
+
+    from apn_core.dataset import load_labelled_folder
+    from apn_core.inference.review_data import FeatureExtractor, collect
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    from calibration import collect_records, to_rows
+
+    data, run = tiny_run
+    kinds = ["gamma_4", "crop_top_40"]
+    extractor = FeatureExtractor.load(run)
+    folder = load_labelled_folder(data)
+    mine = collect(extractor, folder, kinds=kinds)
+    samples = list(load_samples(folder))
+    theirs = to_rows(collect_records(extractor, samples, [None, *kinds], "calib"), folder.landmarks)
+    np.testing.assert_array_equal(mine.features, theirs.data.features)
+    np.testing.assert_array_equal(mine.error_mm, theirs.data.error_mm)
+    tolerance = float(np.nanmedian(mine.error_mm))  # errors on both sides
+    a = fit_calibrator(mine, tolerance).to_dict()
+    assert a == fit_calibrator(theirs.data, tolerance).to_dict()
 
 
 def test_discriminators_are_used_only_after_adversarial_training(tiny_run, tmp_path):

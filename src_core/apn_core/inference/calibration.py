@@ -409,8 +409,14 @@ def fit_calibrator(
     if min(n_wrong, n_right) < MIN_PER_CLASS:
         raise ValueError(
             f"{n_wrong} of {len(y)} reported landmarks are beyond {tolerance_mm:g} mm and {n_right} "
-            f"within: need at least {MIN_PER_CLASS} of each to calibrate (add harder images, e.g. "
-            "perturbed copies from benchmarks/perturbations.py, or easier ones)"
+            f"within: need at least {MIN_PER_CLASS} of each to calibrate: "
+            + (
+                "the model makes too few errors here to learn what one looks like; add "
+                "perturbed copies of the images (apn calibrate --perturb standard, as the "
+                "bundled model's calibration was fitted) or harder images"
+                if n_wrong < MIN_PER_CLASS
+                else "add images the model gets right"
+            )
         )
     available = [f for f in FEATURES if np.isfinite(table[:, FEATURES.index(f)]).any()]
     subsets = [tuple(available)]
