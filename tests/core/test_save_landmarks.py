@@ -174,3 +174,13 @@ def test_every_csv_writer_goes_through_the_neutralising_helper():
         if "csv.writer(" in path.read_text() or "csv.DictWriter(" in path.read_text()
     ]
     assert offenders == []
+
+
+def test_a_save_that_changes_nothing_does_not_touch_the_file(labelled_folder, tmp_path):
+    import os
+
+    os.utime(labelled_folder.csv, ns=(1, 1))
+    update_landmarks_csv(labelled_folder.csv, ImageEdit("a.png", {"knee_right": (41, 110)}))
+    assert os.stat(labelled_folder.csv).st_mtime_ns == 1
+    update_landmarks_csv(tmp_path / "new.csv", ImageEdit("a.png", {"knee_left": NOT_ANNOTATED}))
+    assert not (tmp_path / "new.csv").exists()  # no labelled folder made of nothing

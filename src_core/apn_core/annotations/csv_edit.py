@@ -26,7 +26,8 @@ states and keeps every other byte:
 - ``spacing_mm`` belongs to an image: a stated spacing is written on every row of that
   image (unknown landmarks' rows included); ``None`` clears it.
 - Cells written are neutralised against spreadsheet formulas
-  (:mod:`apn_core.utils.csv_cells`); the file is replaced atomically, or created.
+  (:mod:`apn_core.utils.csv_cells`); the file is replaced atomically, or created — and not
+  touched at all when nothing changes.
 """
 
 from __future__ import annotations
@@ -132,9 +133,11 @@ def update_landmarks_csv(
     """
     path = Path(path)
     plans = _plans(path, [edits] if isinstance(edits, ImageEdit) else list(edits), landmarks)
+    original = None
     if path.exists():
         text = read_annotation_text(path)
-        bom = path.read_bytes()[:3] == b"\xef\xbb\xbf"
+        original = path.read_bytes()
+        bom = original[:3] == b"\xef\xbb\xbf"
     else:
         text, bom = "", False
     records = split_records(text)
@@ -181,8 +184,10 @@ def update_landmarks_csv(
         if not line_end(out[at - 1]):
             out[at - 1] += newline
         out[at:at] = rows
-    data = "".join(out).encode("utf-8")
-    write_bytes_atomic(path, (b"\xef\xbb\xbf" if bom else b"") + data)
+    data = (b"\xef\xbb\xbf" if bom else b"") + "".join(out).encode("utf-8")
+    if data == original or (original is None and len(out) == 1):
+        return path  # nothing changed, or nothing to create: the file is not touched
+    write_bytes_atomic(path, data)
     return path
 
 
