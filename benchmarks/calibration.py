@@ -36,9 +36,6 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from perturbations import PERTURBATIONS, SEVERE, load_samples, perturb
-
 from apn_core.dataset import load_labelled_folder
 from apn_core.inference.calibration import (
     FEATURES,
@@ -49,7 +46,9 @@ from apn_core.inference.calibration import (
 from apn_core.inference.reliability import auroc, expected_calibration_error, reliability
 from apn_core.inference.review import review_landmarks
 from apn_core.inference.review_data import FeatureExtractor, labelled_rows
+from apn_core.perturbations import PERTURBATIONS, SEVERE, load_samples, perturb
 from apn_core.utils.atomic import atomic_path, write_text_atomic
+from apn_core.utils.json_safe import json_safe
 
 # feature → +1 if larger means "more likely right", −1 if larger means "more likely wrong"
 DIRECTION = {
@@ -438,7 +437,7 @@ def main() -> None:
         "calibrator": cal_iso.to_dict(),
         "results": results,
     }
-    write_text_atomic(args.out / "calibration_report.json", json.dumps(_plain(report), indent=2))
+    write_text_atomic(args.out / "calibration_report.json", json.dumps(json_safe(report), indent=2))
     plot_reliability(args.out / "reliability.png", results)
     print(markdown(results, cal_iso, extractor.predictor.name))
     print(
@@ -451,19 +450,6 @@ def main() -> None:
         f"report: {args.out / 'calibration_report.json'}, {args.out / 'reliability.png'} "
         f"({time.perf_counter() - start:.0f} s)"
     )
-
-
-def _plain(value):
-    """JSON-safe: numpy scalars → numbers, NaN → None."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    return value
 
 
 if __name__ == "__main__":

@@ -28,14 +28,16 @@ without ``landmarks.csv``, test set); re-running reuses finished runs and only r
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import logging
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+from apn_core.utils.atomic import write_text_atomic
+from apn_core.utils.csv_cells import csv_text
+from apn_core.utils.csv_cells import read_rows as csv_rows
 
 log = logging.getLogger("label_efficiency")
 APN = [sys.executable, "-m", "apn_core"]
@@ -77,15 +79,12 @@ def render(folder: Path, n: int, seed: int, family: str, spacing: float) -> Path
 
 
 def read_rows(folder: Path) -> list[dict]:
-    return list(csv.DictReader(io.StringIO((folder / "landmarks.csv").read_text())))
+    header, *rows = csv_rows((folder / "landmarks.csv").read_text(encoding="utf-8-sig"))
+    return [dict(zip(header, row, strict=False)) for row in rows]
 
 
 def write_rows(path: Path, rows: list[dict]) -> None:
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    path.write_text(buf.getvalue())
+    write_text_atomic(path, csv_text([list(rows[0]), *(list(r.values()) for r in rows)]))
 
 
 def subset(pool: Path, out: Path, n: int) -> Path:

@@ -15,8 +15,6 @@ prints a Markdown table and writes ``robustness.json`` and ``robustness.csv`` to
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import sys
 import time
@@ -24,15 +22,15 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from perturbations import PERTURBATIONS, load_samples, perturb
-
 from apn_core.annotations import ImageLabels
 from apn_core.dataset import LabelledFolder, load_labelled_folder
 from apn_core.dataset.folder import LabelledImage
 from apn_core.inference import Predictor
 from apn_core.inference.evaluate import evaluate
+from apn_core.perturbations import PERTURBATIONS, load_samples, perturb
 from apn_core.utils.atomic import write_text_atomic
+from apn_core.utils.csv_cells import csv_text
+from apn_core.utils.json_safe import json_safe
 
 BASELINE = "none"
 
@@ -131,18 +129,13 @@ def main() -> None:
         "flip_test": not args.no_flip,
         "rows": rows,
     }
-    write_text_atomic(args.out / "robustness.json", json.dumps(report, indent=2))
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
-    writer.writeheader()
-    for r in rows:
-        writer.writerow(
-            {
-                k: (f"{v:.4f}" if isinstance(v, float) and np.isfinite(v) else v)
-                for k, v in r.items()
-            }
-        )
-    write_text_atomic(args.out / "robustness.csv", buf.getvalue())
+    write_text_atomic(args.out / "robustness.json", json.dumps(json_safe(report), indent=2))
+    columns = list(rows[0])
+    cells = [
+        [f"{v:.4f}" if isinstance(v, float) and np.isfinite(v) else v for v in r.values()]
+        for r in rows
+    ]
+    write_text_atomic(args.out / "robustness.csv", csv_text([columns, *cells]))
     print(markdown(rows, predictor.name, args.data))
     print(f"\nreport: {args.out / 'robustness.json'}, {args.out / 'robustness.csv'}")
 

@@ -34,12 +34,12 @@ def main() -> None:
     except ApnError as exc:
         parser.error(str(exc))
     weights = {k: v for k, v in checkpoint.weights.items() if k.startswith(KEEP)}
-    trained = runs.discriminators_trained(checkpoint, config.train.epochs_pretrain)
+    trained = runs.trained_discriminators(checkpoint, config.train.epochs_pretrain)
     out = BUNDLED_DIR / args.key
     out.mkdir(parents=True, exist_ok=True)
     runs.save_config(out, config)
     tag = BUNDLED_WEIGHTS.removesuffix(".safetensors")
-    meta = {"source": args.run.name, "discriminators_trained": "1" if trained else "0"}
+    meta = {"source": args.run.name, runs.TRAINED_KEY: runs.trained_label(trained)}
     path = runs.save_checkpoint(out, tag, weights, meta=meta)
     path.chmod(0o644)
     digest = sha256(path)
@@ -50,7 +50,7 @@ def main() -> None:
         args.tag,
         args.key,
         size,
-        "trained" if trained else "untrained",
+        "trained: " + (", ".join(sorted(trained)) or "none"),
         digest,
     )
 

@@ -18,6 +18,23 @@ if "torch" in sys.modules:  # imported by a plugin before this file: set it dire
     sys.modules["torch"].set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--start-method",
+        choices=("fork", "spawn", "forkserver"),
+        help="start apn's worker processes with this multiprocessing method (sets "
+        "APN_START_METHOD, inherited by subprocesses); CI runs -m workers with spawn",
+    )
+
+
+def pytest_configure(config):
+    method = config.getoption("--start-method")
+    if method:
+        os.environ["APN_START_METHOD"] = method
+
+
 SHARED = REPO.parent / "shared"
 
 
@@ -27,6 +44,16 @@ def shared_dir() -> Path:
     if not SHARED.is_dir():
         pytest.skip("../shared is not beside this checkout")
     return SHARED
+
+
+@pytest.fixture
+def labelled_folder(tmp_path):
+    """A labelled folder (4 images; BOM, CRLF, extra columns, unknown landmarks, quoting)
+    whose ``assert_only_image_changed(image)`` checks that a save touched only that
+    image's rows: see ``tests/labelled_folder_fixture.py``."""
+    from labelled_folder_fixture import make_labelled_folder
+
+    return make_labelled_folder(tmp_path / "labelled")
 
 
 @pytest.fixture(scope="session")

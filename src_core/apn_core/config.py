@@ -481,13 +481,7 @@ class RunConfig:
         """A checked config from JSON-like data; :class:`ConfigError` names what is wrong."""
         if not isinstance(d, dict):
             raise ConfigError(f"a configuration must be a JSON object (got {type(d).__name__})")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ConfigError(
-                f"unknown setting(s): {', '.join(sorted(map(str, unknown)))}; "
-                f"known: {', '.join(sorted(known))}"
-            )
+        _refuse_unknown(d, cls)
         kwargs: dict[str, Any] = {}
         for name, value in d.items():
             if name == "landmarks":
@@ -552,16 +546,22 @@ def _landmarks(value: Any) -> LandmarkSet:
         raise ConfigError(f"landmarks: {exc}") from None
 
 
-def _build(cls, value: Any, name: str):
-    if not isinstance(value, dict):
-        raise ConfigError(f"{name} must be an object of settings (got {value!r})")
+def _refuse_unknown(value: dict, cls, section: str = "") -> None:
+    """:class:`ConfigError` naming the keys of ``value`` that are not fields of ``cls``."""
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = set(value) - known
     if unknown:
+        where = f"{section} " if section else ""
         raise ConfigError(
-            f"unknown {name} setting(s): {', '.join(sorted(map(str, unknown)))}; "
+            f"unknown {where}setting(s): {', '.join(sorted(map(str, unknown)))}; "
             f"known: {', '.join(sorted(known))}"
         )
+
+
+def _build(cls, value: Any, name: str):
+    if not isinstance(value, dict):
+        raise ConfigError(f"{name} must be an object of settings (got {value!r})")
+    _refuse_unknown(value, cls, name)
     try:
         return cls(**value)
     except TypeError as exc:  # a required field missing (init)

@@ -22,7 +22,6 @@ but they cannot be resumed.
 
 from __future__ import annotations
 
-import errno
 import json
 import logging
 import os
@@ -211,12 +210,9 @@ def save_checkpoint(
         metadata["state"] = json.dumps(skeleton)
     payload = save(tensors, metadata=metadata)
     path = weights_path(run, tag)
-    try:
+    try:  # atomic_path syncs the file and, after the rename, the folder
         with atomic_path(path) as tmp, open(tmp, "wb") as fh:
             _write_bytes(fh, payload)
-            fh.flush()
-            os.fsync(fh.fileno())
-        _fsync_dir(path.parent)
     except OSError as exc:
         kept = "the previous checkpoint is kept" if path.exists() else "nothing was written"
         raise FileProblem(
@@ -233,21 +229,6 @@ def _write_bytes(fh, data: bytes) -> None:
     view = memoryview(data)
     for start in range(0, len(view), _CHUNK):
         fh.write(view[start : start + _CHUNK])
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make a rename in ``folder`` durable (POSIX; a no-op where folders cannot be opened)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError as exc:
-        if exc.errno not in (errno.EINVAL, errno.EBADF):
-            raise
-    finally:
-        os.close(fd)
 
 
 def read_checkpoint(path: str | Path) -> Checkpoint:
@@ -383,22 +364,39 @@ def _decode(skeleton: Any, tensors: dict[str, torch.Tensor]) -> Any:
     return skeleton
 
 
-def discriminators_trained(checkpoint: Checkpoint, epochs_pretrain: int) -> bool:
-    """Whether ``checkpoint``'s discriminators went through adversarial training: a run's
-    *best* can come from the supervised phase, when they still hold their initial weights
-    (and must not judge anything). Bundled models record it (``discriminators_trained``);
-    run checkpoints record their epoch (``best``) or loop state (``last``)."""
-    flag = checkpoint.meta.get("discriminators_trained")
+DISCRIMINATORS = ("confidence", "pose")
+TRAINED_KEY = "discriminators_trained"  # checkpoint metadata: "confidence,pose", "", ...
+
+
+def trained_label(trained) -> str:
+    """How a checkpoint records its trained discriminators: their names, comma-separated."""
+    return ",".join(sorted(set(trained) & set(DISCRIMINATORS)))
+
+
+def trained_discriminators(checkpoint: Checkpoint, epochs_pretrain: int) -> frozenset[str]:
+    """The discriminators of ``checkpoint`` whose weights went through adversarial training
+    (or came trained from a fine-tuning source): only those may judge at inference. A run
+    trained ``--no-adversarial``, or a *best* from the supervised phase, holds initial
+    discriminator weights, which say ≈ 0.5 of everything.
+
+    Checkpoints record it (metadata ``discriminators_trained``: the names; bundled models
+    of earlier versions ``1``/``0``); for older run checkpoints it is inferred from their
+    loop state (``last``) or epoch (``best``) against ``epochs_pretrain``."""
+    flag = checkpoint.meta.get(TRAINED_KEY)
     if flag is not None:
-        return flag == "1"
+        if flag in ("1", "0"):
+            return frozenset(DISCRIMINATORS) if flag == "1" else frozenset()
+        return frozenset(n for n in flag.split(",") if n in DISCRIMINATORS)
     loop = (checkpoint.state or {}).get("loop") if isinstance(checkpoint.state, dict) else None
     if isinstance(loop, dict):
         epoch, step = int(loop.get("epoch", 0)), int(loop.get("step", 0))
-        return epoch > epochs_pretrain or (epoch == epochs_pretrain and step > 0)
-    try:
-        return int(checkpoint.meta.get("epoch", 0)) > epochs_pretrain  # 1-based, completed
-    except ValueError:
-        return False
+        trained = epoch > epochs_pretrain or (epoch == epochs_pretrain and step > 0)
+    else:
+        try:
+            trained = int(checkpoint.meta.get("epoch", 0)) > epochs_pretrain  # 1-based, done
+        except ValueError:
+            trained = False
+    return frozenset(DISCRIMINATORS) if trained else frozenset()
 
 
 def retire_calibration(run: Path) -> Path | None:

@@ -243,12 +243,13 @@ def test_replace_image_rows_leaves_every_other_row_byte_for_byte(tmp_path):
     text = data.decode("utf-8-sig")
     assert text.split("\r\n")[0] == "landmark,image,y,x,note,spacing_mm,occluded"
     body = text.split("\r\n", 1)[1]
+    # the image's rows are edited in place: image cell as written, extra cells kept
     expected = (
         'femur_right,b.png,1.5,2.25,"said ""hi"", twice"\r\n'
-        "femur_right,a.png,8.000,7.000,,0.5 0.25,1\r\n"
-        "knee_left,a.png,,,,0.5 0.25,0\r\n"
+        "femur_right,./a.png,8.000,7.000,old,0.5 0.25,1\r\n"
         'knee_left,"sub/c, d.png",3,4,"line one\r\nline two"\r\n'
         "\r\n"
+        "knee_left,a.png,,,,0.5 0.25\r\n"
         "ankle_left,b.png,,,absent"
     )
     assert body == expected
@@ -258,9 +259,14 @@ def test_replace_image_rows_leaves_every_other_row_byte_for_byte(tmp_path):
     assert back["b.png"].as_dict(LM) == {"femur_right": (2.25, 1.5), "ankle_left": None}
     assert back["sub/c, d.png"].spacing is None  # the short old rows read as empty
 
+    # Nothing annotated for a new image: not a byte changes (not even the last line end).
+    before = path.read_bytes()
+    replace_image_rows(path, "new.png", ImageLabels.empty("new.png", 6), LM)
+    assert path.read_bytes() == before
     # A new image goes at the end; the last row gains the file's line ending first.
-    replace_image_rows(path, "new.png", ImageLabels.empty("new.png", 6), LM)  # nothing annotated
-    assert path.read_bytes().decode("utf-8-sig").endswith("ankle_left,b.png,,,absent\r\n")
+    one = ImageLabels("new.png", [[1, 2]] + [[np.nan, np.nan]] * 5, [True] + [False] * 5)
+    replace_image_rows(path, "new.png", one, LM)
+    assert path.read_bytes() == before + b"\r\nfemur_right,new.png,2.000,1.000,,,0\r\n"
     with pytest.raises(AnnotationError, match="leaves the labelled folder"):
         replace_image_rows(path, "../x.png", new, LM)
 

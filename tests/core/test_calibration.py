@@ -18,6 +18,8 @@ from apn_core.inference.calibration import (
     save_calibrator,
 )
 from apn_core.inference.reliability import auroc, choose_threshold, expected_calibration_error
+from apn_core.perturbations import STANDARD, load_samples
+from apn_core.synth import SynthConfig
 
 COL = {f: i for i, f in enumerate(FEATURES)}
 
@@ -318,17 +320,109 @@ def test_threshold_is_the_larger_of_recall_and_budget():
     assert loose.quality["recall"] >= strict.quality["recall"] >= 0.95
 
 
-def test_pose_discriminator_is_used_only_after_adversarial_training(tiny_run, tmp_path):
+def test_a_clean_folder_gets_a_way_forward_and_perturb_standard_takes_it(tmp_path, capsys):
+    """``apn calibrate`` on a clean folder failed ("0 of 24 beyond 10 mm, need ≥ 3") with no
+    way forward; ``--perturb standard`` adds what the bundled calibration was fitted on."""
+    from apn_core.cli.main import main
+    from apn_core.synth import write_synthetic_folder
+
+    data = write_synthetic_folder(
+        tmp_path / "clean", 4, seed=3000, config=SynthConfig(spacing_mm=1.0, formats=("tiff",))
+    )
+    out = tmp_path / "calibration.json"
+    assert main(["calibrate", str(data), "--model", "default", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "0 of 24 reported landmarks are beyond 10 mm" in err
+    assert "the model makes too few errors here" in err and "--perturb standard" in err
+    argv = ["calibrate", str(data), "--model", "default", "--out", str(out)]
+    assert main([*argv, "--perturb", "standard"]) == 0
+    cal = load_calibrator(out)
+    assert cal.fitted_on["images"] == 4 * 11 and cal.quality["n_beyond_tolerance"] >= 3
+    assert cal.fitted_on["data"] == f"{data} (+ {', '.join(STANDARD)})"
+    assert "calibrated on 44 images (4 × 11 versions)" in capsys.readouterr().out
+
+
+def test_apn_calibrate_fits_what_the_calibration_benchmark_fits(tiny_run):
+    """One calibration, two callers: ``apn calibrate --perturb`` and
+    ``benchmarks/calibration.py`` give the same rows, so the same calibrator."""
+    import sys
+    from pathlib import Path
+
+    from apn_core.dataset import load_labelled_folder
+    from apn_core.inference.review_data import FeatureExtractor, collect
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    from calibration import collect_records, to_rows
+
+    data, run = tiny_run
+    kinds = ["gamma_4", "crop_top_40"]
+    extractor = FeatureExtractor.load(run)
+    folder = load_labelled_folder(data)
+    mine = collect(extractor, folder, kinds=kinds)
+    samples = list(load_samples(folder))
+    theirs = to_rows(collect_records(extractor, samples, [None, *kinds], "calib"), folder.landmarks)
+    np.testing.assert_array_equal(mine.features, theirs.data.features)
+    np.testing.assert_array_equal(mine.error_mm, theirs.data.error_mm)
+    tolerance = float(np.nanmedian(mine.error_mm))  # errors on both sides
+    a = fit_calibrator(mine, tolerance).to_dict()
+    assert a == fit_calibrator(theirs.data, tolerance).to_dict()
+
+
+def test_discriminators_are_used_only_after_adversarial_training(tiny_run, tmp_path):
     from apn_core import runs
 
     _, run = tiny_run
     last = runs.read_checkpoint(run / "last.safetensors")
-    assert runs.discriminators_trained(last, epochs_pretrain=1)
-    assert not runs.discriminators_trained(last, epochs_pretrain=2)
+    assert last.meta[runs.TRAINED_KEY] == "confidence,pose"  # recorded by training
+    both = frozenset({"confidence", "pose"})
     weights = {k: v for k, v in last.weights.items()}
-    for epoch, trained in (("1", False), ("2", True)):  # a best checkpoint records its epoch
-        runs.save_checkpoint(tmp_path, "best", weights, None, None, {"epoch": epoch})
+    for meta, trained in (
+        ({"epoch": "1"}, frozenset()),  # older best checkpoints: inferred from their epoch
+        ({"epoch": "2"}, both),
+        ({runs.TRAINED_KEY: "1"}, both),  # bundled models of earlier versions
+        ({runs.TRAINED_KEY: "0"}, frozenset()),
+        ({runs.TRAINED_KEY: "confidence"}, frozenset({"confidence"})),
+        ({runs.TRAINED_KEY: "", "epoch": "9"}, frozenset()),  # recorded beats inferred
+        ({}, frozenset()),
+    ):
+        runs.save_checkpoint(tmp_path, "best", weights, None, None, meta)
         best = runs.read_checkpoint(tmp_path / "best.safetensors")
-        assert runs.discriminators_trained(best, epochs_pretrain=1) is trained
-    runs.save_checkpoint(tmp_path, "other", weights, None, None, {})
-    assert not runs.discriminators_trained(runs.read_checkpoint(tmp_path / "other.safetensors"), 0)
+        assert runs.trained_discriminators(best, epochs_pretrain=1) == trained, meta
+    old_last = runs.Checkpoint(last.path, {}, last.state, None, {})  # loop state only
+    assert runs.trained_discriminators(old_last, epochs_pretrain=1) == both
+    assert runs.trained_discriminators(old_last, epochs_pretrain=2) == frozenset()
+
+
+def test_an_untrained_confidence_discriminator_never_feeds_the_confidence(tiny_run, tmp_path):
+    """A ``--no-adversarial`` run fed its untrained C into ``sqrt(peak · C)``: ≈ 0.70 for a
+    landmark whose peak said ≈ 0.96. Its checkpoints record that no discriminator was
+    trained, and the confidence is the peak alone."""
+    import shutil
+
+    from apn_core import runs
+    from apn_core.inference import Predictor
+    from apn_core.io import read_radiograph
+    from apn_core.presets import get_preset
+    from apn_core.train.job import train
+
+    data, trained_run = tiny_run
+    adversarial_run = tmp_path / "adversarial"  # its own copy: without a calibration
+    shutil.copytree(trained_run, adversarial_run, ignore=shutil.ignore_patterns("calib*", "cache"))
+    run = tmp_path / "supervised"
+    cfg = get_preset("tiny").replace(
+        train={"epochs_pretrain": 1, "adversarial": False, "workers": 0}
+    )
+    assert train(data, run, cfg) == "done"
+    for tag in ("last", "best"):
+        assert runs.read_checkpoint(run / f"{tag}.safetensors").meta[runs.TRAINED_KEY] == ""
+    image = read_radiograph(next(data.glob("synth_*")))
+    for folder, trained in ((run, False), (adversarial_run, True)):
+        p = Predictor.load(folder, flip_test=False)
+        assert (p.confidence_net is not None, p.pose_net is not None) == (trained, trained)
+        tensor, box = p.prepare(image.pixels)
+        out = p.forward(tensor[None]).sample(0)
+        result = p.finish(out, box, image.spacing)
+        peak = np.clip(out.peak.numpy(), 0, 1)
+        expected = np.sqrt(peak * out.confidence_d.numpy()) if trained else peak
+        np.testing.assert_allclose(result.confidence, expected, rtol=1e-6)
+        assert np.isnan(result.features[:, FEATURES.index("c")]).all() != trained

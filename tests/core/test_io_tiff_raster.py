@@ -112,3 +112,26 @@ def test_palette_and_bilevel_png_are_expanded_not_read_as_indices(tmp_path):
     np.testing.assert_array_equal(read_radiograph(tmp_path / "p.png").pixels, gray)
     Image.fromarray(gray > 100).save(tmp_path / "b.png")
     np.testing.assert_array_equal(read_radiograph(tmp_path / "b.png").pixels, (gray > 100) * 255)
+
+
+def test_a_colour_refusal_says_how_to_convert(tmp_path):
+    """Colour JPEG/DICOM refusals gave no hint how to convert (issue 18)."""
+    from pydicom.data import get_testdata_file
+
+    rgb = np.zeros((4, 5, 3), np.uint8)
+    rgb[..., 0] = 200
+    iio.imwrite(tmp_path / "leg 1.jpg", rgb)
+    with pytest.raises(ImageReadError) as err:
+        read_radiograph(tmp_path / "leg 1.jpg")
+    assert str(err.value).endswith(
+        "a radiograph is grayscale: convert it first, e.g. magick 'leg 1.jpg' -colorspace Gray "
+        "'leg 1-gray.png' (ImageMagick), or in Python: PIL.Image.open('leg 1.jpg')"
+        ".convert('L').save('leg 1-gray.png') (give the spacing with --spacing MM or "
+        "spacing_mm in landmarks.csv)"
+    )
+    with pytest.raises(ImageReadError) as err:
+        read_radiograph(get_testdata_file("SC_rgb_jpeg.dcm"))
+    message = str(err.value)
+    assert "export the grayscale original from the archive, or convert it first" in message
+    assert "magick SC_rgb_jpeg.dcm -colorspace Gray SC_rgb_jpeg-gray.png" in message
+    assert "a PNG has no pixel spacing: give it with --spacing MM" in message

@@ -1,4 +1,5 @@
-"""benchmarks/perturbations.py: landmarks move with the pixels; absent when pushed out."""
+"""apn_core.perturbations (what apn calibrate --perturb and the benchmarks apply): landmarks
+move with the pixels; absent when pushed out."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from apn_core.perturbations import ALL, PERTURBATIONS, SEVERE, STANDARD, Sample, perturb
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-from perturbations import ALL, PERTURBATIONS, SEVERE, Sample, perturb, write_perturbed_folder
+from perturbations import write_perturbed_folder
 
 ROWS, COLS = 300, 120
 XY = np.array(
@@ -97,3 +100,26 @@ def test_write_perturbed_folder_is_a_labelled_folder(synth_folder, tmp_path):
     assert folder.report.ok and len(folder) == 2
     assert all(item.spacing == (1.0, 1.0) for item in folder.items)
     assert any(item.labels.absent.any() for item in folder.items)
+
+
+def test_standard_kinds_are_those_of_the_bundled_calibration():
+    """``apn calibrate --perturb standard`` reproduces the shipped calibration's data: the
+    kinds its fitted_on names (and the benchmark's calibration half)."""
+    import json
+
+    from apn_core.inference.model_store import BUNDLED_DIR
+    from apn_core.perturbations import parse_kinds
+
+    fitted = json.loads((BUNDLED_DIR / "default" / "calibration.json").read_text())["fitted_on"]
+    shipped = fitted["data"].split("(+ ")[1].rstrip(")").split(", ")
+    assert list(STANDARD) == shipped and len(STANDARD) == 10
+    assert parse_kinds("standard") == STANDARD and parse_kinds("none") == ()
+    assert parse_kinds("gamma_4, blur_2px,gamma_4") == ("gamma_4", "blur_2px")
+    with pytest.raises(ValueError, match="unknown perturbation 'sepia'; use standard, none"):
+        parse_kinds("sepia")
+
+
+def test_perturbations_pickle_for_worker_processes():
+    import pickle
+
+    assert pickle.loads(pickle.dumps(ALL))["rotate_+10"].keywords == {"degrees": 10.0}

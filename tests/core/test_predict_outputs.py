@@ -84,8 +84,11 @@ def predict(capsys, tiny):
     def run(*args: str, model: str | Path | None = None, flip: bool = False) -> tuple[int, str]:
         argv = ["predict", "--workers", "0", "--model", str(model or tiny), *args]
         code = main(argv + ([] if flip else ["--no-flip"]))
-        return code, capsys.readouterr().out
+        captured = capsys.readouterr()
+        run.err = captured.err  # the last command's stderr
+        return code, captured.out
 
+    run.capsys = capsys
     return run
 
 
@@ -252,9 +255,7 @@ def test_exit_codes_some_and_all_inputs_failed(tmp_path, data, predict, capsys):
     assert "wrote no tables" in text and not (tmp_path / "o2" / "landmarks.csv").exists()
 
 
-def test_tables_list_this_commands_images_and_empty_cells_never_nan(
-    tmp_path, data, predict, capsys
-):
+def test_tables_cover_every_record_and_empty_cells_never_nan(tmp_path, data, predict, capsys):
     out = tmp_path / "out"
     assert predict(str(data), "--out", str(out), model="default")[0] == 0
     record = read_record(out, "synth_21_0000.dcm")
@@ -263,12 +264,12 @@ def test_tables_list_this_commands_images_and_empty_cells_never_nan(
     record_path(out, "synth_21_0000.dcm").write_text(json.dumps(record))
     from apn_core.inference.outputs import write_tables
 
-    write_tables(out, ["synth_21_0000.dcm"])
+    write_tables(out)
     text = (out / "measurements.csv").read_text()
     assert "nan" not in text.lower()
     right = next(r for r in _rows(out, "measurements.csv") if r["side"] == "right")
     assert right["hka_deg"] == "" and right["mad_mm"] == "" and right["note"] == "knee_right absent"
-    assert {r["image"] for r in _rows(out)} == {"synth_21_0000.dcm"}
+    assert {r["image"] for r in _rows(out)} == {p.name for p in data.iterdir()}
 
 
 def test_an_empty_leg_length_discrepancy_says_why_on_both_rows(tmp_path, data, predict):
@@ -283,8 +284,9 @@ def test_an_empty_leg_length_discrepancy_says_why_on_both_rows(tmp_path, data, p
     record_path(out, "synth_21_0000.dcm").write_text(json.dumps(record))
     from apn_core.inference.outputs import write_tables
 
-    write_tables(out, ["synth_21_0000.dcm"])
-    rows = {r["side"]: r for r in _rows(out, "measurements.csv")}
+    write_tables(out)
+    table = _rows(out, "measurements.csv")
+    rows = {r["side"]: r for r in table if r["image"] == "synth_21_0000.dcm"}
     assert rows["right"]["hka_deg"] and rows["right"]["lld_mm"] == ""
     assert rows["right"]["note"] == rows["left"]["note"] == "ankle_left absent"
 
@@ -454,3 +456,135 @@ def test_overlay_text_uses_only_characters_its_font_can_draw():
     text = drawable("right: HKA –, femur/tibia 1.6 × (plausible ≤ 1.5) → °±")
     assert text == "right: HKA -, femur/tibia 1.6 x (plausible <= 1.5) -> °±"
     assert all(glyph(ch) != tofu for ch in set(text) - {" "})
+
+
+# --- labelled folders, merging, concurrent commands (issue 18.1) -------------------------
+
+
+def test_a_labelled_folder_is_never_an_output_folder(tmp_path, data, labelled_folder, predict):
+    """``apn predict DATA --out DATA`` replaced 6 images' hand labels with 1 prediction."""
+    labelled = labelled_folder.folder
+    for args in ((str(labelled), "--spacing", "1"), (str(data),)):  # itself, or another input
+        code = main(["predict", *args, "--out", str(labelled), "--workers", "0"])
+        assert code == 2
+    err = predict.capsys.readouterr().err
+    assert f"apn: error: {labelled}: is the input folder itself" in err
+    assert f"apn: error: {labelled}: holds a landmarks.csv that apn predict did not write" in err
+    assert f"--out {labelled}-predicted" in err
+    assert labelled_folder.csv.read_bytes() == labelled_folder.original
+    assert not (labelled / OUTPUT_MARKER).exists() and not (labelled / "predictions").exists()
+    # a hand-made table in a folder that also holds the marker is still not an output
+    out = tmp_path / "marked"
+    out.mkdir()
+    (out / OUTPUT_MARKER).write_text("x")
+    (out / "landmarks.csv").write_text("image,landmark,x,y\na.png,knee_left,1,2\n")
+    assert predict(str(data), "--out", str(out))[0] == 2
+
+
+def test_a_second_command_adds_its_images_to_the_tables(tmp_path, images, predict):
+    """The second command's tables held only its own images (the first's rows vanished,
+    though their records stayed in predictions/)."""
+    first = _place(tmp_path / "A" / "one.dcm", images[0])
+    second = _place(tmp_path / "B" / "two.tif", images[2])
+    out = tmp_path / "out"
+    assert predict(str(first), "--out", str(out))[0] == 0
+    code, text = predict(str(second), "--out", str(out))
+    assert code == 0 and "(2 images, 1 from earlier commands)" in text
+    assert sorted({r["image"] for r in _rows(out)}) == ["one.dcm", "two.tif"]
+    assert sorted({r["image"] for r in _rows(out, "measurements.csv")}) == ["one.dcm", "two.tif"]
+    code, text = predict(str(first), "--out", str(out))  # a re-run keeps both too
+    assert code == 0 and text.startswith("0 predicted, 1 already done")
+    assert sorted({r["image"] for r in _rows(out)}) == ["one.dcm", "two.tif"]
+
+
+def test_a_second_writer_is_refused_at_once(tmp_path, data, predict):
+    """Two concurrent predicts into one folder silently replaced each other's files."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "out"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys\nfrom apn_core.utils.locks import folder_lock\n"
+            f"with folder_lock({str(out)!r}, 'output folder'):\n"
+            "    print('held', flush=True)\n    sys.stdin.read()\n",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        code, text = predict(str(data), "--out", str(out))
+        err = predict.err
+    finally:
+        holder.communicate("")
+    assert code == 2 and text == ""
+    assert err == (
+        f"apn: error: {out}: another apn process (process {holder.pid}) is writing this output "
+        "folder; wait for it to finish or stop it, then run again\n"
+    )
+    assert not (out / "predictions").exists()
+    assert predict(str(data), "--out", str(out))[0] == 0  # free again
+
+
+def test_predicted_landmarks_csv_reopens_in_mm(tmp_path, data, predict):
+    from apn_core.annotations import read_landmarks_csv
+    from apn_core.landmarks import DEFAULT_LANDMARKS
+
+    out = tmp_path / "out"
+    assert predict(str(data), "--out", str(out))[0] == 0
+    assert {r["spacing_mm"] for r in _rows(out)} == {"2"}
+    labels = read_landmarks_csv(out / "landmarks.csv", DEFAULT_LANDMARKS)
+    assert {lab.spacing for lab in labels.values()} == {(2.0, 2.0)}
+
+
+def test_a_png_takes_the_spacing_its_folders_landmarks_csv_gives(tmp_path, images, predict):
+    """``apn predict`` ignored a folder's spacing_mm: a PNG folder failed with "pass
+    --spacing MM" though its landmarks.csv said 2 mm."""
+    import imageio.v3 as iio
+
+    from apn_core.io import read_radiograph
+
+    data = tmp_path / "data"
+    data.mkdir()
+    pixels = read_radiograph(images[1]).pixels
+    iio.imwrite(data / "leg.png", (pixels / pixels.max() * 255).astype(np.uint8))
+    table = data / "landmarks.csv"
+    table.write_text("image,landmark,x,y,spacing_mm\nleg.png,knee_left,10,20,2\n")
+    out = tmp_path / "out"
+    code, text = predict(str(data), "--out", str(out), "--spacing", "2.5")
+    assert code == 0 and text.startswith("1 predicted")
+    assert "landmarks.csv gives spacing_mm 2 mm/px, which differs from --spacing 2.5" in text
+    record = read_record(out, "leg.png")
+    assert record["spacing"] == [2.0, 2.0] and record["spacing_from"] == "labels"
+    assert {r["spacing_mm"] for r in _rows(out)} == {"2"}
+    table.write_text("image,landmark,x,y,spacing_mm\nleg.png,knee_left,10,20,1.5\n")
+    code, text = predict(str(data), "--out", str(out))
+    assert code == 0 and "made with another spacing_mm in its folder's landmarks.csv" in text
+    assert read_record(out, "leg.png")["spacing"] == [1.5, 1.5]
+    code, text = predict(str(data / "leg.png"), "--out", str(tmp_path / "file"))  # a file input
+    assert code == 0 and read_record(tmp_path / "file", "leg.png")["spacing"] == [1.5, 1.5]
+
+
+def test_formula_like_names_are_neutralised_in_every_table(tmp_path, images, predict):
+    """Cells starting with = + - @ were written verbatim into CSVs opened in spreadsheets."""
+    from apn_core.annotations import read_landmarks_csv
+    from apn_core.inference.report import write_report
+    from apn_core.landmarks import DEFAULT_LANDMARKS
+
+    data = tmp_path / "data"
+    _place(data / "=1+1.dcm", images[0])
+    out = tmp_path / "out"
+    assert predict(str(data), "--out", str(out), model="default")[0] == 0
+    for table in ("landmarks.csv", "measurements.csv"):
+        lines = (out / table).read_text().splitlines()[1:]
+        assert lines and all(line.startswith("'=1+1.dcm,") for line in lines)
+    assert "-" in (out / "measurements.csv").read_text()  # negative numbers stay numbers
+    assert list(read_landmarks_csv(out / "landmarks.csv", DEFAULT_LANDMARKS)) == ["=1+1.dcm"]
+    write_report(tmp_path / "ev", {}, [{"image": "@x", "landmark": "+y", "error_mm": -1.5}])
+    assert (tmp_path / "ev" / "errors.csv").read_text() == (
+        "image,landmark,error_mm\n'@x,'+y,-1.500\n"
+    )

@@ -458,12 +458,11 @@ def test_failures_reach_a_json_follower(tiny_run, tmp_path, capsys):
     }
 
 
-def test_json_progress_has_no_nan_or_infinity():
-    from apn_core.train.progress import _strict
+def test_json_progress_has_no_nan_or_infinity(capsys):
+    from apn_core.train.progress import Progress
 
-    assert json.dumps(_strict({"a": float("inf"), "b": [float("nan"), 1.5]})) == (
-        '{"a": null, "b": [null, 1.5]}'
-    )
+    Progress(json_lines=True).event("epoch", a=float("inf"), b=[float("nan"), np.float32(1.5)])
+    assert capsys.readouterr().out == '{"event": "epoch", "a": null, "b": [null, 1.5]}\n'
 
 
 # ----- distributed -----------------------------------------------------------------------
@@ -551,6 +550,10 @@ def test_finetune_from_the_bundled_model_starts_from_it_and_records_it(two_image
     params = {k for k, _ in _named_parameters(config)}
     for key in params & set(source):  # one step at lr 1e-12 (BN statistics aside): the source's
         torch.testing.assert_close(after[key], source[key], atol=1e-9, rtol=0)
+    # still in the supervised phase, but the discriminators came trained from the source
+    assert runs.read_checkpoint(run / "last.safetensors").meta[runs.TRAINED_KEY] == (
+        "confidence,pose"
+    )
 
 
 def _named_parameters(config):
@@ -599,6 +602,8 @@ def test_finetune_with_another_landmark_set_renews_only_the_layers_sized_by_it(t
     for module in renewed:
         weight = f"{module}.weight"
         assert after[weight].shape != source[weight].shape
+    # discriminators with renewed layers are untrained again until the adversarial phase
+    assert runs.read_checkpoint(run / "last.safetensors").meta[runs.TRAINED_KEY] == ""
 
 
 def test_finetune_refuses_other_network_sizes_and_unknown_models(tiny_run, tmp_path, capsys):

@@ -47,3 +47,43 @@ def split_records(text: str) -> list[str]:
     if start < n:
         records.append(text[start:])
     return records
+
+
+def split_cells(record: str) -> list[str]:
+    """The cells of one record (its line end removed first), each exactly as written —
+    quotes included; ``",".join(split_cells(r))`` is ``r`` without its line end. Same
+    rules as :func:`split_records`: a ``"`` opens a quoted cell only as its first
+    character."""
+    record = record[: len(record) - len(line_end(record))]
+    cells: list[str] = []
+    start = 0
+    state = _START
+    for i, ch in enumerate(record):
+        if state == _QUOTED:
+            if ch == '"':
+                state = _QUOTE_IN_QUOTED
+            continue
+        if state == _QUOTE_IN_QUOTED:
+            if ch == '"':  # a doubled quote: still inside the quoted cell
+                state = _QUOTED
+                continue
+            state = _UNQUOTED
+        if ch == ",":
+            cells.append(record[start:i])
+            start = i + 1
+            state = _START
+        elif ch == '"' and state == _START:
+            state = _QUOTED
+        else:
+            state = _UNQUOTED
+    cells.append(record[start:])
+    return cells
+
+
+def line_end(record: str) -> str:
+    """The line end of a record (``\\r\\n``, ``\\n``, ``\\r``), or '' for a last record
+    without one."""
+    for end in ("\r\n", "\n", "\r"):
+        if record.endswith(end):
+            return end
+    return ""

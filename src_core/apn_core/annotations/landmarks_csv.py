@@ -15,8 +15,12 @@ Cell syntax, checked strictly (a data file is not Python):
   every row of one image that gives it must give the same value;
 - ``occluded``: ``0/1``, ``true/false``, ``yes/no`` (any case); empty = 0.
 
-:func:`write_landmarks_csv` writes a whole table; :mod:`apn_core.annotations.csv_edit`
-replaces one image's rows and keeps every other byte.
+Cells are read as :func:`apn_core.utils.csv_cells.restore` gives them: a file name apn
+wrote as ``'=x.png`` (neutralised against spreadsheet formulas) is ``=x.png``.
+
+:func:`apn_core.annotations.csv_edit.update_landmarks_csv` saves into an existing table
+(every path that saves labels calls it); :func:`write_landmarks_csv` writes a new table
+for a folder apn creates (synthetic data, a training folder).
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from apn_core.landmarks import LandmarkSet
 from apn_core.problems import Report
 from apn_core.spacing import format_spacing, parse_decimal, parse_spacing
 from apn_core.utils.atomic import write_text_atomic
+from apn_core.utils.csv_cells import csv_text, restore
 
 REQUIRED_COLUMNS = ("image", "landmark", "x", "y")
 OPTIONAL_COLUMNS = ("spacing_mm", "occluded")
@@ -77,7 +82,7 @@ def read_landmarks_csv(
         except csv.Error as exc:
             report.add("malformed-row", f"{path.name}:{line}", f"cannot parse CSV ({exc})")
         else:
-            parser.add(row, line)
+            parser.add({k: restore(v) if isinstance(v, str) else v for k, v in row.items()}, line)
         if strict and report.errors:
             raise AnnotationError(path, str(report.errors[0]))
     return parser.out
@@ -198,18 +203,16 @@ def _shown(text: str) -> str:
 def write_landmarks_csv(
     path: str | Path, labels: list[ImageLabels], landmarks: LandmarkSet, precision: int = 3
 ) -> Path:
-    """Write ``landmarks.csv`` atomically: one row per annotated landmark.
+    """Write a new ``landmarks.csv`` atomically (replacing any file at ``path``): one row
+    per annotated landmark. For a folder apn creates; saving into a labelled folder's
+    table is :func:`apn_core.annotations.csv_edit.update_landmarks_csv`.
 
     Absent landmarks get empty ``x,y``; non-annotated ones get no row. ``spacing_mm`` is
     written when any image carries one, ``occluded`` when any landmark is flagged.
     """
     columns = list(REQUIRED_COLUMNS) + optional_columns(labels)
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(columns)
-    for lab in labels:
-        writer.writerows(label_rows(lab, landmarks, columns, precision))
-    write_text_atomic(path, buf.getvalue())
+    rows = [row for lab in labels for row in label_rows(lab, landmarks, columns, precision)]
+    write_text_atomic(path, csv_text([columns, *rows]))
     return Path(path)
 
 

@@ -26,6 +26,7 @@ from apn_core.io.text import safe_text
 from apn_core.landmarks import LandmarkSet
 from apn_core.spacing import parse_decimal
 from apn_core.utils.atomic import write_text_atomic
+from apn_core.utils.csv_cells import csv_text, restore
 
 _AXIS = re.compile(r"axis-([0-9]+)")
 
@@ -58,7 +59,7 @@ def read_napari_points(path: str | Path, landmarks: LandmarkSet, image: str = ""
         )
     planes: dict[tuple[float, ...], int] = {}
     for line, row in rows:
-        label = (row.get("label") or "").strip()
+        label = restore(row.get("label") or "").strip()
         if label not in landmarks:
             raise AnnotationError(
                 path,
@@ -100,14 +101,10 @@ def read_napari_points(path: str | Path, landmarks: LandmarkSet, image: str = ""
 
 def write_napari_points(path: str | Path, labels: ImageLabels, landmarks: LandmarkSet) -> Path:
     """Write present landmarks as a napari Points CSV (atomically)."""
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["index", "axis-0", "axis-1", "label"])
-    n = 0
+    rows: list[list] = [["index", "axis-0", "axis-1", "label"]]
     for i, name in enumerate(landmarks.names):
         if labels.present[i]:
             x, y = labels.xy[i]
-            writer.writerow([n, f"{y:.3f}", f"{x:.3f}", name])
-            n += 1
-    write_text_atomic(path, buf.getvalue())
+            rows.append([len(rows) - 1, f"{y:.3f}", f"{x:.3f}", name])
+    write_text_atomic(path, csv_text(rows))
     return Path(path)

@@ -191,14 +191,15 @@ def import_labelme(args, update=None) -> tuple[list, dict, list[str]]:
 
 def write_outputs(out: Path, labels: list, records: dict, landmarks, source: Path) -> None:
     """``landmarks.csv`` (only the imported images' rows replaced) and the import record."""
-    from apn_core.annotations import replace_image_rows, write_landmarks_csv
+    from apn_core.annotations import ImageEdit, update_landmarks_csv, write_landmarks_csv
     from apn_core.outlines.derive import __doc__ as definitions
     from apn_core.utils.atomic import write_text_atomic
 
     csv = out / "landmarks.csv"
-    if csv.exists():
-        for lab in labels:
-            replace_image_rows(csv, lab.image, lab, landmarks)
+    if csv.exists():  # the one save path: only these images' rows change
+        update_landmarks_csv(
+            csv, [ImageEdit.from_labels(lab, landmarks) for lab in labels], landmarks
+        )
     else:
         write_landmarks_csv(csv, labels, landmarks)
     record_path = out / RECORD

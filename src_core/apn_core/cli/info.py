@@ -10,6 +10,7 @@ import json
 
 from apn_core.cli.common import add_spacing_option
 from apn_core.io import read_radiograph
+from apn_core.spacing import spacings_disagree
 
 FIELDS = (
     "format",
@@ -26,7 +27,6 @@ FIELDS = (
     "transfer_syntax",
     "bits_stored",
 )
-SPACING_TOLERANCE = 0.01  # as apn predict: more than 1 % apart is a disagreement
 
 
 def register(sub) -> None:
@@ -52,7 +52,7 @@ def run(args) -> int:
         own = radiograph.spacing
         if own is None:
             radiograph = radiograph.with_spacing(given, "given (--spacing; the file has none)")
-        elif any(abs(a - b) > SPACING_TOLERANCE * b for a, b in zip(own, given, strict=True)):
+        elif spacings_disagree(own, given):
             note = f"--spacing {list(given)} differs from the file's own by more than 1 %; the file's is used"
     summary = radiograph.summary()
     if given is not None:

@@ -6,21 +6,27 @@ path relative to its INPUT folder (or its file name), extension kept; with sever
 INPUTs it is prefixed by the INPUT's name (``A/case1.dcm``, ``B/case1.dcm``).
 
 Writes DIR/landmarks.csv (image,landmark,x,y,x_mm,y_mm,confidence,present,needs_review,
-review_reason; absent landmarks have empty coordinates), DIR/measurements.csv (empty cells,
-with a note, where a landmark is absent or needs review), a Slicer DIR/<name>.mrk.json per
-image, with --overlays DIR/overlays/<name>.png, with --sr (DICOM inputs only; the [dicom]
-extra) a DICOM SR and presentation state DIR/dicom/<name>.sr.dcm and .pr.dcm, and
-DIR/predictions/<name>.json (what a re-run checks). The summary counts the images that need
-review.
+review_reason,spacing_mm; absent landmarks have empty coordinates), DIR/measurements.csv
+(empty cells, with a note, where a landmark is absent or needs review), a Slicer
+DIR/<name>.mrk.json per image, with --overlays DIR/overlays/<name>.png, with --sr (DICOM
+inputs only; the [dicom] extra) a DICOM SR and presentation state DIR/dicom/<name>.sr.dcm and
+.pr.dcm, and DIR/predictions/<name>.json (what a re-run checks). The summary counts the
+images that need review.
 
 --dicomweb URL with a query (--study UID..., or --study-date/--modality) instead of INPUTs:
 retrieve the images from a PACS (WADO-RS) into DIR/retrieved/, predict them with --sr, and
 store each SR and presentation state back into its study (STOW-RS) unless it is already
 there. Passwords and tokens come from environment variables, never from the command line.
 
+Pixel spacing: the file's own; for a PNG/JPEG, the spacing_mm its folder's landmarks.csv
+gives it, else --spacing; --override-spacing replaces them all.
+
 Re-running the same command skips images whose result was made from the same file, model
 (weights and calibration SHA-256) and options; the others are predicted again and the
-summary says why.
+summary says why. The tables cover every result in DIR: a second command into DIR adds its
+images to the first's. DIR may not be an input folder nor a labelled folder (one holding a
+landmarks.csv apn predict did not write), and one command writes it at a time (another
+is refused).
 Unreadable images are reported and skipped. Exit code: 0 all done, 1 some images failed,
 2 nothing could be done (or the output folder could not be written).
 """
@@ -57,11 +63,6 @@ def register(sub) -> None:
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
     p.add_argument("--overlays", action="store_true", help="also write overlay PNGs")
     p.add_argument(
-        "--sr",
-        action="store_true",
-        help="also a DICOM SR (TID 1500) and presentation state per DICOM image, in DIR/dicom/",
-    )
-    p.add_argument(
         "--redo", action="store_true", help="predict every image again, replacing stored results"
     )
     add_model_options(p)
@@ -77,16 +78,22 @@ def register(sub) -> None:
     p.add_argument("--device", type=device_arg, default="cpu", help="cpu, cuda or cuda:N")
     add_spacing_option(p)
     add_override_spacing_option(p)
+    p.add_argument(
+        "--sr",
+        action="store_true",
+        help="also a DICOM SR (TID 1500) and presentation state per DICOM image, in DIR/dicom/",
+    )
     pacs.add_options(p)
     p.set_defaults(func=run, parser=p)
 
 
 def run(args) -> int:
+    from apn_core.inference.jobs import run_predict_job
+
     if args.dicomweb:
         return pacs.run(args, run)
     if not args.inputs:
         args.parser.error("give INPUT files or folders, or --dicomweb URL")
-    from apn_core.inference.jobs import run_predict_job
 
     update, close = progress_bar("predicting", "img")
     try:
@@ -120,11 +127,18 @@ def run(args) -> int:
             if args.overlays and summary.done
             else ""
         )
-        print(f"wrote {', '.join(str(p) for p in summary.written)}{extra}{overlays}")
+        mine = len(summary.done) + len(summary.skipped_done)
+        earlier = summary.table_images - mine
+        cover = (
+            f" ({summary.table_images} images, {earlier} from earlier commands)"
+            if earlier > 0
+            else ""
+        )
+        print(f"wrote {', '.join(str(p) for p in summary.written)}{cover}{extra}{overlays}")
     elif summary.done or summary.skipped_done:
         print(f"the tables in {summary.out} were not written (see the error below)")
     else:
-        print(f"wrote no tables: none of this command's images has a result in {summary.out}")
+        print(f"wrote no tables: {summary.out} holds no result")
     if summary.dicom is not None:
         print(
             f"{summary.dicom.written} SR + presentation state(s) written, "

@@ -3,41 +3,48 @@ the main process runs the network on batches. A file that cannot be read is repo
 (with its reason) and skipped; it never stops the batch.
 
 Pixel spacing follows one rule everywhere (:class:`SpacingPolicy`): a file's own spacing
-wins; ``fallback`` (``--spacing``) is used only for files without one; ``override``
+wins; for a file without one (PNG, JPEG), the ``spacing_mm`` its folder's
+``landmarks.csv`` gives it, else ``fallback`` (``--spacing``); ``override``
 (``--override-spacing``) replaces every file's spacing.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
+from apn_core.config import GeometryConfig
 from apn_core.errors import ApnError
-from apn_core.geometry import Letterbox
+from apn_core.geometry import Letterbox, network_input
 from apn_core.inference.predictor import Prediction, Predictor
 from apn_core.io import Radiograph, read_radiograph
+from apn_core.spacing import spacings_disagree
+from apn_core.utils.workers import as_list, data_loader
 
 log = logging.getLogger(__name__)
 
-SPACING_TOLERANCE = 0.01  # relative difference at which a file's and the given spacing disagree
 FALLBACK_SOURCE = "given (--spacing; the file has none)"
 OVERRIDE_SOURCE = "given (--override-spacing, replacing the file's)"
+LABELLED_SOURCE = "spacing_mm in its folder's landmarks.csv (the file has none)"
 
 Spacing = tuple[float, float]
 
 
 @dataclass(frozen=True)
 class SpacingPolicy:
-    """Where an image's mm/px comes from: the file, else ``fallback``; ``override`` beats both."""
+    """Where an image's mm/px comes from: the file, else ``labelled`` (``spacing_mm`` of
+    its folder's ``landmarks.csv``, keyed by the image's resolved path), else
+    ``fallback``; ``override`` beats them all."""
 
     fallback: Spacing | None = None
     override: Spacing | None = None
+    labelled: Mapping[str, Spacing] = field(default_factory=dict, compare=False)
 
     @classmethod
     def of(cls, spacing: SpacingPolicy | float | Spacing | None) -> SpacingPolicy:
@@ -51,19 +58,29 @@ class SpacingPolicy:
 
     def read(self, path: Path) -> tuple[Radiograph, str, str | None]:
         """The radiograph with its spacing applied, where it came from (``file``,
-        ``fallback``, ``override`` or ``none``) and a note when ``fallback`` disagrees
-        with the file's own spacing by more than 1 %."""
+        ``labels``, ``fallback``, ``override`` or ``none``) and a note when ``fallback``
+        disagrees with the spacing used by more than 1 %."""
         # read_radiograph's own ``spacing`` argument is not used: its meaning (override or
         # fallback) is the io module's; applying the rule here keeps it one rule for the CLI
         radiograph = read_radiograph(path)
         if self.override is not None:
             return radiograph.with_spacing(self.override, OVERRIDE_SOURCE), "override", None
         if radiograph.spacing is None:
+            labelled = self.labelled_spacing(path)
+            if labelled is not None:
+                note = None
+                if self.fallback is not None and spacings_disagree(labelled, self.fallback):
+                    note = (
+                        f"its folder's landmarks.csv gives spacing_mm {_mm(labelled)}, which "
+                        f"differs from --spacing {_mm(self.fallback)}; the landmarks.csv one "
+                        "is used (--override-spacing replaces it)"
+                    )
+                return radiograph.with_spacing(labelled, LABELLED_SOURCE), "labels", note
             if self.fallback is None:
                 return radiograph, "none", None
             return radiograph.with_spacing(self.fallback, FALLBACK_SOURCE), "fallback", None
         note = None
-        if self.fallback is not None and _disagree(radiograph.spacing, self.fallback):
+        if self.fallback is not None and spacings_disagree(radiograph.spacing, self.fallback):
             note = (
                 f"the file's spacing {_mm(radiograph.spacing)} ({radiograph.spacing_source}) "
                 f"differs from --spacing {_mm(self.fallback)}; the file's is used "
@@ -71,15 +88,17 @@ class SpacingPolicy:
             )
         return radiograph, "file", note
 
+    def labelled_spacing(self, path: Path) -> Spacing | None:
+        """The ``spacing_mm`` the image's folder's ``landmarks.csv`` gives it, or None."""
+        if not self.labelled:
+            return None
+        return self.labelled.get(str(Path(path).resolve()))
+
     def as_dict(self) -> dict:
         return {
             "fallback_spacing": list(self.fallback) if self.fallback else None,
             "override_spacing": list(self.override) if self.override else None,
         }
-
-
-def _disagree(a: Spacing, b: Spacing) -> bool:
-    return any(abs(x - y) > SPACING_TOLERANCE * y for x, y in zip(a, b, strict=True))
 
 
 def _mm(spacing: Spacing) -> str:
@@ -115,14 +134,17 @@ class _Prepared:
 
 
 class _Reader(Dataset):
+    """Reads and letterboxes one file per item, in DataLoader workers: it holds plain data
+    (the geometry, not the model), so it pickles cheaply for ``spawn`` workers."""
+
     def __init__(
         self,
-        predictor: Predictor,
+        geometry: GeometryConfig,
         paths: list[Path],
         policy: SpacingPolicy,
         overlay_height: int | None,
     ) -> None:
-        self.predictor, self.paths, self.policy = predictor, paths, policy
+        self.geometry, self.paths, self.policy = geometry, paths, policy
         self.overlay_height = overlay_height
 
     def __len__(self) -> int:
@@ -132,7 +154,8 @@ class _Reader(Dataset):
         path = self.paths[i]
         try:
             r, spacing_from, note = self.policy.read(path)
-            tensor, box = self.predictor.prepare(r.pixels)
+            boxed, box = network_input(r.pixels, self.geometry)
+            tensor = torch.from_numpy(boxed)[None]
             base = None
             if self.overlay_height:
                 from apn_core.inference.overlay import overlay_base
@@ -146,10 +169,6 @@ class _Reader(Dataset):
         except Exception as exc:  # one odd file must not stop a batch of thousands
             log.debug("unexpected error on %s", path, exc_info=True)
             return _Prepared(path, error=f"unexpected error ({type(exc).__name__}: {exc})")
-
-
-def _collate(items):
-    return items
 
 
 def predict_files(
@@ -167,8 +186,8 @@ def predict_files(
     in the reader workers, so the file is read once).
     """
     policy = SpacingPolicy.of(spacing)
-    reader = _Reader(predictor, list(paths), policy, overlay_height)
-    loader = DataLoader(reader, batch_size=batch_size, num_workers=workers, collate_fn=_collate)
+    reader = _Reader(predictor.config.geometry, list(paths), policy, overlay_height)
+    loader = data_loader(reader, workers, batch_size, collate_fn=as_list)
     for items in loader:
         good = [it for it in items if it.error is None]
         outputs = {}

@@ -57,6 +57,7 @@ from apn_core.inference.reliability import (
     flag_rates,
 )
 from apn_core.utils.atomic import write_text_atomic
+from apn_core.utils.json_safe import json_safe
 
 CALIBRATION_FILE = runs.CALIBRATION  # in a run folder, or beside a bundled model
 FORMAT = "napari-apn-calibration"
@@ -241,8 +242,8 @@ class Calibrator:
             "models": [m.to_dict() for m in self.models],
             "presence": self.presence.to_dict() if self.presence is not None else None,
             "presence_threshold": self.presence_threshold,
-            "fitted_on": _clean(self.fitted_on),
-            "quality": _clean(self.quality),
+            "fitted_on": json_safe(self.fitted_on),
+            "quality": json_safe(self.quality),
             "software_version": __version__,
         }
 
@@ -305,19 +306,6 @@ def load_calibrator(path: str | Path) -> Calibrator:
         return Calibrator.from_dict(data)
     except ValueError as exc:
         raise FileProblem(path, f"invalid calibration file: {exc}") from None
-
-
-def _clean(value):
-    """JSON-safe copy: non-finite floats → None, numpy scalars → Python numbers."""
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def _reject_constant(name: str):
@@ -421,8 +409,14 @@ def fit_calibrator(
     if min(n_wrong, n_right) < MIN_PER_CLASS:
         raise ValueError(
             f"{n_wrong} of {len(y)} reported landmarks are beyond {tolerance_mm:g} mm and {n_right} "
-            f"within: need at least {MIN_PER_CLASS} of each to calibrate (add harder images, e.g. "
-            "perturbed copies from benchmarks/perturbations.py, or easier ones)"
+            f"within: need at least {MIN_PER_CLASS} of each to calibrate: "
+            + (
+                "the model makes too few errors here to learn what one looks like; add "
+                "perturbed copies of the images (apn calibrate --perturb standard, as the "
+                "bundled model's calibration was fitted) or harder images"
+                if n_wrong < MIN_PER_CLASS
+                else "add images the model gets right"
+            )
         )
     available = [f for f in FEATURES if np.isfinite(table[:, FEATURES.index(f)]).any()]
     subsets = [tuple(available)]

@@ -1,9 +1,11 @@
 """The ``apn predict`` job as a function, shared by the CLI and the napari Batch widget.
 
-Order of work: find the inputs (excluding the output folder and any folder holding the
-output marker), check that the output folder is writable, load the model, decide per
-image whether its stored result still holds (:func:`~apn_core.inference.outputs.check_done`),
-predict the rest, then write the tables. Nothing is counted as done that was not written.
+Order of work: refuse an output folder that is an input folder or a labelled folder, find
+the inputs (excluding the output folder and any folder holding the output marker), take
+the output folder's lock (a second command writing it is refused at once), check that it
+is writable, load the model, decide per image whether its stored result still holds
+(:func:`~apn_core.inference.outputs.check_done`), predict the rest, then write the tables
+from every record the folder holds. Nothing is counted as done that was not written.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path, PurePosixPath
 from apn_core.dataset import find_images
 from apn_core.errors import FileProblem
 from apn_core.inference.batch import SpacingPolicy
-from apn_core.inference.outputs import OUTPUT_MARKER
+from apn_core.inference.outputs import OUTPUT_MARKER, record_names
 from apn_core.io import IMAGE_SUFFIXES, is_image_file
 
 log = logging.getLogger(__name__)
@@ -48,6 +50,7 @@ class PredictSummary:
     spacing_notes: list[tuple[str, str]] = field(default_factory=list)
     written: list[Path] = field(default_factory=list)
     error: str | None = None
+    table_images: int = 0  # images the written tables cover (this and earlier commands)
     paths: dict[str, Path] = field(default_factory=dict)  # output name → input file
     needs_review: list[tuple[str, str]] = field(default_factory=list)  # (name, flagged landmarks)
     dicom: object = None  # with --sr: apn_core.dicom_out.files.DicomReport
@@ -228,13 +231,16 @@ def run_predict_job(
 ) -> PredictSummary:
     """Predict every image under ``inputs`` into ``out`` (see ``apn predict``).
 
-    ``spacing`` (mm/px) is used for files without their own; ``override_spacing``
-    replaces every file's. ``redo``: predict every image again, replacing stored results.
+    ``spacing`` (mm/px) is used for files without their own (after the ``spacing_mm``
+    their folder's ``landmarks.csv`` gives them); ``override_spacing`` replaces every
+    file's. ``redo``: predict every image again, replacing stored results.
     ``calibration``: a calibration file instead of the one beside the model's weights.
     ``sr``: also an SR and a presentation state per DICOM image (:mod:`apn_core.dicom_out`);
     other inputs fail, before anything is predicted.
-    Raises :class:`FileProblem` when nothing can start (no images, output folder not
-    writable, model unusable); per-image problems go to the summary's ``failed``.
+    Raises :class:`FileProblem` when nothing can start (no images, an output folder that
+    is an input or a labelled folder, not writable or being written by another command,
+    a model unusable); per-image problems go to the summary's ``failed``. The tables
+    cover every result in ``out``, this command's and earlier ones'.
     """
     from apn_core.inference import Predictor
     from apn_core.inference.batch import predict_files
@@ -242,7 +248,9 @@ def run_predict_job(
     from apn_core.inference.outputs import (
         ResultSignature,
         check_done,
+        check_output_folder,
         make_record,
+        output_lock,
         prepare_output_folder,
         read_record,
         save_result,
@@ -252,13 +260,7 @@ def run_predict_job(
     from apn_core.inference.threads import inference_threads, torch_threads
 
     out = Path(out)
-    for item in inputs:
-        if Path(item).is_dir() and Path(item).resolve() == out.resolve():
-            raise FileProblem(
-                out,
-                "is the input folder itself: outputs would mix with the images (and mark the folder "
-                "as an output folder); write them to another folder, e.g. a subfolder",
-            )
+    check_output_folder(out, inputs)
     images, not_images = collect_inputs(inputs, exclude=out)
     if not images:
         where = ", ".join(str(i) for i in inputs)
@@ -274,106 +276,147 @@ def run_predict_job(
         images, refused = split_sources(images)
         if not images:
             return PredictSummary(out=out, not_images=not_images, failed=refused)
-    prepare_output_folder(out, "apn predict")
-    policy = SpacingPolicy(fallback=_pair(spacing), override=_pair(override_spacing))
-    source = resolve(model)
-    predictor = Predictor.load(model, device=device, flip_test=flip_test, calibration=calibration)
-    calibration_file = predictor.calibration_file
-    signature = ResultSignature(
-        source.name,
-        sha256(source.weights),
-        flip_test,
-        policy,
-        sha256(calibration_file) if calibration_file else None,
-    )
-    summary = PredictSummary(out=out, not_images=not_images, failed=refused)
-    summary.paths = {image.name: image.path for image in images}
+    with output_lock(out):  # held until the tables are written
+        prepare_output_folder(out, "apn predict")
+        source = resolve(model)
+        predictor = Predictor.load(
+            model, device=device, flip_test=flip_test, calibration=calibration
+        )
+        policy = SpacingPolicy(
+            fallback=_pair(spacing),
+            override=_pair(override_spacing),
+            labelled=labelled_spacings(inputs, predictor.config.landmarks),
+        )
+        calibration_file = predictor.calibration_file
+        signature = ResultSignature(
+            source.name,
+            sha256(source.weights),
+            flip_test,
+            policy,
+            sha256(calibration_file) if calibration_file else None,
+        )
+        summary = PredictSummary(out=out, not_images=not_images, failed=refused)
+        summary.paths = {image.name: image.path for image in images}
 
-    todo: list[InputImage] = []
-    why_redo: dict[str, str] = {}
-    for image in images:
-        state, why = check_done(out, image.name, image.path, signature, overlays)
-        if redo and state != "new":
-            state, why = "redo", "--redo"
-        if state == "done":
-            summary.skipped_done.append(image.name)
-            _note_review(summary, image.name, read_record(out, image.name).get("review") or {})
-        elif state == "conflict":
-            summary.failed.append((image.name, why))
-        else:
-            todo.append(image)
-            if state == "redo":
-                why_redo[image.name] = why
-                log.debug("%s: predicting again: %s", image.name, why)
+        todo: list[InputImage] = []
+        why_redo: dict[str, str] = {}
+        for image in images:
+            state, why = check_done(out, image.name, image.path, signature, overlays)
+            if redo and state != "new":
+                state, why = "redo", "--redo"
+            if state == "done":
+                summary.skipped_done.append(image.name)
+                _note_review(summary, image.name, read_record(out, image.name).get("review") or {})
+            elif state == "conflict":
+                summary.failed.append((image.name, why))
+            else:
+                todo.append(image)
+                if state == "redo":
+                    why_redo[image.name] = why
+                    log.debug("%s: predicting again: %s", image.name, why)
 
-    results = predict_files(
-        predictor,
-        [i.path for i in todo],
-        policy,
-        batch_size,
-        workers,
-        OVERLAY_HEIGHT if overlays else None,
-    )
-    try:
-        # threads = the cores idle now (apn_core.inference.threads): with torch's default
-        # pool a core busy elsewhere stalls every operation of the network
-        with torch_threads(inference_threads()):
-            for n, (image, res) in enumerate(zip(todo, results, strict=True), start=1):
-                error = res.error
-                if error is None and res.prediction.spacing is None:
-                    error = "no pixel spacing in the file; pass --spacing MM (results are in mm)"
-                if error is not None:
-                    summary.failed.append(
-                        (image.name, error.removeprefix(str(image.path)).lstrip(": "))
-                    )
-                else:
-                    record = make_record(
-                        image.name,
-                        image.path,
-                        res.prediction,
-                        signature,
-                        res.spacing_from,
-                        overlays,
-                    )
-                    try:
-                        save_result(
-                            out,
-                            image.name,
-                            res.prediction,
-                            predictor.config.landmarks,
-                            record,
-                            res.overlay_base,
-                        )
-                    except OSError as exc:
-                        summary.error = (
-                            f"{out}: cannot write the results of {image.name} ({exc.strerror or exc}); "
-                            f"stopped after {len(summary.done)} of {len(todo)} image(s) to predict. What "
-                            "was written is complete: fix the output folder (e.g. free disk space) and "
-                            "run the same command again to continue"
-                        )
-                        break
-                    summary.done.append(image.name)
-                    _note_review(summary, image.name, res.prediction.review)
-                    if image.name in why_redo:
-                        summary.redone.append((image.name, why_redo[image.name]))
-                    if res.spacing_note:
-                        summary.spacing_notes.append((image.name, res.spacing_note))
-                if progress:
-                    progress(n, len(todo))
-                if cancelled is not None and cancelled():
-                    summary.cancelled = True
-                    break
-        _dicom_outputs(summary, out, sr, images)
-    finally:
-        finished = set(summary.done) | set(summary.skipped_done)
+        results = predict_files(
+            predictor,
+            [i.path for i in todo],
+            policy,
+            batch_size,
+            workers,
+            OVERLAY_HEIGHT if overlays else None,
+        )
         try:
-            summary.written = write_tables(out, [i.name for i in images if i.name in finished])
-        except OSError as exc:
-            summary.error = summary.error or (
-                f"{out}: cannot write the tables ({exc.strerror or exc}); the per-image results "
-                "are complete: run the same command again to write them"
-            )
-    return summary
+            # threads = the cores idle now (apn_core.inference.threads): with torch's default
+            # pool a core busy elsewhere stalls every operation of the network
+            with torch_threads(inference_threads()):
+                for n, (image, res) in enumerate(zip(todo, results, strict=True), start=1):
+                    error = res.error
+                    if error is None and res.prediction.spacing is None:
+                        error = (
+                            "no pixel spacing in the file; pass --spacing MM (results are in mm)"
+                        )
+                    if error is not None:
+                        summary.failed.append(
+                            (image.name, error.removeprefix(str(image.path)).lstrip(": "))
+                        )
+                    else:
+                        record = make_record(
+                            image.name,
+                            image.path,
+                            res.prediction,
+                            signature,
+                            res.spacing_from,
+                            overlays,
+                        )
+                        try:
+                            save_result(
+                                out,
+                                image.name,
+                                res.prediction,
+                                predictor.config.landmarks,
+                                record,
+                                res.overlay_base,
+                            )
+                        except OSError as exc:
+                            summary.error = (
+                                f"{out}: cannot write the results of {image.name} ({exc.strerror or exc}); "
+                                f"stopped after {len(summary.done)} of {len(todo)} image(s) to predict. What "
+                                "was written is complete: fix the output folder (e.g. free disk space) and "
+                                "run the same command again to continue"
+                            )
+                            break
+                        summary.done.append(image.name)
+                        _note_review(summary, image.name, res.prediction.review)
+                        if image.name in why_redo:
+                            summary.redone.append((image.name, why_redo[image.name]))
+                        if res.spacing_note:
+                            summary.spacing_notes.append((image.name, res.spacing_note))
+                    if progress:
+                        progress(n, len(todo))
+                    if cancelled is not None and cancelled():
+                        summary.cancelled = True
+                        break
+            _dicom_outputs(summary, out, sr, images)
+        finally:
+            try:
+                summary.written = write_tables(out)
+                summary.table_images = len(record_names(out)) if summary.written else 0
+            except OSError as exc:
+                summary.error = summary.error or (
+                    f"{out}: cannot write the tables ({exc.strerror or exc}); the per-image results "
+                    "are complete: run the same command again to write them"
+                )
+        return summary
+
+
+def labelled_spacings(inputs: list[str | Path], landmarks) -> dict[str, tuple[float, float]]:
+    """``{resolved image path: spacing}`` from the ``spacing_mm`` column of the
+    ``landmarks.csv`` in each input folder (for an input file: beside it). Rows that do not
+    parse are left out; a table that cannot be read is skipped with a warning."""
+    from apn_core.annotations import read_landmarks_csv
+    from apn_core.errors import AnnotationError
+    from apn_core.problems import Report
+
+    found: dict[str, tuple[float, float]] = {}
+    for item in inputs:
+        path = Path(item)
+        folder = path if path.is_dir() else path.parent
+        table = folder / "landmarks.csv"
+        if not table.is_file():
+            continue
+        try:
+            labels = read_landmarks_csv(table, landmarks, Report())
+        except AnnotationError as exc:
+            log.warning("spacing_mm not used: %s", exc)
+            continue
+        for rel, lab in labels.items():
+            if lab.spacing is not None and (path.is_dir() or rel == path.name):
+                found.setdefault(str((folder / rel).resolve()), lab.spacing)
+    return found
+
+
+def _pair(spacing) -> tuple[float, float] | None:
+    if spacing is None:
+        return None
+    return SpacingPolicy.of(spacing).fallback
 
 
 def _dicom_outputs(summary: PredictSummary, out: Path, sr: bool, images) -> None:
@@ -396,9 +439,3 @@ def _dicom_outputs(summary: PredictSummary, out: Path, sr: bool, images) -> None
         )
         return
     summary.failed.extend(summary.dicom.failed)
-
-
-def _pair(spacing) -> tuple[float, float] | None:
-    if spacing is None:
-        return None
-    return SpacingPolicy.of(spacing).fallback

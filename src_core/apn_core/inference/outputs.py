@@ -5,7 +5,8 @@ Each input image has a unique **output name**: its path relative to the input fo
 (``A/case1.dcm``, ``B/case1.dcm``; equal input names get ``~2``, ``~3``). Outputs mirror it:
 
     OUT/.apn-output                  marker: an apn output folder, never scanned for inputs
-    OUT/landmarks.csv                image,landmark,x,y,x_mm,y_mm,confidence,present,needs_review,review_reason
+    OUT/.apn-lock                    held while a command writes (apn_core.utils.locks)
+    OUT/landmarks.csv                image,landmark,x,y,x_mm,y_mm,confidence,present,needs_review,review_reason,spacing_mm
     OUT/measurements.csv             image,side,hka_deg,mad_mm,length_mm,femur_mm,tibia_mm,lld_mm,note
     OUT/<name>.mrk.json              Slicer markups per image (schema v1.0.3)
     OUT/overlays/<name>.png          with --overlays
@@ -15,16 +16,24 @@ A record is written last, after the image's other files, so a crash or a full di
 leaves a record whose outputs are missing. It holds the input file's identity (resolved
 path, size, modification time), the model (name, SHA-256 of its weights and calibration) and the
 options that change results (flip averaging, spacing); a re-run skips an image only when
-all of these match and its outputs exist (see :func:`check_done`). The tables list the
-images of the command that wrote them, built from their records.
+all of these match and its outputs exist (see :func:`check_done`).
+
+The tables are rebuilt from **every** record in ``OUT/predictions/`` (:func:`write_tables`),
+so a second command into the same folder adds its images and keeps the first's; two
+commands never write one folder at once (the second is refused: :func:`output_lock`).
+``landmarks.csv`` carries ``spacing_mm``, so it reopens in millimetres (napari, ``apn
+check``). apn predict never writes into a labelled folder, where its ``landmarks.csv``
+would replace the hand labels (:func:`check_output_folder`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import math
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,7 +45,11 @@ from apn_core.errors import FileProblem
 from apn_core.inference.batch import SpacingPolicy
 from apn_core.inference.predictor import Prediction
 from apn_core.landmarks import LandmarkSet
+from apn_core.spacing import format_spacing
 from apn_core.utils.atomic import write_text_atomic
+from apn_core.utils.csv_cells import csv_text
+from apn_core.utils.json_safe import json_safe
+from apn_core.utils.locks import FolderBusyError, folder_lock
 
 MARKER_TEXT = (
     "This folder was written by napari-apn ({command}). Folder discovery (apn predict, apn check, "
@@ -56,7 +69,10 @@ LANDMARK_COLUMNS = (
     "present",
     "needs_review",
     "review_reason",
+    "spacing_mm",
 )
+RECORD_ROW_FIELDS = LANDMARK_COLUMNS[1:-1]  # what a record's row holds (spacing: per image)
+PREDICTION_TABLE_COLUMNS = {"x_mm", "confidence", "needs_review"}  # how its table is known
 MEASUREMENT_COLUMNS = (
     "image",
     "side",
@@ -68,6 +84,63 @@ MEASUREMENT_COLUMNS = (
     "lld_mm",
     "note",
 )
+
+
+def check_output_folder(out: str | Path, inputs: Sequence[str | Path] = ()) -> Path:
+    """Refuse, with :class:`FileProblem`, an output folder where outputs would mix with a
+    user's data: a path that is a file, one of the input folders, or a folder holding a
+    ``landmarks.csv`` that apn predict did not write (a labelled folder: its hand labels
+    would be replaced by predictions). Nothing is created."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise FileProblem(out, "exists and is not a folder; choose another output folder")
+    for item in inputs:
+        if Path(item).is_dir() and Path(item).resolve() == out.resolve():
+            raise FileProblem(
+                out,
+                "is the input folder itself: outputs would mix with the images (and mark the "
+                "folder as an output folder); write them to another folder, e.g. a subfolder",
+            )
+    table = out / LANDMARKS_CSV
+    if table.exists() and not is_prediction_table(table):
+        raise FileProblem(
+            out,
+            f"holds a {LANDMARKS_CSV} that apn predict did not write (a labelled folder's hand "
+            "labels?): apn predict never writes into a labelled folder, where its "
+            f"{LANDMARKS_CSV} would replace them; choose another output folder, e.g. "
+            f"--out {out.parent / (out.name + '-predicted')}",
+        )
+    return out
+
+
+def is_prediction_table(table: Path) -> bool:
+    """Whether ``table`` is a ``landmarks.csv`` written by apn predict: its folder holds
+    the output marker and its header has the prediction columns (``x_mm``,
+    ``confidence``, ``needs_review``). Unreadable: False."""
+    if not (table.parent / OUTPUT_MARKER).is_file():
+        return False
+    try:
+        with open(table, encoding="utf-8-sig", newline="") as fh:
+            header = next(csv.reader(io.StringIO(fh.readline(1 << 16))), [])
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return False
+    return set(header) >= PREDICTION_TABLE_COLUMNS
+
+
+@contextlib.contextmanager
+def output_lock(out: Path) -> Iterator[None]:
+    """Hold the output folder's lock (creating the folder) while a command writes it;
+    another command already writing it is refused at once with :class:`FileProblem`
+    naming its process, as is a folder that cannot be created."""
+    stack = contextlib.ExitStack()
+    try:
+        stack.enter_context(folder_lock(out, "output folder"))
+    except FolderBusyError as exc:
+        raise FileProblem(out, str(exc).removeprefix(f"{out}: ")) from None
+    except OSError as exc:
+        raise FileProblem(out, f"cannot write to the output folder ({_reason(exc)})") from None
+    with stack:
+        yield
 
 
 def prepare_output_folder(out: str | Path, command: str = "apn predict") -> Path:
@@ -128,8 +201,9 @@ class ResultSignature:
             "options": {"flip_test": self.flip_test, **self.spacing.as_dict()},
         }
 
-    def mismatch(self, record: dict) -> str | None:
-        """Why ``record`` was made differently, or None when it matches."""
+    def mismatch(self, record: dict, path: Path | None = None) -> str | None:
+        """Why ``record`` was made differently, or None when it matches; ``path``: the
+        input file (for the spacing its folder's landmarks.csv gives it)."""
         model, options = record["model"], record["options"]
         if model.get("weights_sha256") != self.weights_sha256:
             return f"made by another model ({_printable(model.get('name'))})"
@@ -140,6 +214,13 @@ class ResultSignature:
         mine = self.spacing.as_dict()
         if options.get("override_spacing") != mine["override_spacing"]:
             return "made with another --override-spacing"
+        labelled = self.spacing.labelled_spacing(path) if path is not None else None
+        if record["spacing_from"] in ("fallback", "none") and labelled is not None:
+            return "its folder's landmarks.csv now gives its spacing_mm"
+        if record["spacing_from"] == "labels" and (
+            labelled is None or list(labelled) != record.get("spacing")
+        ):
+            return "made with another spacing_mm in its folder's landmarks.csv"
         if (
             record["spacing_from"] == "fallback"
             and options.get("fallback_spacing") != mine["fallback_spacing"]
@@ -154,17 +235,6 @@ def file_identity(path: Path) -> dict:
     return {"source": str(path.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
 
 
-def _finite(value):
-    """JSON-safe: NaN/inf → None, recursively (JSON has no NaN; missing is null)."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    return value
-
-
 def make_record(
     name: str,
     path: Path,
@@ -177,7 +247,7 @@ def make_record(
     outputs = [markups_path(Path(), name).as_posix()]
     if overlay:
         outputs.append(overlay_path(Path(), name).as_posix())
-    return _finite(
+    return json_safe(
         {
             "format": RECORD_FORMAT,
             "version": RECORD_VERSION,
@@ -268,7 +338,7 @@ def _validate(record, name: str) -> None:
         if not isinstance(record.get(key), kind):
             raise DamagedRecord(f"field {key!r} is missing or not a {kind.__name__}")
     for row in record["rows"]:
-        if not isinstance(row, dict) or not set(LANDMARK_COLUMNS[1:]) <= set(row):
+        if not isinstance(row, dict) or not set(RECORD_ROW_FIELDS) <= set(row):
             raise DamagedRecord("a landmark row is malformed")
         for key in ("x", "y", "x_mm", "y_mm", "confidence"):
             if row[key] is not None and not isinstance(row[key], int | float):
@@ -294,7 +364,7 @@ def check_done(
         )
     if (record["size"], record["mtime_ns"]) != (identity["size"], identity["mtime_ns"]):
         return "redo", "the image file changed"
-    why = signature.mismatch(record)
+    why = signature.mismatch(record, path)
     if why:
         return "redo", why
     if not markups_path(out, name).is_file():
@@ -335,11 +405,27 @@ def _leg_note(rows: list[dict], side: str, measurement: dict, lld, notes: dict) 
     return f"{', '.join(absent)} absent" if absent else "not computable"
 
 
-def write_tables(out: Path, names: list[str]) -> list[Path]:
-    """(Re)write ``landmarks.csv`` and ``measurements.csv`` from the records of ``names``
-    (in that order); returns the files written (none when no name has a usable record)."""
+def record_names(out: Path) -> list[str]:
+    """The output names of every record in ``OUT/predictions/``, sorted (temporary files
+    of an interrupted write, named ``.<name>.<random>.tmp.json``, are not records)."""
+    root = Path(out) / "predictions"
+    if not root.is_dir():
+        return []
+    names = []
+    for path in root.rglob("*.json"):
+        rel = path.relative_to(root)
+        if path.is_file() and not any(part.startswith(".") for part in rel.parts):
+            names.append(rel.as_posix().removesuffix(".json"))
+    return sorted(names)
+
+
+def write_tables(out: Path) -> list[Path]:
+    """(Re)write ``landmarks.csv`` and ``measurements.csv`` from every usable record in
+    ``OUT/predictions/`` (sorted by output name; damaged ones left out): the tables cover
+    every result the folder holds, whichever command made it. Returns the files written
+    (none when the folder holds no usable record)."""
     records = []
-    for name in names:
+    for name in record_names(out):
         try:
             record = read_record(out, name)
         except DamagedRecord:
@@ -348,13 +434,14 @@ def write_tables(out: Path, names: list[str]) -> list[Path]:
             records.append(record)
     if not records:
         return []
-    lm, ms = io.StringIO(), io.StringIO()
-    w1, w2 = csv.writer(lm, lineterminator="\n"), csv.writer(ms, lineterminator="\n")
-    w1.writerow(LANDMARK_COLUMNS)
-    w2.writerow(MEASUREMENT_COLUMNS)
+    landmark_rows: list[list] = [list(LANDMARK_COLUMNS)]
+    measurement_rows: list[list] = [list(MEASUREMENT_COLUMNS)]
     for rec in records:
+        spacing = _spacing_cell(rec.get("spacing"))
         for row in rec["rows"]:
-            w1.writerow([rec["image"], *(_fmt(row[c]) for c in LANDMARK_COLUMNS[1:])])
+            landmark_rows.append(
+                [rec["image"], *(_fmt(row[c]) for c in RECORD_ROW_FIELDS), spacing]
+            )
         a = rec["alignment"]
         for side in ("right", "left"):
             if isinstance(a.get(side), dict):
@@ -362,7 +449,18 @@ def write_tables(out: Path, names: list[str]) -> list[Path]:
                 values = [_fmt(m.get(c)) for c in MEASUREMENT_COLUMNS[2:7]]
                 notes = rec.get("alignment_notes") or {}
                 note = _leg_note(rec["rows"], side, m, a.get("lld_mm"), notes)
-                w2.writerow([rec["image"], side, *values, _fmt(a.get("lld_mm")), note])
-    write_text_atomic(Path(out) / LANDMARKS_CSV, lm.getvalue())
-    write_text_atomic(Path(out) / MEASUREMENTS_CSV, ms.getvalue())
+                measurement_rows.append([rec["image"], side, *values, _fmt(a.get("lld_mm")), note])
+    write_text_atomic(Path(out) / LANDMARKS_CSV, csv_text(landmark_rows))
+    write_text_atomic(Path(out) / MEASUREMENTS_CSV, csv_text(measurement_rows))
     return [Path(out) / LANDMARKS_CSV, Path(out) / MEASUREMENTS_CSV]
+
+
+def _spacing_cell(spacing) -> str:
+    """A record's ``[row, col]`` spacing as ``landmarks.csv`` writes it; '' without one."""
+    if (
+        isinstance(spacing, list)
+        and len(spacing) == 2
+        and all(isinstance(v, int | float) and math.isfinite(v) and v > 0 for v in spacing)
+    ):
+        return format_spacing((float(spacing[0]), float(spacing[1])))
+    return ""

@@ -9,7 +9,12 @@ Confidence (0–1): with a calibration (``calibration.json`` beside the weights,
 ``apn calibrate``), the calibrated probability ``p_within`` that the landmark lies within
 the tolerance (10 mm) — 0.9 means 9 in 10 such landmarks were within 10 mm on the
 calibration data; without one, the geometric mean of the heatmap's peak height and the
-confidence discriminator's probability, ``sqrt(clip(peak, 0, 1) · C(heatmaps))``.
+confidence discriminator's probability, ``sqrt(clip(peak, 0, 1) · C(heatmaps))`` — or the
+peak height alone when the confidence discriminator never went through adversarial
+training (a ``--no-adversarial`` run, a ``best`` from the supervised phase): untrained, C
+says ≈ 0.5 of everything and would pull a sure landmark's 0.96 down to 0.70. Which
+discriminators were trained is recorded in each checkpoint
+(:func:`apn_core.runs.trained_discriminators`); an untrained one is never run.
 
 Every prediction is reviewed (:mod:`apn_core.inference.review`): a landmark **needs
 review** when its calibrated probability is at or below the calibration's threshold, or
@@ -123,7 +128,8 @@ class NetworkOutput:
 
     heatmaps: ``(B, K, h, w)`` of the last stack (flip-averaged when asked). xy: ``(B, K, 2)``
     decoded input-pixel (x, y). peak: ``(B, K)`` heatmap maxima. confidence_d: ``(B, K)``
-    the confidence discriminator's probability that each heatmap is a correct landmark.
+    the confidence discriminator's probability that each heatmap is a correct landmark
+    (None without trained confidence weights).
     plain / flipped: the two passes before averaging (``flipped`` already flipped back and
     left/right swapped back; None without the flip test). pose_d: ``(B, K)`` the pose
     discriminator's judgement of each landmark for this image (None without trained pose
@@ -133,7 +139,7 @@ class NetworkOutput:
     heatmaps: torch.Tensor
     xy: torch.Tensor
     peak: torch.Tensor
-    confidence_d: torch.Tensor
+    confidence_d: torch.Tensor | None
     plain: torch.Tensor | None = None
     flipped: torch.Tensor | None = None
     pose_d: torch.Tensor | None = None
@@ -151,7 +157,7 @@ class NetworkOutput:
             self.heatmaps[i],
             self.xy[i],
             self.peak[i],
-            self.confidence_d[i],
+            pick(self.confidence_d),
             pick(self.plain),
             pick(self.flipped),
             pick(self.pose_d),
@@ -170,7 +176,7 @@ class Predictor:
         flip_test: bool = False,
         origin: str | Path | None = None,
         calibrator: Calibrator | None = None,
-        pose_trained: bool = False,
+        trained: frozenset[str] = frozenset(),
     ) -> None:
         """``weights``: ``"<network>.<param>"`` tensors, loaded strictly (only the pose
         discriminator may be left out); ``origin`` names them in errors. ``flip_test``: also
@@ -178,8 +184,9 @@ class Predictor:
         back): twice the network compute for ~20 % lower error (``benchmarks/decoding.py``);
         on by default for loaded models. ``calibrator``: turns the per-landmark features into
         calibrated probabilities and review thresholds (None: plausibility checks only).
-        ``pose_trained``: the pose discriminator's weights are given and went through
-        adversarial training, so it may judge (untrained, it would be noise)."""
+        ``trained``: the discriminators (``"pose"``, ``"confidence"``) whose weights are
+        given and went through adversarial training; only those judge (untrained, they
+        would be noise)."""
         self.config, self.name, self.flip_test = config, name, flip_test
         self.calibrator = calibrator
         self.device = torch.device(device)
@@ -187,9 +194,14 @@ class Predictor:
         if weights is not None:
             load_networks(nets, weights, origin or name or "weights", INFERENCE_OPTIONAL)
         self.generator = nets.generator.to(self.device, memory_format=torch.channels_last).eval()
-        self.confidence_net = nets.confidence.to(self.device).eval()
+        self.trained = frozenset(trained) if weights is not None else frozenset()
         has_pose = weights is not None and any(k.startswith("pose.") for k in weights)
-        self.pose_net = nets.pose.to(self.device).eval() if has_pose and pose_trained else None
+        self.pose_net = (
+            nets.pose.to(self.device).eval() if has_pose and "pose" in self.trained else None
+        )
+        self.confidence_net = (
+            nets.confidence.to(self.device).eval() if "confidence" in self.trained else None
+        )
         self.calibration_file: Path | None = None  # where ``calibrator`` came from (load)
         needs_pose = calibrator is not None and all("p" in m.features for m in calibrator.models)
         if needs_pose and self.pose_net is None:
@@ -215,7 +227,7 @@ class Predictor:
         (``apn calibrate --model default --out FILE`` fits one for the read-only bundled model)."""
         source = resolve(model, tag)
         checkpoint = runs.read_checkpoint(source.weights)
-        trained = runs.discriminators_trained(checkpoint, source.config.train.epochs_pretrain)
+        trained = runs.trained_discriminators(checkpoint, source.config.train.epochs_pretrain)
         given = calibration is not None
         path = Path(calibration) if given else source.weights.parent / runs.CALIBRATION
         calibrator = load_calibrator(path) if given or path.is_file() else None
@@ -264,9 +276,8 @@ class Predictor:
             plain = heatmaps = self.generator(x)[-1].float()
         xy, peak = decode(heatmaps, self.config.geometry.stride, self.config.decoding)
         pose = self.pose_net(heatmaps, x) if self.pose_net is not None else None
-        return NetworkOutput(
-            heatmaps, xy, peak, self.confidence_net(heatmaps), plain, flipped, pose
-        )
+        c = self.confidence_net(heatmaps) if self.confidence_net is not None else None
+        return NetworkOutput(heatmaps, xy, peak, c, plain, flipped, pose)
 
     def finish(
         self,
@@ -280,7 +291,9 @@ class Predictor:
         in image coordinates."""
         heatmaps, peak = out.heatmaps, out.peak.cpu().numpy()
         present = peak >= self.config.loss.presence_threshold
-        confidence = np.sqrt(np.clip(peak, 0, 1) * out.confidence_d.cpu().numpy())
+        confidence = np.clip(peak, 0, 1)  # peak only: without a trained C
+        if out.confidence_d is not None:
+            confidence = np.sqrt(confidence * out.confidence_d.cpu().numpy())
         xy = box.to_image(out.xy.cpu().numpy())
         self._resolve_coinciding_pairs(xy, present, peak, box.image_shape)
         decoded = xy.copy()  # also where reported absent: a flagged one's candidate (_review)

@@ -7,8 +7,6 @@ occurred and the PCK thresholds, so sub-millimetre and 20 mm errors are both vis
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 from pathlib import Path
@@ -16,19 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from apn_core.utils.atomic import atomic_path, write_text_atomic
-
-
-def _finite(value):
-    """NaN/inf → None, recursively; numpy scalars → Python numbers."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    return value
+from apn_core.utils.csv_cells import csv_text
+from apn_core.utils.json_safe import json_safe
 
 
 def _cell(value) -> str:
@@ -44,14 +31,11 @@ def write_report(out: Path, metrics: dict, rows: list[dict], thresholds=(10.0, 2
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(
-        out / "evaluation.json", json.dumps(_finite(metrics), indent=2, allow_nan=False)
+        out / "evaluation.json", json.dumps(json_safe(metrics), indent=2, allow_nan=False)
     )
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else ["image"], lineterminator="\n")
-    w.writeheader()
-    for r in rows:
-        w.writerow({k: _cell(v) for k, v in r.items()})
-    write_text_atomic(out / "errors.csv", buf.getvalue())
+    columns = list(rows[0]) if rows else ["image"]
+    table = [columns, *([_cell(r.get(c)) for c in columns] for r in rows)]
+    write_text_atomic(out / "errors.csv", csv_text(table))
     cdf_plot(out / "error_cdf.png", rows, thresholds)
     return [out / "evaluation.json", out / "errors.csv", out / "error_cdf.png"]
 

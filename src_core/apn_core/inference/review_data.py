@@ -6,7 +6,7 @@ error against the truth.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +38,10 @@ class FeatureExtractor:
     @property
     def has_pose(self) -> bool:
         return self.predictor.pose_net is not None
+
+    @property
+    def has_confidence(self) -> bool:
+        return self.predictor.confidence_net is not None
 
     def __call__(
         self, pixels: np.ndarray, spacing: tuple[float, float] | None
@@ -89,28 +93,31 @@ def empty_data() -> CalibrationData:
 
 
 def collect(
-    extractor: FeatureExtractor, folder, progress: Callable[[int, int], None] | None = None
+    extractor: FeatureExtractor,
+    folder,
+    progress: Callable[[int, int], None] | None = None,
+    kinds: Sequence[str] = (),
 ) -> CalibrationData:
-    """Run the model on every image of a LabelledFolder → calibration rows."""
-    from apn_core.io import read_radiograph
+    """Run the model on every image of a LabelledFolder → calibration rows; with
+    ``kinds``, also on each image under each perturbation kind
+    (:mod:`apn_core.perturbations`, seeded by the image's index). Rows come kind by kind
+    (the images as they are first), a perturbed image named ``<kind>/<image>``; each file
+    is read once. ``progress(done, total)`` counts files."""
+    from apn_core.perturbations import perturb, sample_of
 
-    parts = [empty_data()]
+    versions: list[str | None] = [None, *kinds]
+    parts: dict[str | None, list[CalibrationData]] = {v: [] for v in versions}
     for n, item in enumerate(folder.items, start=1):
-        pixels = read_radiograph(item.path).pixels
-        pred, table = extractor(pixels, item.spacing)
-        lab = item.labels
-        parts.append(
-            labelled_rows(
-                pred.xy,
-                pred.present,
-                table,
-                lab.xy,
-                lab.annotated,
-                item.spacing,
-                lab.image,
-                pred.names,
+        sample = sample_of(item)
+        for kind in versions:
+            s = sample if kind is None else perturb(kind, sample, seed=n - 1)
+            pred, table = extractor(s.pixels, s.spacing)
+            name = item.labels.image if kind is None else f"{kind}/{item.labels.image}"
+            parts[kind].append(
+                labelled_rows(
+                    pred.xy, pred.present, table, s.xy, s.annotated, s.spacing, name, pred.names
+                )
             )
-        )
         if progress:
             progress(n, len(folder.items))
-    return CalibrationData.concat(parts)
+    return CalibrationData.concat([empty_data(), *(p for v in versions for p in parts[v])])

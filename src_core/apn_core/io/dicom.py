@@ -31,7 +31,7 @@ import numpy as np
 
 from apn_core.errors import ImageReadError
 from apn_core.io.limits import ImageLimits, check_extent, require_finite
-from apn_core.io.record import Radiograph
+from apn_core.io.record import Radiograph, grayscale_hint
 from apn_core.io.text import brief_error, safe_text
 from apn_core.spacing import Spacing, parse_decimal, parse_spacing
 
@@ -72,8 +72,8 @@ def read_dicom(path: Path, limits: ImageLimits | None = None) -> Radiograph:
     if samples != 1:
         raise ImageReadError(
             path,
-            f"colour DICOM ({samples} samples per pixel, {photometric}); "
-            "a radiograph must be grayscale",
+            f"colour DICOM ({samples} samples per pixel, {photometric}); a radiograph must be "
+            "grayscale: export the grayscale original from the archive, or " + grayscale_hint(path),
         )
     if frames != 1:
         raise ImageReadError(path, f"multi-frame DICOM ({frames} frames); give one frame per file")

@@ -6,6 +6,7 @@ Format readers (``dicom``, ``tiff``, ``raster``) import this module, never the d
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -116,5 +117,27 @@ def to_grayscale(pixels: np.ndarray, path: Path, channel_axis: int = -1) -> np.n
     if np.all(channels == channels[0]):
         return channels[0]
     raise ImageReadError(
-        path, f"colour image ({channels.shape[0]} channels that differ); a radiograph is grayscale"
+        path,
+        f"colour image ({channels.shape[0]} channels that differ); a radiograph is grayscale: "
+        + grayscale_hint(path),
     )
+
+
+def grayscale_hint(path: Path) -> str:
+    """How to convert a colour file to grayscale (ImageMagick, or Python's Pillow), for a
+    refusal's message. A TIFF stays a TIFF (its resolution, i.e. spacing, is kept)."""
+    path = Path(path)
+    suffix = ".tif" if path.suffix.lower() in (".tif", ".tiff") else ".png"
+    out = f"{path.stem}-gray{suffix}"
+    hint = (
+        f"convert it first, e.g. magick {shlex.quote(path.name)} -colorspace Gray "
+        f"{shlex.quote(out)} (ImageMagick), or in Python: "
+        f"PIL.Image.open({path.name!r}).convert('L').save({out!r})"
+    )
+    if suffix == ".png" and path.suffix.lower() not in (".png", ".jpg", ".jpeg"):
+        hint += (
+            "; a PNG has no pixel spacing: give it with --spacing MM or spacing_mm in landmarks.csv"
+        )
+    elif suffix == ".png":
+        hint += " (give the spacing with --spacing MM or spacing_mm in landmarks.csv)"
+    return hint

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
 from apn_core.config import GeometryConfig
 from apn_core.dataset import LabelledImage
@@ -26,6 +26,7 @@ from apn_core.errors import ApnError, FileProblem
 from apn_core.geometry import Letterbox, network_input
 from apn_core.io import read_radiograph
 from apn_core.utils.atomic import atomic_path
+from apn_core.utils.workers import data_loader, first
 
 log = logging.getLogger(__name__)
 CACHE_VERSION = 2  # 2: letterbox before intensity normalisation (geometry.network_input)
@@ -156,12 +157,7 @@ def decode_images(
     ``skip_unreadable``; otherwise the first problem raises :class:`FileProblem`."""
     if cache_dir is not None:
         cache_dir.mkdir(parents=True, exist_ok=True)
-    loader = DataLoader(
-        _DecodeSet(paths, geometry, cache_dir),
-        batch_size=1,
-        num_workers=workers,
-        collate_fn=lambda b: b[0],
-    )
+    loader = data_loader(_DecodeSet(paths, geometry, cache_dir), workers, collate_fn=first)
     images, kept, skipped = [], [], []
     for n, boxed in enumerate(loader, start=1):
         problem = boxed if isinstance(boxed, tuple) else None

@@ -46,6 +46,7 @@ class InitWeights:
     source_weights: dict[str, torch.Tensor]
     fresh_modules: set[str]  # "<network>.<module path>" prefixes, or whole network names
     record: InitSource
+    trained: frozenset[str] = frozenset()  # discriminators that come trained, none fresh
 
     def merged_with(self, fresh: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Complete weights for the new networks: the source's, except the fresh parts
@@ -87,7 +88,8 @@ def prepare(model: str | Path, config: RunConfig, expect_sha256: str | None = No
                 f"--init needs the source's {section} settings ({theirs}), got {mine}: a "
                 "fine-tuned model keeps its source's network sizes",
             )
-    weights = strip_ddp_prefix(runs.read_checkpoint(source.weights).weights)
+    checkpoint = runs.read_checkpoint(source.weights)
+    weights = strip_ddp_prefix(checkpoint.weights)
     left_out = load_networks(
         build_networks(source.config), weights, source.weights, INFERENCE_OPTIONAL
     )
@@ -101,7 +103,9 @@ def prepare(model: str | Path, config: RunConfig, expect_sha256: str | None = No
         weights_sha256=digest,
         reinitialised=tuple(sorted(fresh)),
     )
-    return InitWeights(weights, fresh, record)
+    trained = runs.trained_discriminators(checkpoint, source.config.train.epochs_pretrain)
+    renewed = {module.split(".")[0] for module in fresh}
+    return InitWeights(weights, fresh, record, frozenset(trained - renewed))
 
 
 def landmark_dependent_modules(config: RunConfig) -> set[str]:

@@ -242,7 +242,7 @@ def train(
             may_differ = {f"train.{k}" for k in RESUMABLE_CHANGES}
             trainer.resume(runs.read_resumable(run, config, may_differ))
         elif start is not None:
-            trainer.initialise(start.merged_with(weights_of(trainer.nets)))
+            trainer.initialise(start.merged_with(weights_of(trainer.nets)), start.trained)
         return trainer.fit()
     finally:
         shutdown(dist)

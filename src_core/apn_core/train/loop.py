@@ -20,7 +20,7 @@ import logging
 import math
 import signal
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -58,6 +58,9 @@ class LoopState:
     log_records: int = 0  # lines of log.jsonl this checkpoint accounts for
     batch_size: int = 0  # images per step per process, once decided (0: not yet)
     wall_s: float = 0.0  # wall time of the run's invocations up to this checkpoint
+    # discriminators whose weights went through adversarial updates (or came trained from
+    # --init): recorded in every checkpoint, so inference never asks an untrained one
+    trained_discriminators: list[str] = field(default_factory=list)
 
 
 def _to(t: torch.Tensor, device: torch.device) -> torch.Tensor:
@@ -207,9 +210,11 @@ class Trainer(TrainSteps):
             self.batch = self.state.batch_size = min_over_ranks(batch, self.dist)
         self.scale = batching.lr_scale(self.cfg.train.lr_scaling, self.batch, self.reference)
 
-    def initialise(self, weights: dict[str, torch.Tensor]) -> None:
-        """Start from these weights (fine-tuning): every network, strictly."""
+    def initialise(self, weights: dict[str, torch.Tensor], trained=()) -> None:
+        """Start from these weights (fine-tuning): every network, strictly. ``trained``:
+        the discriminators that come trained from the source (not started fresh)."""
         load_networks(self.nets, weights, "--init")
+        self.state.trained_discriminators = sorted(trained)
 
     def resume(self, checkpoint) -> None:
         """Continue from a verified ``last`` checkpoint (:func:`apn_core.runs.read_resumable`)."""
@@ -219,6 +224,10 @@ class Trainer(TrainSteps):
             self.opt_g.load_state_dict(state["optim_generator"])
             self.opt_d.load_state_dict(state["optim_discriminators"])
             self.state = LoopState(**state["loop"])
+            if "trained_discriminators" not in state["loop"]:  # written before it was kept
+                pretrain = self.cfg.train.epochs_pretrain
+                trained = runs.trained_discriminators(checkpoint, pretrain)
+                self.state.trained_discriminators = sorted(trained)
         except (KeyError, TypeError, ValueError) as exc:
             raise FileProblem(
                 checkpoint.path, f"training state does not fit this run ({exc})"
@@ -248,6 +257,7 @@ class Trainer(TrainSteps):
         weights = weights_of(self.nets)
         if not all(torch.isfinite(v).all() for v in weights.values() if v.is_floating_point()):
             raise self.diverged("the weights became non-finite", "before a save")
+        state = None
         if tag == "last":
             self.state.wall_s = round(self.wall(), 3)
             self.state.epoch_sums = self._host_sums() if self.state.step else None
@@ -256,9 +266,14 @@ class Trainer(TrainSteps):
                 "optim_generator": self.opt_g.state_dict(),
                 "optim_discriminators": self.opt_d.state_dict(),
             }
-            runs.save_checkpoint(self.run, tag, weights, state, self.cfg, {"version": __version__})
+        meta = {
+            "version": __version__,
+            runs.TRAINED_KEY: runs.trained_label(self.state.trained_discriminators),
+        }
+        if tag == "last":
+            runs.save_checkpoint(self.run, tag, weights, state, self.cfg, meta)
         else:
-            meta = {"version": __version__, "epoch": str(self.state.best_epoch)}
+            meta["epoch"] = str(self.state.best_epoch)
             runs.save_checkpoint(self.run, tag, weights, None, self.cfg, meta)
 
     def diverged(self, what: str, where: str = "") -> TrainingDiverged:
@@ -378,6 +393,8 @@ class Trainer(TrainSteps):
             for group in self.opt_d.param_groups:
                 group["lr"] = lr_d
             losses = self.train_step(order, epoch, self.state.step)
+            if self.phase(epoch) == "adversarial":  # P and C were updated
+                self.state.trained_discriminators = sorted(runs.DISCRIMINATORS)
             self.state.epoch_images += self.batch * self.dist.world
             for k, v in losses.items():
                 sums[k] = sums[k] + v.double() if k in sums else v.double()

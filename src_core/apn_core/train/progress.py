@@ -14,8 +14,9 @@ stderr). The napari Train widget runs ``apn train --progress json`` and follows 
 from __future__ import annotations
 
 import json
-import math
 import sys
+
+from apn_core.utils.json_safe import json_safe
 
 
 class Progress:
@@ -26,7 +27,7 @@ class Progress:
     def event(self, name: str, **fields) -> None:
         """One JSON line on stdout (strict JSON: NaN and infinities become null)."""
         if self.enabled and self.json_lines:
-            sys.stdout.write(json.dumps(_strict({"event": name, **fields})) + "\n")
+            sys.stdout.write(json.dumps(json_safe({"event": name, **fields})) + "\n")
             sys.stdout.flush()
 
     def start(self, total: int, initial: int) -> None:
@@ -56,14 +57,3 @@ class Progress:
         if self._bar is not None:
             self._bar.close()
             self._bar = None
-
-
-def _strict(value):
-    """``value`` with NaN/±inf floats replaced by ``None`` (JSON has no such numbers)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _strict(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_strict(v) for v in value]
-    return value
