@@ -472,7 +472,7 @@ def test_closing_napari_saves_the_open_images_changes(make_napari_viewer, data, 
 
 
 def test_a_close_that_cannot_save_is_refused_once_with_the_reason(annotate, data, notifications):
-    from napari_apn._qt.annotate_widget import CloseGuard
+    from napari_apn._qt.close_guard import CloseGuard
 
     w = annotate(data)
     features = w.editor.points.features.copy()
