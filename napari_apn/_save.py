@@ -30,21 +30,35 @@ from apn_core.landmarks import DEFAULT_LANDMARKS, LandmarkSet
 
 PRECISION = 3  # decimals of x, y in landmarks.csv (the core writer's)
 UNCHANGED, CHANGED, DELETED = "unchanged", "changed", "deleted"
+ABSENT, NOT_ANNOTATED = "absent", "not annotated"
 
 
 @dataclass(frozen=True)
 class LandmarkEdits:
-    """What saving does to each landmark of an image (see the module docstring)."""
+    """What saving does to each landmark of an image (see the module docstring);
+    ``respaced``: the image's pixel spacing is new."""
 
     changed: tuple[str, ...] = ()
     deleted: tuple[str, ...] = ()
     unchanged: tuple[str, ...] = ()
+    respaced: bool = False
 
     def __bool__(self) -> bool:
         return bool(self.changed or self.deleted)
 
     def state(self, name: str) -> str:
         return CHANGED if name in self.changed else DELETED if name in self.deleted else UNCHANGED
+
+    def points(self, labels: ImageLabels, landmarks: LandmarkSet = DEFAULT_LANDMARKS) -> dict:
+        """``{landmark: (x, y) | "absent" | "not annotated"}`` for the changed and deleted
+        landmarks (the unchanged ones are not named): what the core's save function is
+        told per landmark."""
+        out: dict[str, tuple[float, float] | str] = {}
+        for name in self.changed:
+            i = landmarks.index(name)
+            present = labels.present[i]
+            out[name] = (float(labels.xy[i, 0]), float(labels.xy[i, 1])) if present else ABSENT
+        return out | dict.fromkeys(self.deleted, NOT_ANNOTATED)
 
 
 def saved_labels(
@@ -89,7 +103,7 @@ def landmark_edits(
             out[CHANGED].append(name)
         else:
             out[UNCHANGED].append(name)
-    return LandmarkEdits(tuple(out[CHANGED]), tuple(out[DELETED]), tuple(out[UNCHANGED]))
+    return LandmarkEdits(tuple(out[CHANGED]), tuple(out[DELETED]), tuple(out[UNCHANGED]), respaced)
 
 
 def save_image(
@@ -128,8 +142,11 @@ def _write(csv_path: Path, labels: ImageLabels, edits: LandmarkEdits, landmarks)
     Today's :func:`apn_core.annotations.replace_image_rows` rewrites every row of the
     image from ``labels`` (unchanged landmarks carry the file's values, so their
     positions stay, but their extra-column values and the image's rows of landmarks
-    outside the set do not). The core's save function of issue 18 takes ``edits`` and
-    keeps those; switching to it is this function alone.
+    outside the set do not). The core's save function of issue 18
+    (``update_landmarks_csv(path, ImageEdit(image, points, spacing, occluded))``) is told
+    only :meth:`LandmarkEdits.points` (its ``ABSENT``/``NOT_ANNOTATED`` marks for the two
+    words), the spacing when ``edits.respaced`` and the set occlusion flags, and keeps
+    everything else; switching to it is this function alone.
     """
     from apn_core.annotations import replace_image_rows
 

@@ -113,6 +113,7 @@ class AnnotateWidget(Container):
         self.native.layout().insertWidget(10, self.table)
         self.open_button.changed.connect(lambda: self.open_folder())
         self.model.changed.connect(self._model_changed)
+        self.browse.changed.connect(self._browsed)
         self.order.changed.connect(self.refresh)
         self.cancel_button.changed.connect(self.cancel_predictions)
         self.previous_button.changed.connect(self.previous_image)
@@ -160,6 +161,12 @@ class AnnotateWidget(Container):
     def use_model(self, name: str) -> None:
         """Make ``name`` (``default`` or a run folder) the model that pre-places points."""
         self.picker.select(name)
+
+    def _browsed(self, *_args) -> None:
+        """A folder that is not a run stays in the picker's field: say why at once (a run
+        is moved to the menu, whose change predicts again)."""
+        if chosen_folder(self.browse) is not None:
+            self._model_changed()
 
     def _model_changed(self, *_args) -> None:
         if self.session is None or self._quiet:

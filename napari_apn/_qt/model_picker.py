@@ -63,6 +63,8 @@ class ModelPicker(Container):
         self.choice.value = (
             DEFAULT_MODEL if model == "default" else SCRATCH if model is None else model
         )
+        if chosen_folder(self.browse) is not None:  # (FileEdit.value = "" is the working folder)
+            self.browse.line_edit.value = ""
 
     def require_model(self, required: bool) -> None:
         """Offer *none (train from scratch)* or not; when withdrawn while chosen, the
@@ -81,4 +83,3 @@ class ModelPicker(Container):
         if folder is None or not is_run(folder):
             return  # left in the field: model() returns it, and running it says why
         self.select(str(folder))
-        self.browse.line_edit.value = ""  # (FileEdit.value = "" would be the working folder)

@@ -170,5 +170,12 @@ def test_landmark_edits_say_unchanged_changed_or_deleted():
     assert edits.unchanged == (names[0], names[2])  # within the file's 3 decimals; absent
     assert edits.changed == (names[1], names[3], names[4])  # moved; newly absent; new
     assert edits.deleted == (names[5],)
+    points = landmark_edits(saved, new).points(new)
+    assert points == {
+        names[1]: (3.5, 4.0),
+        names[3]: "absent",
+        names[4]: (9.0, 9.0),
+        names[5]: "not annotated",
+    }  # what the core's save function is told; the unchanged ones are not named
     new.spacing = (1.0, 1.0)  # a new spacing: every annotated landmark carries it
     assert set(landmark_edits(saved, new).changed) == set(names[:5])
