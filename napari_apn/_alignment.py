@@ -2,11 +2,17 @@
 
 Points data are (row, col) pixels and the layer's ``scale`` and ``units`` give the spacing
 (a layer in pixel units has none: no mm measurements); measurements are those of
-:mod:`apn_core.measurements` (HKA positive = varus). A value that cannot be measured is
-shown as "–" with its reason (the landmark that is absent), never "nan".
+:mod:`apn_core.measurements` (HKA positive = varus). As in ``apn predict``'s
+``measurements.csv``, a measurement that uses an absent landmark, or one flagged for
+review (a Detect point drawn hollow, its ``review_reason`` feature not empty), is not
+shown: "–" with the reason ("right: knee_right needs review"), never "nan" and never a
+number from a point the model itself doubts. Moving a flagged point clears its flag
+(:mod:`napari_apn._points`), and the measurement appears.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -14,13 +20,18 @@ from apn_core.landmarks import DEFAULT_LANDMARKS
 
 ROWS = ("hka_deg", "mad_mm", "length_mm", "femur_mm", "tibia_mm")
 MISSING = "–"
-NEEDS = {  # measurement → the landmarks (of one leg) it needs
-    "hka_deg": ("femur", "knee", "ankle"),
-    "mad_mm": ("femur", "knee", "ankle"),
-    "length_mm": ("femur", "ankle"),
-    "femur_mm": ("femur", "knee"),
-    "tibia_mm": ("knee", "ankle"),
-}
+
+
+@dataclass
+class Measured:
+    """What the table shows: ``result`` (:func:`apn_core.measurements.alignment` with the
+    unreliable values ``None``; ``None`` when nothing can be measured), ``notes``
+    (``{"right.hka_deg": "knee_right needs review", "lld_mm": …}``) and ``problem``
+    (why nothing can be measured: no spacing, a landmark with two points)."""
+
+    result: dict | None
+    notes: dict[str, str] = field(default_factory=dict)
+    problem: str = ""
 
 
 def layer_xy(layer) -> tuple[np.ndarray, tuple[float, float] | None]:
@@ -36,9 +47,17 @@ def layer_xy(layer) -> tuple[np.ndarray, tuple[float, float] | None]:
     return xy, layer_spacing_mm(layer)
 
 
+def flagged(layer) -> list[str]:
+    """Landmarks whose point is flagged for review (a non-empty ``review_reason``)."""
+    if "label" not in layer.features or "review_reason" not in layer.features:
+        return []
+    pairs = zip(layer.features["label"], layer.features["review_reason"], strict=True)
+    return [str(name) for name, reason in pairs if isinstance(reason, str) and reason]
+
+
 def layer_alignment(layer) -> dict:
-    """Both legs and the discrepancy, in mm; ``ValueError`` when the layer has no spacing
-    or a landmark has several points."""
+    """Both legs and the discrepancy, in mm, from every point as it is; ``ValueError``
+    when the layer has no spacing or a landmark has several points."""
     from apn_core.measurements import alignment
 
     xy, spacing = layer_xy(layer)
@@ -55,41 +74,65 @@ def layer_alignment(layer) -> dict:
     return alignment(xy, spacing)
 
 
-def absent(xy: np.ndarray, side: str, parts) -> list[str]:
-    """The landmarks of ``parts`` on ``side`` that have no point."""
-    names = [f"{part}_{side}" for part in parts]
-    return [n for n in names if not np.isfinite(xy[DEFAULT_LANDMARKS.index(n)]).all()]
+def measure(layer) -> Measured:
+    """The table's values: :func:`layer_alignment` with every measurement that uses an
+    absent or flagged landmark emptied, with its reason (the CLI's rule,
+    :func:`apn_core.inference.review.blank_measurements`)."""
+    from apn_core.inference.review import ImageReview, blank_measurements
+
+    xy, _ = layer_xy(layer)
+    k = len(DEFAULT_LANDMARKS)
+    doubtful = set(flagged(layer))
+    review = ImageReview(
+        DEFAULT_LANDMARKS.names,
+        np.isfinite(xy).all(axis=1),
+        np.array([n in doubtful for n in DEFAULT_LANDMARKS.names]),
+        ["needs review" if n in doubtful else "" for n in DEFAULT_LANDMARKS.names],
+        np.full(k, np.nan),
+        np.full(k, np.nan),
+    )
+    try:
+        raw = layer_alignment(layer)
+    except ValueError as exc:  # no spacing: say so instead of showing pixels as mm
+        short = "more than one point" if "more than one" in str(exc) else "no pixel spacing in mm"
+        return Measured(None, {"lld_mm": short}, str(exc))
+    result, notes = blank_measurements(raw, review)
+    return Measured(result, notes)
 
 
-def table_rows(result: dict | None, xy: np.ndarray) -> tuple[dict, list[str]]:
+def _reasons(notes: dict[str, str], prefix: str) -> str:
+    parts = [p for key, r in notes.items() if key.startswith(prefix) for p in r.split(", ")]
+    return ", ".join(dict.fromkeys(parts))
+
+
+def table_rows(measured: Measured) -> tuple[dict, list[str]]:
     """``{"right": [...], "left": [...]}`` display texts (one decimal, or "–") and the
-    reasons for every "–" (e.g. "left: ankle_left absent")."""
+    reasons for the "–" of each leg (e.g. "left: ankle_left absent")."""
     out, reasons = {}, []
     for side in ("right", "left"):
-        out[side] = []
-        for key in ROWS:
-            value = None if result is None else result[side][key]
-            if value is not None and np.isfinite(value):
-                out[side].append(f"{value:.1f}")
-            else:
-                out[side].append(MISSING)
-        missing = absent(xy, side, ("femur", "knee", "ankle"))
-        if missing:
-            reasons.append(f"{side}: {', '.join(missing)} absent")
+        values = (measured.result or {}).get(side) or {}
+        out[side] = [
+            f"{v:.1f}" if v is not None and np.isfinite(v) else MISSING
+            for v in (values.get(key) for key in ROWS)
+        ]
+        why = "" if measured.result is None else _reasons(measured.notes, f"{side}.")
+        if why:
+            reasons.append(f"{side}: {why}")
     return out, reasons
 
 
-def lld_text(result: dict | None, xy: np.ndarray) -> str:
+def lld_text(measured: Measured) -> str:
     """The leg-length discrepancy line, with the reason when it cannot be measured."""
-    if result is not None and np.isfinite(result["lld_mm"]):
-        return f"leg-length discrepancy (R − L): {result['lld_mm']:.1f} mm"
-    missing = absent(xy, "right", NEEDS["length_mm"]) + absent(xy, "left", NEEDS["length_mm"])
-    why = f"{', '.join(missing)} absent" if missing else "no pixel spacing in mm"
+    lld = (measured.result or {}).get("lld_mm")
+    if lld is not None and np.isfinite(lld):
+        return f"leg-length discrepancy (R − L): {lld:.1f} mm"
+    why = measured.notes.get("lld_mm") or "not computable"
     return f"leg-length discrepancy (R − L): {MISSING} ({why})"
 
 
 def axes_shapes(layer) -> list[np.ndarray]:
-    """Mechanical axes as (row, col) pixel lines: hip → ankle per leg, and hip → knee → ankle."""
+    """Mechanical axes as (row, col) pixel lines: hip → ankle per leg, and hip → knee → ankle
+    (drawn for flagged points too: the picture shows where they are)."""
     xy, _ = layer_xy(layer)
     lines = []
     for side in ("right", "left"):
@@ -101,27 +144,20 @@ def axes_shapes(layer) -> list[np.ndarray]:
 
 
 def save_to_labelled_folder(layer, folder) -> str:
-    """Append or update this image's rows in ``folder/landmarks.csv`` (other rows kept), so
-    corrected points become training data. The image is named by its path relative to
-    ``folder`` (from the layer's metadata; refused when outside it). Landmarks without a
-    point are left as they were; duplicate labels are refused."""
+    """Save this image's points into ``folder/landmarks.csv`` so corrected points become
+    training data, through the plugin's one save path (:func:`napari_apn._save.save_image`:
+    only this image's rows change; a deleted point becomes not annotated; the file's other
+    rows, columns and line endings stay). The image is named by its path relative to
+    ``folder`` (from the layer's metadata; refused when outside it); duplicate labels are
+    refused."""
     from pathlib import Path
 
-    from apn_core.annotations import ImageLabels, read_landmarks_csv, write_landmarks_csv
     from napari_apn._layers import ImageRef, layer_labels, layer_spacing_mm
+    from napari_apn._save import save_image
 
     folder = Path(folder)
-    csv_path = folder / "landmarks.csv"
-    image = ImageRef.from_metadata(layer.metadata).name_in(folder)
-    points = layer_labels(layer)
-    existing = read_landmarks_csv(csv_path, DEFAULT_LANDMARKS) if csv_path.exists() else {}
-    labels = existing.get(image) or ImageLabels.empty(image, len(DEFAULT_LANDMARKS))
-    placed = points.present
-    labels.xy[placed] = points.xy[placed]
-    labels.annotated[placed] = True
-    spacing = layer_spacing_mm(layer)
-    if labels.spacing is None and spacing is not None:
-        labels.spacing = spacing
-    existing[image] = labels
-    write_landmarks_csv(csv_path, list(existing.values()), DEFAULT_LANDMARKS)
-    return str(csv_path)
+    labels = layer_labels(layer)
+    labels.image = ImageRef.from_metadata(layer.metadata).name_in(folder)
+    labels.spacing = layer_spacing_mm(layer)
+    path, _ = save_image(folder / "landmarks.csv", labels)
+    return str(path)

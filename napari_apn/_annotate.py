@@ -6,11 +6,12 @@ user did: which images are reviewed and which one is open. That state is kept in
 hidden file ``DATA/.apn-annotate.json`` (:data:`STATE_FILE`), so reopening the folder
 resumes on the same image without predicting again:
 
-- predictions are cached per model (the SHA-256 of its weights file) and per image (its
-  path relative to DATA, file size and modification time): a changed image or another
-  model predicts again;
-- nothing else in DATA is written: saving an image replaces only its rows of
-  ``landmarks.csv`` (:func:`apn_core.annotations.replace_image_rows`).
+- predictions are cached per model (the SHA-256 of its weights file and of its
+  calibration, :func:`napari_apn._models.model_identity`) and per image (its path
+  relative to DATA, file size and modification time): a changed image, another model or
+  a new calibration predicts again;
+- nothing else in DATA is written: saving an image changes only its rows of
+  ``landmarks.csv``, through the plugin's one save path (:mod:`napari_apn._save`).
 
 Coordinates are the core's: (x=col, y=row) image pixels, NaN where a landmark has no
 position. A landmark is present (a point), absent (annotated "not in this image": empty
@@ -26,7 +27,6 @@ import os
 import shutil
 import threading
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -47,28 +47,6 @@ UNREADABLE = "unreadable"
 BY_UNCERTAINTY, BY_NAME = "least certain first", "folder order"
 _PREDICT_LOCK = threading.Lock()  # one prediction at a time (list worker and image worker)
 _RECENT: dict[tuple, CachedPrediction] = {}  # the last predictions made (see predict_image)
-
-
-@lru_cache(maxsize=16)
-def _file_digest(path: str, _size: int, _mtime_ns: int) -> str:
-    from apn_core.inference.model_store import sha256
-
-    return sha256(Path(path))
-
-
-def model_identity(model: str) -> str:
-    """The identity of a model: the SHA-256 of its weights, and of its calibration when it
-    has one (it decides the confidences the list is ordered by) — the prediction cache's
-    key. :class:`FileProblem` when the model cannot be found."""
-    from apn_core import runs
-    from apn_core.inference.model_store import resolve
-
-    weights = resolve(model).weights
-    identity = _file_digest(str(weights.resolve()), *file_stamp(weights))
-    calibration = weights.parent / runs.CALIBRATION
-    if calibration.is_file():
-        identity += "+" + _file_digest(str(calibration.resolve()), *file_stamp(calibration))
-    return identity
 
 
 @dataclass
@@ -189,18 +167,18 @@ class Session:
             return self.root / rel, saved.spacing, True
         return self.root / rel, fallback, False
 
-    def save(self, rel: str, labels: ImageLabels) -> Path:
-        """Replace ``rel``'s rows of landmarks.csv (atomically; every other row kept
-        byte for byte); flags that the file had (``occluded``) stay on landmarks still
-        present."""
-        from apn_core.annotations import replace_image_rows
+    def save(self, rel: str, labels: ImageLabels) -> Path | None:
+        """Save ``rel``'s labels into landmarks.csv (atomically) through the plugin's one
+        save path (:func:`napari_apn._save.save_image`): each landmark unchanged, changed
+        or deleted against the file; every other row kept byte for byte; ``occluded``
+        flags stay on landmarks still present. Returns the file, or ``None`` when nothing
+        changed (nothing written)."""
+        from napari_apn._save import save_image
 
-        old = self.labels.get(rel)
-        if old is not None:
-            labels.occluded = old.occluded & labels.present
-        out = replace_image_rows(self.root / LANDMARKS_CSV, rel, labels, DEFAULT_LANDMARKS)
+        labels.image = rel
+        path, edits = save_image(self.root / LANDMARKS_CSV, labels, DEFAULT_LANDMARKS)
         self.labels[rel] = labels
-        return out
+        return path if edits else None
 
     def set_reviewed(self, rel: str, reviewed: bool = True) -> None:
         (self.state.reviewed.add if reviewed else self.state.reviewed.discard)(rel)
@@ -246,15 +224,14 @@ def predict_image(radiograph, model: str) -> CachedPrediction:
     """The model's prediction for a radiograph (stamped by its file). Serialised, since
     the list's worker and the image's worker share one loaded model; an image both ask
     for (the one opened while the list is predicted) is predicted once."""
-    from apn_core.inference.model_store import resolve
-    from napari_apn._detect import _predictor
+    from napari_apn._models import model_stamp, predictor
 
     path = radiograph.path
-    key = (str(path.resolve()), file_stamp(path), model, file_stamp(resolve(model).weights))
+    key = (str(path.resolve()), file_stamp(path), model, model_stamp(model))
     with _PREDICT_LOCK:
         if key in _RECENT:
             return _RECENT[key]
-        p = _predictor(model).predict(np.asarray(radiograph.pixels, np.float32), radiograph.spacing)
+        p = predictor(model).predict(np.asarray(radiograph.pixels, np.float32), radiograph.spacing)
         out = CachedPrediction(key[1], tuple(p.names), p.xy, p.confidence, p.present)
         _RECENT[key] = out
         while len(_RECENT) > 32:

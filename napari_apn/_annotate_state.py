@@ -30,14 +30,22 @@ class Uncertainty:
     """How unsure the model is about an image. score: 1 − the lowest confidence of its
     present landmarks (0 = sure, 1 = no present landmark); absent: landmarks it reports
     absent. One small function (:func:`uncertainty`) makes it, so a calibrated measure
-    can replace it."""
+    can replace it.
+
+    :attr:`value` is the one number the list shows and sorts by: ``absent + score`` (the
+    whole part counts the absent landmarks, the fraction is the score: 2.10 = two absent,
+    lowest confidence 0.90), so the order never disagrees with the column."""
 
     score: float
     absent: int
 
-    def sort_key(self) -> tuple[int, float]:
-        """Most uncertain first when sorted ascending: more absent landmarks, then score."""
-        return (-self.absent, -self.score)
+    @property
+    def value(self) -> float:
+        return round(self.absent + self.score, 6)
+
+    def sort_key(self) -> tuple[float]:
+        """Most uncertain first when sorted ascending (the largest :attr:`value`)."""
+        return (-self.value,)
 
 
 def uncertainty(confidence: np.ndarray, present: np.ndarray) -> Uncertainty:

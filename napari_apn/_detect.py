@@ -14,39 +14,11 @@ in place.
 
 from __future__ import annotations
 
-import gc
-import logging
-import threading
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 
-log = logging.getLogger(__name__)
-_LOADING = threading.RLock()  # one load (and the warm-up's first run) at a time
-_ASKED = threading.Event()  # a prediction was asked for (ever): warm-ups only load
-
-
-def _predictor(model: str):
-    """The loaded model, reloaded when its weights file changes (a run retrained or resumed
-    in this session must not be served from a stale cache)."""
-    _ASKED.set()
-    return _cached(model)
-
-
-def _cached(model: str):
-    from apn_core.inference.model_store import resolve
-
-    stamp = resolve(model).weights.stat().st_mtime_ns
-    with _LOADING:
-        return _load(model, stamp)
-
-
-@lru_cache(maxsize=4)
-def _load(model: str, _stamp: int):
-    from apn_core.inference import Predictor
-
-    return Predictor.load(model)
+from napari_apn._models import predictor
 
 
 @dataclass(frozen=True)
@@ -87,54 +59,9 @@ def predict_layer(image: ImageInput, model: str = "default"):
     default pool took 1–5 s instead of 0.12 s)."""
     from apn_core.inference.threads import inference_threads, torch_threads
 
-    predictor = _predictor(str(model))
+    loaded = predictor(str(model))
     with torch_threads(inference_threads()):
-        return predictor.predict(np.asarray(image.data), image.ref.spacing)
-
-
-def warm_up(model: str = "default") -> None:
-    """Load ``model`` and run it once on a blank input, and import what the result layers
-    need, so that the first Detect pays none of it (torch's import, the weights, the first
-    call's setup, pandas for the Points features, a garbage collection: ~2 s on 2 cores).
-    Called in a background thread when the Detect widget opens; failures are left for the
-    click to report. A click while it runs waits for the load, not for the rest.
-
-    Python's cyclic garbage collector is paused meanwhile: the ~150 000 objects torch's
-    import adds made Python run two full collections of napari's heap during the import
-    and a third soon after (0.15–0.25 s each, holding the interpreter); one collection at
-    the end replaces them.
-    """
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        with _LOADING:
-            import torch
-
-            from apn_core.inference.threads import inference_threads, torch_threads
-
-            predictor = _cached(model)
-            if not _ASKED.is_set():
-                geometry = predictor.config.geometry
-                with torch_threads(inference_threads()):
-                    predictor.forward(torch.zeros((1, 1, geometry.height, geometry.width)))
-        if not _ASKED.is_set():
-            import pandas  # noqa: F401 - napari's Points layer imports it for the features
-
-            import napari_apn._layers  # noqa: F401
-
-            gc.collect()
-    except Exception as exc:  # the click reports the same problem, with its file
-        log.debug("warm-up of %s failed: %s", model, exc)
-    finally:
-        if collecting:
-            gc.enable()
-
-
-def start_warm_up(model: str = "default") -> threading.Thread:
-    """:func:`warm_up` in a daemon thread (it never keeps napari from quitting)."""
-    thread = threading.Thread(target=warm_up, args=(model,), name="napari-apn warm-up", daemon=True)
-    thread.start()
-    return thread
+        return loaded.predict(np.asarray(image.data), image.ref.spacing)
 
 
 def result_layers(prediction, image: ImageInput, show_heatmaps: bool = True) -> list[tuple]:
@@ -214,6 +141,8 @@ def second_candidates(prediction, image: ImageInput, layer_frame: dict) -> tuple
     rows = np.zeros((0, 2)) if second is None else second[ok][:, ::-1]
     names = [n for n, keep in zip(prediction.names, ok, strict=True) if keep]
     kinds = ["2nd" if prediction.present[i] else "absent?" for i in np.flatnonzero(ok)]
+    from napari_apn._layers import text_offset
+
     size = (prediction.spacing and 10.0 / min(prediction.spacing)) or 20.0
     return (
         rows,
@@ -228,7 +157,8 @@ def second_candidates(prediction, image: ImageInput, layer_frame: dict) -> tuple
             "text": {
                 "string": "{kind} {label}",
                 "color": "yellow",
-                "anchor": "lower_left",
+                "anchor": "lower_right",  # opposite the landmarks' texts (upper_left)
+                "translation": text_offset(size, "upper_left"),
                 "size": 8,
             },
             "metadata": {"apn_image": image.ref.name, "apn_second_candidates": True},

@@ -158,12 +158,22 @@ def label_colours(landmarks: LandmarkSet) -> dict[str, str]:
     return {name: hex_colour(i) for i, name in enumerate(landmarks.names)}
 
 
-REASON_CHARS = 60  # of a review reason drawn beside its point; the feature keeps all of it
+REASON_CHARS = 24  # of a review reason drawn beside its point; the feature keeps all of it
 
 
 def _short(reason: str) -> str:
-    """The start of a review reason for the canvas (plausibility reasons run to ~400 chars)."""
-    return reason if len(reason) <= REASON_CHARS else reason[: REASON_CHARS - 1].rstrip() + "…"
+    """The start of a review reason for the canvas (plausibility reasons run to ~400
+    chars): a text that stays near its point, the whole reason being in the widget."""
+    first = reason.split(";")[0].strip()
+    return first if len(first) <= REASON_CHARS else first[: REASON_CHARS - 1].rstrip() + "…"
+
+
+def text_offset(size: float, towards: str = "lower_right") -> list[float]:
+    """A text's ``translation`` (data px, (row, col)): half a point size away from its
+    point towards ``lower_right`` (landmarks) or ``upper_left`` (second candidates), so a
+    label neither covers its own marker nor the label of a candidate next to it."""
+    sign = 1.0 if towards == "lower_right" else -1.0
+    return [sign * 0.6 * size, sign * 0.6 * size]
 
 
 def points_layer_data(
@@ -205,7 +215,7 @@ def points_layer_data(
     text = "{label}"
     if review is not None:
         reasons = [review[i] for i in keep]
-        features["review"] = [f" – review: {_short(r)}" if r else "" for r in reasons]
+        features["review"] = [f" ⚠ {_short(r)}" if r else "" for r in reasons]
         features["review_reason"] = reasons  # the whole reason (the text shows its start)
         defaults["review"] = defaults["review_reason"] = ""
         base = symbols if isinstance(symbols, list) else [symbols] * len(keep)
@@ -214,6 +224,8 @@ def points_layer_data(
     colours = label_colours(landmarks)
     lf = layer_frame or frame(ref.spacing)
     spacing = spacing_mm(lf["scale"], lf["units"])
+    size = POINT_SIZE_MM / min(spacing) if spacing else POINT_SIZE_PX  # data pixels
+    absent = [landmarks.names[i] for i in np.flatnonzero(labels.absent)]
     kwargs = {
         "name": name,
         **lf,
@@ -224,15 +236,17 @@ def points_layer_data(
         "border_color": "black",
         "border_width": 0.1,
         "symbol": symbols,
-        "size": POINT_SIZE_MM / min(spacing) if spacing else POINT_SIZE_PX,  # data pixels
+        "size": size,
         "text": {
             "string": text,
             "color": "white",
             "anchor": "upper_left",
+            "translation": text_offset(size, "lower_right"),
             "size": 9,
         },
         "metadata": {
             "apn_landmarks": list(landmarks.names),
+            "apn_absent": absent,  # annotated "not in this image": saved back as such
             "apn_source": source,
             **ref.metadata(),
         },
@@ -264,22 +278,38 @@ def labels_from_points(
 
 
 def layer_labels(layer) -> ImageLabels:
-    """The landmarks of a Points layer (image named by :meth:`ImageRef.name_in` callers)."""
-    ref = ImageRef.from_metadata(layer.metadata)
-    labels = list(layer.features["label"]) if "label" in layer.features else []
-    return labels_from_points(layer.data, labels, ref.name or "", layer.name)
+    """The landmarks of a Points layer: its points, and the landmarks its metadata marks
+    absent (``apn_absent``, annotated "not in this image") that have no point (image named
+    by :meth:`ImageRef.name_in` callers)."""
+    return labels_of(layer.data, layer.features, layer.metadata, layer.name)
+
+
+def labels_of(data, features, metadata, where) -> ImageLabels:
+    """:func:`layer_labels` from a layer's parts (what an npe2 writer is given)."""
+    ref = ImageRef.from_metadata(metadata)
+    names = list(features["label"]) if features is not None and "label" in features else []
+    labels = labels_from_points(data, names, ref.name or "", where)
+    for name in (metadata or {}).get("apn_absent") or []:
+        if name in DEFAULT_LANDMARKS and not labels.present[DEFAULT_LANDMARKS.index(name)]:
+            labels.annotated[DEFAULT_LANDMARKS.index(name)] = True
+    return labels
 
 
 def add_or_update(viewer, layer_data: list[tuple]) -> list:
     """Add layers from ``(data, kwargs, type)`` tuples, or update the same-named layer of
-    the same type in place (what napari does with a widget's LayerDataTuples)."""
+    the same type in place (what napari does with a widget's LayerDataTuples).
+
+    Works on the viewer napari hands a plugin widget, a ``PublicOnlyProxy`` whose layers
+    are proxies too: types are checked with ``isinstance`` (a proxy passes it; its
+    ``type()`` is the proxy's), never by the class name of ``type(layer)``."""
+    import napari.layers
     from napari.layers import Layer
 
     out = []
     for data, kwargs, kind in layer_data:
         name = kwargs["name"]
         layer = viewer.layers[name] if name in viewer.layers else None  # noqa: SIM401 - LayerList has no .get
-        if layer is not None and type(layer).__name__.lower() == kind:
+        if layer is not None and isinstance(layer, getattr(napari.layers, kind.capitalize())):
             layer.data = data
             for key, value in kwargs.items():
                 if key in ("scale", "translate") and _same(getattr(layer, key), value):

@@ -6,9 +6,15 @@ wrong). :func:`guard` keeps ``feature_defaults`` on the landmark to place next �
 a widget chose (:func:`choose`), else the first not yet placed — just before each add,
 and removes a point added with a label that is already placed, with a notification.
 
+A point flagged for review (Detect: drawn hollow with "⚠") that the user moves is no
+longer flagged: its position is now the user's, not the model's doubtful one (Leg
+alignment then measures with it).
+
 Layers are built from LayerDataTuples (reader, sample, Detect), which cannot carry event
 connections, so :func:`watch` guards every landmarks layer a viewer gets; the reader, the
-sample data, :func:`napari_apn.detect` and every widget call it.
+sample data, :func:`napari_apn.detect` and every widget call it. Widgets get napari's
+``PublicOnlyProxy`` of the viewer (and its layers): identities are those of the objects
+behind the proxies (:func:`real`), and types are checked with ``isinstance``.
 """
 
 from __future__ import annotations
@@ -22,9 +28,17 @@ _VIEWERS: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
 _GUARDED: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
 
 
+def real(obj):
+    """The object behind napari's ``PublicOnlyProxy`` (itself when not a proxy): what
+    identities (``is``, ``id``, weak references) must be taken of."""
+    return getattr(obj, "__wrapped__", obj)
+
+
 def is_landmarks_layer(layer) -> bool:
-    """A Points layer built by :func:`napari_apn._layers.points_layer_data`."""
-    return type(layer).__name__ == "Points" and "apn_landmarks" in (layer.metadata or {})
+    """A Points layer built by :func:`napari_apn._layers.points_layer_data` (or its proxy)."""
+    from napari.layers import Points
+
+    return isinstance(layer, Points) and "apn_landmarks" in (layer.metadata or {})
 
 
 def placed(layer) -> list[str]:
@@ -55,13 +69,39 @@ def _set_defaults(layer) -> None:
         layer.feature_defaults = {**layer.feature_defaults.iloc[0].to_dict(), "label": label}
 
 
-def _on_data(layer, event) -> None:
+def _on_data(layer, event, before: dict) -> None:
     action = getattr(event, "action", None)
     action = str(getattr(action, "value", action))
     if action == "adding":
         _set_defaults(layer)
     elif action == "added":
         _refuse_duplicates(layer, event)
+    elif action == "changing":  # positions before a move (a drag, or data set from code)
+        before["data"] = layer.data.copy()
+    elif action == "changed":
+        _unflag_moved(layer, before.pop("data", None))
+
+
+def _unflag_moved(layer, old) -> None:
+    """Clear the review flag of flagged points whose position changed (see the module
+    docstring); a point's symbol becomes a disc."""
+    if old is None or "review_reason" not in layer.features or len(old) != len(layer.data):
+        return
+    import numpy as np
+
+    flagged = layer.features["review_reason"].astype(str).to_numpy() != ""
+    moved = np.any(np.abs(np.asarray(layer.data) - old) > 1e-9, axis=1)
+    done = np.flatnonzero(flagged & moved)
+    if len(done) == 0:
+        return
+    features = layer.features.copy()
+    features.loc[done, "review_reason"] = ""
+    features.loc[done, "review"] = ""
+    symbols = [str(getattr(s, "value", s)) for s in layer.symbol]
+    for i in done:
+        symbols[i] = "disc"
+    layer.features = features
+    layer.symbol = symbols
 
 
 def _refuse_duplicates(layer, event) -> None:
@@ -84,21 +124,24 @@ def _refuse_duplicates(layer, event) -> None:
 
 def guard(layer) -> None:
     """Keep ``layer``'s added points on landmarks not yet placed (idempotent)."""
+    layer = real(layer)
     if _GUARDED.get(id(layer)) is layer:
         return
     _GUARDED[id(layer)] = layer
-    ref = weakref.ref(layer)
+    ref, before = weakref.ref(layer), {}
 
     def on_data(event):
         if (target := ref()) is not None:
-            _on_data(target, event)
+            _on_data(target, event, before)
 
     layer.events.data.connect(on_data)
     _set_defaults(layer)
 
 
 def watch(viewer) -> None:
-    """Guard every landmarks layer of ``viewer``, now and when added (idempotent)."""
+    """Guard every landmarks layer of ``viewer``, now and when added (idempotent; the
+    viewer napari hands a widget is a proxy of the same viewer)."""
+    viewer = real(viewer) if viewer is not None else None
     if viewer is None or _VIEWERS.get(id(viewer)) is viewer:
         return
     _VIEWERS[id(viewer)] = viewer

@@ -7,7 +7,8 @@ Points layers that know their image (see :mod:`napari_apn._layers`).
 - ``.mrk.json``: positions are mm; with the image beside it (same stem) the points land
   in that image's pixels and spacing, else they stay in mm (scale 1 mm).
 - ``landmarks.csv``: one Points layer per image, pixels with the image's spacing (the
-  ``spacing_mm`` column, else the image file beside the CSV).
+  ``spacing_mm`` column, else the image file beside the CSV). Rows it cannot use (a
+  landmark outside the default set, a malformed row) are skipped with a notification.
 - napari Points CSV ``<stem>.csv`` (``axis-0, axis-1, label``): pixels; the spacing of the
   image with the same stem beside it.
 
@@ -151,12 +152,19 @@ def _read_markups(path: Path) -> list[tuple]:
 @_reader
 def _read_landmarks_csv(path: Path) -> list[tuple]:
     """Every image's landmarks of a ``landmarks.csv``, one Points layer each."""
+    from napari.utils.notifications import show_warning
+
     from apn_core.annotations import read_landmarks_csv
     from apn_core.landmarks import DEFAULT_LANDMARKS
+    from apn_core.problems import Report
     from napari_apn._layers import points_layer_data
 
-    layers, unscaled = [], []
-    for image, labels in read_landmarks_csv(path, DEFAULT_LANDMARKS).items():
+    layers, unscaled, report = [], [], Report()
+    table = read_landmarks_csv(path, DEFAULT_LANDMARKS, report)
+    if report.problems:
+        first = report.problems[0]
+        show_warning(f"{path.name}: {len(report.problems)} row(s) not shown (first: {first})")
+    for image, labels in table.items():
         file = path.parent / image
         spacing = labels.spacing or _spacing_of(file)
         if spacing is None:

@@ -63,15 +63,19 @@ def prepare(data: Path, run: Path, config: dict | None, resume: bool) -> Prepare
     return out
 
 
-def config_with(preset: str, changes: dict[str, object]) -> dict:
+def config_with(preset: str, changes: dict[str, object], partial: bool = False) -> dict:
     """``RunConfig.to_dict()`` of ``preset`` with ``{field: value}`` changes (FIELDS keys;
-    a time budget of 0 means none)."""
+    a time budget of 0 means none). ``partial``: only ``{"preset": …}`` and the changed
+    settings — what fine-tuning (``apn train --init MODEL``) needs, so that the starting
+    model's landmark set, geometry and network sizes are not replaced by the preset's."""
     from apn_core.presets import get_preset
 
     sections: dict[str, dict] = {}
     for name, value in changes.items():
         section, key = FIELDS[name]
         sections.setdefault(section, {})[key] = (value or None) if name == "minutes" else value
+    if partial:
+        return {"preset": preset, **sections}
     return get_preset(preset).replace(**sections).to_dict()
 
 

@@ -6,10 +6,13 @@ its ``units`` (mm, µm); a layer in pixel units has none. Rules:
 - every point needs a ``label`` feature naming its landmark, each landmark at most once;
 - ``landmarks.csv``: rows name the image by its path relative to the CSV's folder (the
   image must be inside it), from the layer's metadata — never from the layer's name;
-  ``spacing_mm`` is written when the layer has a spacing (1.0 mm/px included);
+  ``spacing_mm`` is written when the layer has a spacing (1.0 mm/px included). Only that
+  image's rows change (:func:`napari_apn._save.save_image`, the plugin's one save path):
+  saving into a labelled folder's ``landmarks.csv`` keeps every other image's rows;
 - ``.mrk.json`` holds millimetres, so a layer without a spacing is refused.
 
-Landmarks without a point are not annotated (CSV) or left out (markups).
+Landmarks the layer marks absent (``apn_absent`` metadata) are saved absent; landmarks
+without a point are not annotated (CSV) or left out (markups).
 """
 
 from __future__ import annotations
@@ -19,14 +22,13 @@ from pathlib import Path
 
 def write_points(path: str, data, meta: dict) -> list[str]:
     """Write ``.mrk.json`` (mm, LPS) or, for any other name, a ``landmarks.csv`` table."""
-    from apn_core.annotations import write_landmarks_csv, write_markups
+    from apn_core.annotations import write_markups
     from apn_core.errors import FileProblem
     from apn_core.landmarks import DEFAULT_LANDMARKS
-    from napari_apn._layers import ImageRef, labels_from_points, spacing_mm
+    from napari_apn._layers import ImageRef, labels_of, spacing_mm
+    from napari_apn._save import save_image
 
     out = Path(path)
-    features = meta.get("features")
-    names = list(features["label"]) if features is not None and "label" in features else []
     layer = meta.get("name", "layer")
     spacing = spacing_mm(meta.get("scale"), meta.get("units"))
     ref = ImageRef.from_metadata(meta.get("metadata"))
@@ -38,12 +40,13 @@ def write_points(path: str, data, meta: dict) -> list[str]:
                 "holds millimetres; save it as landmarks.csv, or give the layer its spacing "
                 "(open the radiograph with napari-apn)",
             )
-        labels = labels_from_points(data, names, ref.name or out.name, layer)
+        labels = labels_of(data, meta.get("features"), meta.get("metadata"), layer)
+        labels.image = ref.name or out.name
         write_markups(out, labels, DEFAULT_LANDMARKS, spacing, name=labels.image)
         return [str(out)]
     if out.suffix.lower() != ".csv":
         out = out.with_suffix(".csv")
-    labels = labels_from_points(data, names, ref.name_in(out.parent), layer)
-    labels.spacing = spacing
-    write_landmarks_csv(out, [labels], DEFAULT_LANDMARKS)
+    labels = labels_of(data, meta.get("features"), meta.get("metadata"), layer)
+    labels.image, labels.spacing = ref.name_in(out.parent), spacing
+    save_image(out, labels)
     return [str(out)]

@@ -6,6 +6,11 @@ and once on release ("changed"); during the drag the layer's data events are blo
 the table follows the drag through a mouse-drag callback, every other change (added,
 removed, set from code, release) through ``events.data``, and relabelling through
 ``events.features`` (refreshes are coalesced: at most one per turn of the event loop).
+
+The layer menu offers landmarks layers (newest first, so Detect's result is chosen), then
+other Points layers with a ``label`` feature — never Detect's *second candidates*, which
+are alternatives, not a leg. Measurements that use an absent or flagged landmark show "–"
+with the reason (:mod:`napari_apn._alignment`).
 """
 
 from __future__ import annotations
@@ -14,19 +19,19 @@ import csv
 from pathlib import Path
 
 import numpy as np
-from magicgui.widgets import ComboBox, Container, FileEdit, Label, PushButton, Table
+from magicgui.widgets import ComboBox, Container, FileEdit, PushButton, Table
 from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import QStyledItemDelegate
 
 from napari_apn._alignment import (
     ROWS,
     axes_shapes,
-    layer_alignment,
-    layer_xy,
     lld_text,
+    measure,
     save_to_labelled_folder,
     table_rows,
 )
+from napari_apn._qt._common import StatusLabel, chosen_folder
 
 
 class AlignmentWidget(Container):
@@ -41,12 +46,12 @@ class AlignmentWidget(Container):
         self.table.row_headers = ROWS
         self.table.min_height = 190
         self.table.native.setItemDelegate(QStyledItemDelegate())  # texts as given (1 decimal)
-        self.lld = Label(value="")
+        self.lld = StatusLabel()
         self.export = FileEdit(label="export CSV", mode="w", filter="*.csv", value="alignment.csv")
         self.export_button = PushButton(text="Export measurements")
         self.folder = FileEdit(label="labelled folder", mode="d", value="")
         self.save_button = PushButton(text="Save corrected points to folder")
-        self.status = Label(value="")
+        self.status = StatusLabel()
         self.extend(
             [
                 self.points,
@@ -67,13 +72,21 @@ class AlignmentWidget(Container):
         self._watch()
 
     def _points_layers(self, _widget=None) -> list[str]:
+        """Landmarks layers (newest first), then other labelled Points layers; never a
+        layer of second candidates."""
         from napari.layers import Points
 
-        return [
-            ly.name
-            for ly in self.viewer.layers
-            if isinstance(ly, Points) and "label" in ly.features
+        from napari_apn._points import is_landmarks_layer
+
+        labelled = [
+            ly
+            for ly in reversed(list(self.viewer.layers))
+            if isinstance(ly, Points)
+            and "label" in ly.features
+            and not (ly.metadata or {}).get("apn_second_candidates")
         ]
+        ordered = sorted(labelled, key=lambda ly: not is_landmarks_layer(ly))  # stable
+        return [ly.name for ly in ordered]
 
     def _watch(self, *_args) -> None:
         if self._watched is not None:
@@ -116,21 +129,16 @@ class AlignmentWidget(Container):
         if layer is None:
             return None
         self._draw_axes(layer)
-        xy, _ = layer_xy(layer)
-        try:
-            result = layer_alignment(layer)
-            problem = ""
-        except ValueError as exc:  # no spacing: say so instead of showing pixels as mm
-            result, problem = None, str(exc)
-        rows, reasons = table_rows(result, xy)
+        measured = measure(layer)
+        rows, reasons = table_rows(measured)
         self.table.value = {
             "data": [list(r) for r in zip(*rows.values(), strict=True)],
             "index": list(ROWS),
             "columns": ["right", "left"],
         }
-        self.lld.value = lld_text(result, xy)
-        self.status.value = problem or "; ".join(reasons)
-        return result
+        self.lld.value = lld_text(measured)
+        self.status.value = measured.problem or "; ".join(reasons)
+        return measured.result
 
     def _draw_axes(self, layer) -> None:
         name = f"{layer.name} axes"
@@ -153,16 +161,31 @@ class AlignmentWidget(Container):
             )
 
     def export_csv(self) -> None:
-        result = self.update()
-        if result is None:
+        """Write the table as ``side,hka_deg,…,lld_mm,note`` (empty cells where the table
+        shows "–", the reason in ``note``, as in ``measurements.csv``), atomically."""
+        import io
+
+        from apn_core.utils.atomic import write_text_atomic
+
+        layer = self._watched
+        if layer is None or self.update() is None:
             return
+        measured = measure(layer)
+        _, reasons = table_rows(measured)
+        notes = {r.split(": ", 1)[0]: r.split(": ", 1)[1] for r in reasons}
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(["side", *ROWS, "lld_mm", "note"])
+        for side in ("right", "left"):
+            values = [*(measured.result[side][k] for k in ROWS), measured.result["lld_mm"]]
+            cells = ["" if v is None or not np.isfinite(v) else f"{v:.3f}" for v in values]
+            w.writerow([side, *cells, notes.get(side, "")])
         path = Path(self.export.value)
-        with open(path, "w", newline="", encoding="utf-8") as fh:
-            w = csv.writer(fh)
-            w.writerow(["side", *ROWS, "lld_mm"])
-            for side in ("right", "left"):
-                values = [*(result[side][k] for k in ROWS), result["lld_mm"]]
-                w.writerow([side, *("" if not np.isfinite(v) else v for v in values)])
+        try:
+            write_text_atomic(path, buf.getvalue())
+        except OSError as exc:
+            self.status.value = f"not exported: {exc}"
+            return
         self.status.value = f"exported {path}"
 
     def save_points(self) -> None:
@@ -170,8 +193,8 @@ class AlignmentWidget(Container):
 
         from apn_core.errors import ApnError
 
-        folder = str(self.folder.value or "").strip()
-        if self._watched is None or folder in ("", ".") or not Path(folder).is_dir():
+        folder = chosen_folder(self.folder)
+        if self._watched is None or folder is None or not folder.is_dir():
             show_error("Leg alignment: choose a landmarks layer and an existing labelled folder")
             return
         try:

@@ -22,13 +22,12 @@ from magicgui.widgets import (
     Container,
     FileEdit,
     FloatSpinBox,
-    Label,
     ProgressBar,
     PushButton,
 )
 
-from napari_apn._qt._common import chosen_folder
-from napari_apn._qt.train_widget import TrainingRunner
+from napari_apn._qt._common import StatusLabel, chosen_folder
+from napari_apn._qt.training_runner import TrainingRunner
 
 
 class FinetunePanel(Container):
@@ -45,7 +44,7 @@ class FinetunePanel(Container):
         self.start_button = PushButton(text="Fine-tune on reviewed images")
         self.stop_button = PushButton(text="Stop fine-tuning", enabled=False)
         self.progress = ProgressBar(label="", min=0, max=1, value=0)
-        self.status = Label(value="")
+        self.status = StatusLabel()
         self.extend(
             [
                 self.run,

@@ -11,11 +11,15 @@ choose a landmark; a click in add mode places it there (moving its point if it h
 (saving changes first); ``R`` saves and marks the image reviewed. Fine-tuning
 (:mod:`napari_apn._qt.annotate_finetune`) trains from the current model on the reviewed
 images; the new run then pre-places the points.
+
+Nothing is dropped: changes are saved before another image opens — also changes made
+while it loads — and before napari's window closes (an image whose points cannot be
+saved, e.g. a landmark with two points, keeps the window open once, with the reason).
+Saving goes through the plugin's one save path (:mod:`napari_apn._save`).
 """
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 from magicgui.widgets import (
@@ -33,11 +37,16 @@ from qtpy.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableW
 
 from napari_apn._annotate import BY_NAME, BY_UNCERTAINTY, Session
 from napari_apn._annotate_editor import NAMES, ImageEditor, bind_keys, unbind_keys
-from napari_apn._qt._common import chosen_folder
+from napari_apn._qt._common import StatusLabel, chosen_folder
 from napari_apn._qt.annotate_finetune import FinetunePanel
-from napari_apn._qt.detect_widget import DEFAULT_MODEL
-from napari_apn._runs import recent_runs, remember
+from napari_apn._qt.close_guard import CloseGuard
+from napari_apn._qt.model_picker import ModelPicker
+from napari_apn._qt.tasks import Job, Task
 
+UNCERTAINTY_HELP = (
+    "landmarks the model reports absent + (1 − the lowest confidence of the others): "
+    "2.10 = two absent, lowest confidence 0.90; 'least certain first' sorts by this number"
+)
 KEYS_HELP = (
     "Keys: 1–6 choose the landmark · click places it (or moves its point) · "
     "A: not in this image · N / P: next / previous image (saves changes) · "
@@ -56,15 +65,15 @@ class AnnotateWidget(Container):
         self.help.native.setWordWrap(True)
         self.folder = FileEdit(label="folder", mode="d", value="")
         self.open_button = PushButton(text="Open folder")
-        self.model = ComboBox(label="model", choices=lambda _w: [DEFAULT_MODEL, *recent_runs()])
-        self.browse = FileEdit(label="or run folder", mode="d", value="")
+        self.picker = ModelPicker()
+        self.model, self.browse = self.picker.choice, self.picker.browse
         self.fallback = FloatSpinBox(label="spacing if none (mm/px)", min=0, max=5, step=0.001)
         self.fallback.native.setDecimals(4)
         self.order = ComboBox(label="order", choices=[BY_UNCERTAINTY, BY_NAME])
         self.cancel_button = PushButton(text="Cancel predictions", enabled=False)
         self.progress = ProgressBar(label="", min=0, max=1, value=0, visible=False)
-        self.status = Label(value="")
-        self.current = Label(value="")
+        self.status = StatusLabel()
+        self.current = StatusLabel()
         self.marks = Label(value="")
         self.reviewed = CheckBox(text="reviewed (R)", value=False, enabled=False)
         self.finetune = FinetunePanel(self)
@@ -74,6 +83,7 @@ class AnnotateWidget(Container):
         self.previous_button, self.next_button, self.absent_button, self.save_button = buttons
         self.table = QTableWidget(0, 3)
         self.table.setHorizontalHeaderLabels(["image", "status", "uncertainty"])
+        self.table.horizontalHeaderItem(2).setToolTip(UNCERTAINTY_HELP)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setMinimumHeight(160)
@@ -86,8 +96,7 @@ class AnnotateWidget(Container):
                 self.help,
                 self.folder,
                 self.open_button,
-                self.model,
-                self.browse,
+                self.picker,
                 self.fallback,
                 self.order,
                 self.cancel_button,
@@ -116,36 +125,48 @@ class AnnotateWidget(Container):
         self.session: Session | None = None
         self.model_id: str | None = None
         self.rows: list[str] = []
-        self.list_worker = self.open_worker = None
-        self._cancel_list = threading.Event()
-        self._pending = False
+        self.list_task = Task(
+            "Annotate: predicting",
+            cancel_button=self.cancel_button,
+            bar=self.progress,
+            hide_bar=True,
+            owner=self,
+        )
+        self.open_task = Task("Annotate: opening", owner=self)
+        self._refresh_timer = QTimer(self.native)  # dies with the widget: never fires after
+        self._refresh_timer.setSingleShot(True)
+        self._refresh_timer.setInterval(200)
+        self._refresh_timer.timeout.connect(self.refresh)
         self._quiet = False  # True while the widget sets its own controls
         self._open_when_predicted = self._state_warned = False
         self.editor: ImageEditor | None = None  # the image open
         viewer, keys = self.viewer, bind_keys(self._key_actions(), self.viewer)
         self.native.destroyed.connect(lambda *_: unbind_keys(viewer, keys))
+        self._close_guard = CloseGuard(self)
+
+    @property
+    def list_worker(self):
+        """The worker predicting the list (``None`` when idle)."""
+        return self.list_task.worker
+
+    @property
+    def open_worker(self):
+        """The worker opening an image (``None`` when idle)."""
+        return self.open_task.worker
 
     # ----- model ----------------------------------------------------------------------
     def model_name(self) -> str:
-        return "default" if self.model.value in (None, DEFAULT_MODEL) else str(self.model.value)
+        return self.picker.model() or "default"
 
     def use_model(self, name: str) -> None:
         """Make ``name`` (``default`` or a run folder) the model that pre-places points."""
-        if name != "default":
-            remember(name)
-        self.model.reset_choices()
-        self.model.value = DEFAULT_MODEL if name == "default" else str(Path(name).resolve())
+        self.picker.select(name)
 
     def _browsed(self, *_args) -> None:
-        from apn_core.runs import is_run
-
-        folder = chosen_folder(self.browse)
-        if folder is None:
-            return
-        if not is_run(folder):
-            self.fail(f"{folder}: not a run folder (no config.json)")
-            return
-        self.use_model(str(folder))
+        """A folder that is not a run stays in the picker's field: say why at once (a run
+        is moved to the menu, whose change predicts again)."""
+        if chosen_folder(self.browse) is not None:
+            self._model_changed()
 
     def _model_changed(self, *_args) -> None:
         if self.session is None or self._quiet:
@@ -162,6 +183,7 @@ class AnnotateWidget(Container):
         from apn_core.errors import ApnError
         from apn_core.runs import is_run
 
+        self._close_guard.attach()  # docked by now
         folder = Path(folder) if folder is not None else chosen_folder(self.folder)
         if folder is None:
             return self.fail("choose a folder of radiographs")
@@ -200,13 +222,11 @@ class AnnotateWidget(Container):
 
     def predict_list(self) -> None:
         """Predict, in a worker thread, the images the current model has not predicted."""
-        from napari.qt.threading import thread_worker
-
         from apn_core.errors import ApnError
-        from napari_apn._annotate import model_identity, predict_images
+        from napari_apn._annotate import predict_images
+        from napari_apn._models import model_identity
 
-        self.cancel_predictions()  # a running list stops; its finish is ignored
-        self.list_worker, self.progress.visible, self.cancel_button.enabled = None, False, False
+        self.list_task.cancel(quiet=True)  # a running list stops; what it still sends is ignored
         session, model = self.session, self.model_name()
         try:
             self.model_id = model_identity(model)
@@ -221,35 +241,33 @@ class AnnotateWidget(Container):
             self.status.value = f"{len(session.images)} images; predictions up to date"
             return
         items = [(rel, *session.read_args(rel, self.fallback.value or None)) for rel in stale]
-        cancel = self._cancel_list = threading.Event()
-        worker = thread_worker(predict_images, ignore_errors=True)(items, model, cancel.is_set)
-        model_id = self.model_id
-        worker.yielded.connect(lambda result: self._predicted(session, model_id, *result))
-        worker.errored.connect(lambda exc: self.fail(str(exc)))
-        worker.finished.connect(lambda: self._list_finished(worker))
-        self.list_worker = worker
-        self.progress.max, self.progress.value, self.progress.visible = len(items), 0, True
-        self.cancel_button.enabled = True
+        job, model_id = Job(), self.model_id
+        self.list_task.start(
+            predict_images,
+            items,
+            model,
+            job.cancelled,
+            job=job,
+            yielded=lambda result: self._predicted(session, model_id, *result),
+            errored=lambda exc: self.fail(str(exc)),
+            finished=lambda: self._list_finished(job),
+            total=len(items),
+        )
         self.status.value = f"predicting {len(items)} image(s)…"
-        worker.start()
 
     def cancel_predictions(self) -> None:
         """Stop predicting after the current image (what is done stays cached)."""
-        if self.list_worker is not None:
-            self._cancel_list.set()
+        if self.list_task.job is not None:
+            self.list_task.job.cancel()
             self.status.value = "cancelling after the current image…"
 
     def _predicted(self, session: Session, model_id: str, rel: str, result) -> None:
         session.store(model_id, rel, result)
         if session is self.session:
-            self.progress.value = min(self.progress.value + 1, self.progress.max)
             self._schedule()
 
-    def _list_finished(self, worker) -> None:
-        if worker is not self.list_worker:  # a cancelled run that a new one replaced
-            return
-        cancelled, self.list_worker = self._cancel_list.is_set(), None
-        self.progress.visible, self.cancel_button.enabled = False, False
+    def _list_finished(self, job: Job) -> None:
+        cancelled = job.cancelled()
         if self.session is not None:
             self.keep_state()
             bad = len(self.session.problems)
@@ -261,13 +279,9 @@ class AnnotateWidget(Container):
             self.open_image(self.rows[0])
 
     def _schedule(self) -> None:
-        if not self._pending:
-            self._pending = True
-            QTimer.singleShot(200, self._scheduled)
-
-    def _scheduled(self) -> None:
-        self._pending = False
-        self.refresh()
+        """Refresh the list soon (many changes, one refresh)."""
+        if not self._refresh_timer.isActive():
+            self._refresh_timer.start()
 
     def refresh(self, *_args) -> None:
         """Redraw the list (in the chosen order) and the current image's marks."""
@@ -278,7 +292,7 @@ class AnnotateWidget(Container):
         self.table.setRowCount(len(self.rows))
         for row, rel in enumerate(self.rows):
             cached = session.prediction(rel, self.model_id)
-            score = f"{cached.uncertainty().score:.2f}" if cached is not None else "–"
+            score = f"{cached.uncertainty().value:.2f}" if cached is not None else "–"
             cells = [rel, session.status(rel, self.model_id), score]
             for col, text in enumerate(cells):
                 item = QTableWidgetItem(text)
@@ -295,9 +309,8 @@ class AnnotateWidget(Container):
         return self.editor.image if self.editor is not None else None
 
     def open_image(self, rel: str) -> bool:
-        """Open ``rel`` (in a worker thread), saving the current image's changes first."""
-        from napari.qt.threading import thread_worker
-
+        """Open ``rel`` (in a worker thread), saving the current image's changes first
+        (and again when it has loaded: changes made meanwhile are saved too)."""
         from napari_apn._annotate import load_view
 
         session = self.session
@@ -306,20 +319,19 @@ class AnnotateWidget(Container):
         self._open_when_predicted = False
         read = session.read_args(rel, self.fallback.value or None)
         cached = session.prediction(rel, self.model_id)
-        worker = thread_worker(load_view, ignore_errors=True)(
-            rel, read, session.saved(rel), cached, self.model_name()
-        )
         model_id = self.model_id
-        worker.returned.connect(lambda view: self._show(view, session, model_id))
-        worker.errored.connect(lambda exc: self._open_failed(session, rel, exc))
-        worker.finished.connect(self._opened)
-        self.open_worker = worker
+        self.open_task.start(
+            load_view,
+            rel,
+            read,
+            session.saved(rel),
+            cached,
+            self.model_name(),
+            returned=lambda view: self._show(view, session, model_id),
+            errored=lambda exc: self._open_failed(session, rel, exc),
+        )
         self.status.value = f"opening {rel}…"
-        worker.start()
         return True
-
-    def _opened(self) -> None:
-        self.open_worker = None
 
     def _open_failed(self, session: Session, rel: str, exc: Exception) -> None:
         session.problems[rel] = str(exc)
@@ -332,6 +344,9 @@ class AnnotateWidget(Container):
         if view.prediction is not None and model_id is not None:
             session.store(model_id, view.image, view.prediction)
         if session is not self.session:  # another folder was opened meanwhile
+            return
+        if not self.save_if_changed():  # edits made while it loaded: kept, not dropped
+            self.status.value += f" — {view.image} was not opened"
             return
         self._close_image()
         self.editor = ImageEditor(self.viewer, view, self._key_actions(), self._changed)
@@ -445,7 +460,7 @@ class AnnotateWidget(Container):
             return self.fail(f"{editor.image} not saved: {exc}")
         self.keep_state()
         editor.dirty = False
-        self.status.value = f"saved {editor.image} to {path}"
+        self.status.value = f"saved {editor.image} to {path}" if path else "no changes to save"
         self.refresh()
         return True
 

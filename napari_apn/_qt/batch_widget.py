@@ -1,6 +1,8 @@
-"""Batch predict a folder: writes what ``apn predict`` writes, in a worker thread with a
-progress bar (done / total), Cancel, a summary with every failure and its reason, and a
-button that opens the first result — that image, with its own points only."""
+"""Batch predict a folder: writes what ``apn predict`` writes (:func:`napari_apn._batch.run_batch`,
+in a worker) with a progress bar (done / total), Cancel (after the current image), a
+summary with every failure and its reason, and a button that opens the first result —
+that image, with its own points only. *spacing if none (mm/px)* is ``apn predict
+--spacing``: the pixel spacing of files that have none (PNG, JPEG)."""
 
 from __future__ import annotations
 
@@ -8,25 +10,17 @@ from pathlib import Path
 
 from magicgui.widgets import (
     CheckBox,
-    ComboBox,
     Container,
     FileEdit,
-    Label,
+    FloatSpinBox,
     ProgressBar,
     PushButton,
     TextEdit,
 )
-from qtpy.QtCore import QObject, Signal
 
-from napari_apn._qt._common import chosen_folder
-from napari_apn._qt.detect_widget import DEFAULT_MODEL
-from napari_apn._runs import recent_runs
-
-
-class _Relay(QObject):
-    """Carries progress from the worker thread to the UI thread (queued signal)."""
-
-    progressed = Signal(int, int)
+from napari_apn._qt._common import StatusLabel, chosen_folder
+from napari_apn._qt.model_picker import ModelPicker
+from napari_apn._qt.tasks import Job, Task
 
 
 class BatchWidget(Container):
@@ -38,7 +32,16 @@ class BatchWidget(Container):
         watch(napari_viewer)
         self.input = FileEdit(label="input folder", mode="d", value="")
         self.output = FileEdit(label="output folder", mode="d", value="")
-        self.model = ComboBox(label="model", choices=lambda _w: [DEFAULT_MODEL, *recent_runs()])
+        self.picker = ModelPicker()
+        self.model = self.picker.choice
+        self.spacing = FloatSpinBox(
+            label="spacing if none (mm/px)", min=0, max=5, step=0.001, value=0
+        )
+        self.spacing.native.setDecimals(4)
+        self.spacing.tooltip = (
+            "pixel spacing for images whose file has none (PNG, JPEG, some TIFF); 0 = none. "
+            "A file's own spacing is always used"
+        )
         self.overlays = CheckBox(text="write overlay pictures", value=True)
         self.run_button = PushButton(text="Predict folder")
         self.cancel_button = PushButton(text="Cancel", enabled=False)
@@ -47,12 +50,13 @@ class BatchWidget(Container):
         self.open_button = PushButton(
             text="Open first result in viewer (flagged first)", enabled=False
         )
-        self.status = Label(value="")
+        self.status = StatusLabel()
         self.extend(
             [
                 self.input,
                 self.output,
-                self.model,
+                self.picker,
+                self.spacing,
                 self.overlays,
                 self.run_button,
                 self.cancel_button,
@@ -62,75 +66,68 @@ class BatchWidget(Container):
                 self.open_button,
             ]
         )
+        self.task = Task(
+            "Batch predict", self.run_button, self.cancel_button, self.progress, owner=self
+        )
         self.run_button.changed.connect(self.run)
         self.cancel_button.changed.connect(self.cancel)
         self.open_button.changed.connect(self.open_result)
-        self._relay = _Relay()
-        self._relay.progressed.connect(self._progress)
-        self._cancel = False
-        self.worker = None
         self.result = None
         self.source: Path | None = None
 
+    @property
+    def worker(self):
+        """The running worker (``None`` when idle)."""
+        return self.task.worker
+
     def run(self) -> None:
-        from napari.qt.threading import thread_worker
         from napari.utils.notifications import show_error
+
+        from napari_apn._batch import run_batch
 
         source, out = chosen_folder(self.input), chosen_folder(self.output)
         if source is None or not source.is_dir() or out is None:
             show_error("Batch predict: choose an input folder and an output folder")
             return
-        model = "default" if self.model.value in (None, DEFAULT_MODEL) else str(self.model.value)
-        self._cancel = False
-        relay, overlays = self._relay, self.overlays.value
-
-        @thread_worker(ignore_errors=True)  # errors: the `errored` signal, below
-        def work():
-            from apn_core.inference.jobs import run_predict_job
-
-            return run_predict_job(
-                [source],
-                out,
-                model,
-                overlays=overlays,
-                workers=0,
-                progress=relay.progressed.emit,
-                cancelled=lambda: self._cancel,
-            )
-
         self.source = source
-        self.worker = work()
-        self.worker.returned.connect(self._done)
-        self.worker.errored.connect(self._errored)
-        self.worker.finished.connect(self._finished)
-        self.run_button.enabled, self.cancel_button.enabled = False, True
+        job = Job()
+        self.task.start(
+            run_batch,
+            source,
+            out,
+            self.picker.model() or "default",
+            self.spacing.value,
+            self.overlays.value,
+            job,
+            job=job,
+            returned=self._done,
+            errored=self._errored,
+        )
+        job.relay.progressed.connect(self._progress)
         self.open_button.enabled = False
         self.status.value = "predicting…"
-        self.worker.start()
 
     def cancel(self) -> None:
-        self._cancel = True
-        self.status.value = "cancelling after the current image…"
+        """Stop after the current image (what is done stays written)."""
+        if self.task.job is not None:
+            self.task.job.cancel()
+            self.status.value = "cancelling after the current image…"
 
     def _progress(self, done: int, total: int) -> None:
-        self.progress.max = max(total, 1)
-        self.progress.value = done
-        self.status.value = f"{done} / {total}"
+        if self.task.running:
+            self.status.value = f"{done} / {total}"
 
     def _done(self, result) -> None:
+        from napari_apn._batch import summary_lines
+
         self.result = result
-        lines = [result.line()] + [line.strip() for line in result.details(limit=50)]
-        self.summary.value = "\n".join(lines)
+        self.summary.value = "\n".join(summary_lines(result))
         self.status.value = "cancelled" if result.cancelled else "done"
         self.open_button.enabled = bool(result.done or result.skipped_done)
 
     def _errored(self, exc: Exception) -> None:
         """napari's worker already shows the error as a notification."""
         self.status.value = f"failed: {exc}"
-
-    def _finished(self) -> None:
-        self.run_button.enabled, self.cancel_button.enabled = True, False
-        self.worker = None
 
     def open_result(self) -> list:
         """Open the first image that needs review (else the first predicted one) with its own

@@ -2,63 +2,89 @@
 
 The UI never blocks: the bundled model loads in a background thread when the widget opens
 (the first click does not wait for torch and the weights), and predicting (loading any
-other model) runs in a napari ``thread_worker`` that returns LayerDataTuples; the
-progress bar shows the stage, Cancel discards the run, and errors come back through the
-worker's ``errored`` signal (napari shows them as a notification; the status line says
-"failed: …"). Docked with ``add_dock_widget``, the layer list stays in sync through
+other model) runs in a worker (:class:`~napari_apn._qt.tasks.Task`) that returns
+LayerDataTuples; the progress bar shows the stage, Cancel discards the run (a cancelled
+run's late finish is ignored), and errors come back through the worker's ``errored``
+signal (napari shows them as a notification; the status line says "failed: …"). The
+landmarks that need review are listed below with their whole reason (the canvas shows
+the start of it). Docked with ``add_dock_widget``, the layer list stays in sync through
 napari's own ``reset_choices`` wiring.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+from magicgui.widgets import CheckBox, ComboBox, Container, ProgressBar, PushButton
 
-from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, Label, ProgressBar, PushButton
+from napari_apn._qt._common import StatusLabel
+from napari_apn._qt.model_picker import DEFAULT_MODEL, ModelPicker
+from napari_apn._qt.tasks import Task
 
-from napari_apn._runs import recent_runs
+__all__ = ["DEFAULT_MODEL", "DetectWidget"]
 
-DEFAULT_MODEL = "default (bundled)"
+
+def _detect_steps(source, model: str, show: bool):
+    """The worker: load the model, predict, build the layers (a generator of stages)."""
+    from napari_apn._detect import predict_layer, result_layers
+    from napari_apn._models import predictor
+
+    yield "loading model"
+    predictor(model)
+    yield "predicting"
+    return result_layers(predict_layer(source, model), source, show)
 
 
 class DetectWidget(Container):
     def __init__(self, napari_viewer, warm_up: bool = True) -> None:
         """``warm_up``: load the bundled model in the background now, so the first click
-        does not wait for it (:func:`napari_apn._detect.warm_up`)."""
+        does not wait for it (:func:`napari_apn._models.warm_up`)."""
         from napari_apn._points import watch
 
         super().__init__()
         self.viewer = napari_viewer
         watch(napari_viewer)
         self.image = ComboBox(label="image", choices=self._image_layers)
-        self.model = ComboBox(label="model", choices=lambda _w: [DEFAULT_MODEL, *recent_runs()])
-        self.browse = FileEdit(label="or run folder", mode="d", value="")
+        self.picker = ModelPicker()
+        self.model, self.browse = self.picker.choice, self.picker.browse
         self.heatmaps = CheckBox(text="show heatmaps", value=True)
         self.run_button = PushButton(text="Detect landmarks")
         self.cancel_button = PushButton(text="Cancel", enabled=False)
         self.progress = ProgressBar(label="", min=0, max=2, value=0, visible=False)
-        self.status = Label(value="")
+        self.status = StatusLabel()
+        self.review = StatusLabel()
         self.extend(
             [
                 self.image,
-                self.model,
-                self.browse,
+                self.picker,
                 self.heatmaps,
                 self.run_button,
                 self.cancel_button,
                 self.progress,
                 self.status,
+                self.review,
             ]
+        )
+        self.task = Task(
+            "Detect landmarks",
+            self.run_button,
+            self.cancel_button,
+            self.progress,
+            self.status,
+            hide_bar=True,
+            owner=self,
         )
         self.run_button.changed.connect(self.run)
         self.cancel_button.changed.connect(self.cancel)
         self.heatmaps.changed.connect(self._show_heatmaps)
-        self.worker = None
-        self._cancelled = False
         self.warm_up = None
         if warm_up:
-            from napari_apn._detect import start_warm_up
+            from napari_apn._models import start_warm_up
 
             self.warm_up = start_warm_up("default")
+
+    @property
+    def worker(self):
+        """The running worker (``None`` when idle)."""
+        return self.task.worker
 
     def _image_layers(self, _widget=None) -> list[str]:
         from napari.layers import Image
@@ -70,10 +96,7 @@ class DetectWidget(Container):
         ]
 
     def model_name(self) -> str:
-        browsed = str(self.browse.value or "").strip()
-        if browsed and browsed != "." and Path(browsed).is_dir():
-            return browsed
-        return "default" if self.model.value in (None, DEFAULT_MODEL) else str(self.model.value)
+        return self.picker.model() or "default"
 
     def _heatmap_layer(self):
         name = f"{self.image.value} heatmaps"
@@ -86,9 +109,7 @@ class DetectWidget(Container):
             layer.visible = bool(visible)
 
     def run(self) -> None:
-        from napari.qt.threading import thread_worker
-
-        from napari_apn._detect import ImageInput, _predictor, predict_layer, result_layers
+        from napari_apn._detect import ImageInput
 
         if not self.image.value:
             self._fail("open a 2-D radiograph first")
@@ -98,49 +119,37 @@ class DetectWidget(Container):
         except ValueError as exc:
             self._fail(str(exc))
             return
-        model, show = self.model_name(), self.heatmaps.value
-
-        @thread_worker(ignore_errors=True)  # errors: the `errored` signal, below
-        def work():
-            yield "loading model"
-            _predictor(model)
-            yield "predicting"
-            return result_layers(predict_layer(source, model), source, show)
-
-        self._cancelled = False
-        self.worker = work()
-        self.worker.yielded.connect(self._stage)
-        self.worker.returned.connect(self._done)
-        self.worker.errored.connect(self._errored)
-        self.worker.finished.connect(self._finished)
-        self._busy(True)
-        self.worker.start()
+        self.review.value = ""
+        self.task.start(
+            _detect_steps,
+            source,
+            self.model_name(),
+            self.heatmaps.value,
+            yielded=self._stage,
+            returned=self._done,
+            errored=self._errored,
+            total=2,
+        )
 
     def cancel(self) -> None:
-        if self.worker is not None:
-            self._cancelled = True
-            self.worker.quit()
-            self._busy(False)
-            self.status.value = "cancelled"
+        self.task.cancel()
 
     def _stage(self, stage: str) -> None:
-        if self._cancelled:
-            return
-        self.progress.value = min(self.progress.value + 1, self.progress.max)
         self.status.value = stage + "…"
+        self.task.describe(stage)
 
     def _done(self, layer_tuples) -> None:
         from napari_apn._layers import add_or_update
 
-        if self._cancelled:  # a run cancelled after its last stage: discard its result
-            return
         points = add_or_update(self.viewer, layer_tuples)[-1]
         absent = points.metadata.get("apn_absent", [])
-        self.status.value = f"{len(points.data)} landmarks" + (
+        status = f"{len(points.data)} landmarks" + (
             f"; absent: {', '.join(absent)}" if absent else ""
         )
         if points.metadata.get("apn_spacing_mm") is None:
-            self.status.value += "; the image layer has no pixel spacing in mm: no mm outputs"
+            status += "; the image layer has no pixel spacing in mm: no mm outputs"
+        self.status.value = status
+        self.review.value = review_lines(points)
 
     def _errored(self, exc: Exception) -> None:
         """napari's worker already shows the error as a notification."""
@@ -152,14 +161,11 @@ class DetectWidget(Container):
         self.status.value = f"failed: {message}"
         show_error(f"Detect landmarks: {message}")
 
-    def _busy(self, busy: bool) -> None:
-        self.run_button.enabled = not busy
-        self.cancel_button.enabled = busy
-        self.progress.visible = busy
-        self.progress.value = 0
 
-    def _finished(self) -> None:
-        self._busy(False)
-        if self._cancelled:
-            self.status.value = "cancelled"
-        self.worker = None
+def review_lines(points) -> str:
+    """``needs review:`` and one line per flagged landmark with its whole reason."""
+    if "review_reason" not in points.features:
+        return ""
+    pairs = zip(points.features["label"], points.features["review_reason"], strict=True)
+    lines = [f"{name}: {reason}" for name, reason in pairs if reason]
+    return "\n".join(["needs review:", *lines]) if lines else ""

@@ -8,13 +8,17 @@ napari thread would slow the viewer), following its JSON lines: progress bar, li
 and validation curves, Stop (SIGTERM: a clean stop with a checkpoint), Resume (the curves
 reload from the run's log). When the CLI refuses (e.g. the run folder already holds a
 run), its reason is shown. A finished run becomes selectable in Detect and Batch.
-The process is run by :class:`TrainingRunner`, which the Annotate widget's fine-tuning
-uses too.
+The process is run by :class:`~napari_apn._qt.training_runner.TrainingRunner`, which the
+Annotate widget's fine-tuning uses too.
+
+*start from* is the shared model picker: *none (train from scratch)*, the bundled model or
+a run; a model adds ``--init MODEL`` and the config file then holds only the changed
+settings (the model's landmarks, geometry and network sizes stay). The ``finetune``
+preset withdraws *none*: fine-tuning starts from the bundled model unless another is
+chosen, never from random weights.
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 from magicgui.widgets import (
     CheckBox,
@@ -22,96 +26,29 @@ from magicgui.widgets import (
     Container,
     FileEdit,
     FloatSpinBox,
-    Label,
     ProgressBar,
     PushButton,
     SpinBox,
     TextEdit,
 )
-from qtpy.QtCore import QObject, QProcess, Signal
+from qtpy.QtCore import QProcess
 
-from napari_apn._qt._common import chosen_folder
+from napari_apn._qt._common import StatusLabel, chosen_folder
 from napari_apn._qt.curves import Curves
-from napari_apn._runs import remember
+from napari_apn._qt.model_picker import ModelPicker
+from napari_apn._qt.tasks import Task
+from napari_apn._qt.training_runner import TrainingRunner
 from napari_apn._train import (
     FIELDS,
     Outcome,
     Prepared,
-    TrainingProgress,
     config_with,
-    outcome,
     prepare,
     preset_values,
     train_command,
 )
 
-
-class TrainingRunner(QObject):
-    """One ``apn train … --progress json`` as a separate process, followed through its JSON
-    lines; what the Train and Annotate widgets share.
-
-    ``event`` carries each JSON event (after :attr:`progress` took it in); ``ended`` the
-    :class:`~napari_apn._train.Outcome`. A run that ends with weights is remembered
-    (offered in Detect and Batch). Temporary files given to :meth:`start` are removed when
-    the process ends. :meth:`stop` sends SIGTERM: the CLI saves a checkpoint and exits.
-    """
-
-    event = Signal(dict)
-    ended = Signal(object)
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.process: QProcess | None = None
-        self.progress = TrainingProgress()
-        self.run: Path | None = None
-        self._buffer = ""
-        self._temporary: list[str] = []
-
-    @property
-    def running(self) -> bool:
-        return self.process is not None
-
-    def start(self, command: list[str], run: Path, temporary: list[str] | None = None) -> None:
-        self.progress, self.run, self._buffer = TrainingProgress(), run, ""
-        self._temporary = list(temporary or [])
-        self.process = QProcess()
-        self.process.setProcessChannelMode(QProcess.ProcessChannelMode.SeparateChannels)
-        self.process.readyReadStandardOutput.connect(self._read)
-        self.process.finished.connect(self._finished)
-        self.process.start(command[0], command[1:])
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-
-    def feed(self, e: dict) -> None:
-        """Take in one JSON event (from the process, or a test)."""
-        self.progress.feed(e)
-        self.event.emit(e)
-
-    def _read(self) -> None:
-        import json
-
-        self._buffer += bytes(self.process.readAllStandardOutput()).decode("utf-8", "replace")
-        *lines, self._buffer = self._buffer.split("\n")
-        for line in lines:
-            if line.startswith("{"):
-                try:
-                    self.feed(json.loads(line))
-                except ValueError:
-                    continue
-
-    def _finished(self, code: int, _status=None) -> None:
-        self._read()
-        err = bytes(self.process.readAllStandardError()).decode("utf-8", "replace")
-        self.process = None
-        for name in self._temporary:
-            Path(name).unlink(missing_ok=True)
-        self._temporary = []
-        result = outcome(code, self.progress.error, err, self.run)
-        if result.usable:
-            remember(self.run)
-        self.ended.emit(result)
+FINETUNE = "finetune"  # the preset that needs a starting model
 
 
 class TrainWidget(Container):
@@ -125,6 +62,7 @@ class TrainWidget(Container):
         self.report = TextEdit(value="")
         self.out = FileEdit(label="run folder", mode="d", value="")
         self.preset = ComboBox(label="preset", choices=sorted(PRESETS), value="default")
+        self.init = ModelPicker(label="start from", scratch=True)
         self.pretrain = SpinBox(label="supervised epochs", min=0, max=10000)
         self.adversarial = SpinBox(label="adversarial epochs", min=0, max=10000)
         self.alpha = FloatSpinBox(label="α (confidence)", min=0, max=1, step=0.0005)
@@ -135,7 +73,7 @@ class TrainWidget(Container):
         self.start_button = PushButton(text="Start training")
         self.cancel_button = PushButton(text="Stop (saves a checkpoint)", enabled=False)
         self.progress = ProgressBar(label="", min=0, max=1, value=0)
-        self.status = Label(value="")
+        self.status = StatusLabel()
         self.extend(
             [
                 self.data,
@@ -143,6 +81,7 @@ class TrainWidget(Container):
                 self.report,
                 self.out,
                 self.preset,
+                self.init,
                 *(getattr(self, name) for name in FIELDS),
                 self.resume,
                 self.start_button,
@@ -162,8 +101,13 @@ class TrainWidget(Container):
         self.runner = TrainingRunner()
         self.runner.event.connect(self._show_event)
         self.runner.ended.connect(self._ended)
-        self.worker = None
+        self.task = Task("Check labelled folder", status=self.status, owner=self)
         self._config_file: str | None = None
+
+    @property
+    def worker(self):
+        """The folder check running (``None`` when idle)."""
+        return self.task.worker
 
     # the running process (the runner's), as tests and callers knew it
     @property
@@ -187,13 +131,15 @@ class TrainWidget(Container):
         for name, value in preset_values(self.preset.value).items():
             getattr(self, name).value = value
         self._filled = {name: getattr(self, name).value for name in FIELDS}
+        self.init.require_model(self.preset.value == FINETUNE)
 
     def config(self) -> dict:
         """The preset's configuration with the fields the user changed (a field left as
-        filled keeps the preset's exact value, not the spin box's rounding of it)."""
+        filled keeps the preset's exact value, not the spin box's rounding of it); only
+        the changes when starting from a model (see the module docstring)."""
         values = {name: getattr(self, name).value for name in FIELDS}
         changed = {k: v for k, v in values.items() if v != self._filled.get(k)}
-        return config_with(self.preset.value, changed)
+        return config_with(self.preset.value, changed, partial=self.init.model() is not None)
 
     def command(self, config_file: str | None = None) -> list[str]:
         args = train_command(chosen_folder(self.data), chosen_folder(self.out))
@@ -201,7 +147,11 @@ class TrainWidget(Container):
             args.append("--resume")
             if self.minutes.value > 0:
                 args += ["--max-minutes", str(self.minutes.value)]
-        elif config_file is not None:
+            return args
+        init = self.init.model()
+        if init is not None:
+            args += ["--init", init, "--preset", self.preset.value]
+        if config_file is not None:
             args += ["--config", config_file]
         return args
 
@@ -214,7 +164,6 @@ class TrainWidget(Container):
         self._prepare(launch=True)
 
     def _prepare(self, launch: bool) -> None:
-        from napari.qt.threading import thread_worker
         from napari.utils.notifications import show_error
 
         data, run = chosen_folder(self.data), chosen_folder(self.out)
@@ -225,18 +174,20 @@ class TrainWidget(Container):
             return
         resume = self.resume.value
         config = None if (resume or not launch) else self.config()
-        self.worker = thread_worker(prepare, ignore_errors=True)(
-            data, run or data, config, resume and launch
-        )
-        self.worker.returned.connect(self._launch if launch else self._show_report)
-        self.worker.errored.connect(self._prepare_failed)
-        self.worker.finished.connect(self._prepared)
         self.start_button.enabled = self.check_button.enabled = False
         self.status.value = "checking the labelled folder…"
-        self.worker.start()
+        self.task.start(
+            prepare,
+            data,
+            run or data,
+            config,
+            resume and launch,
+            returned=self._launch if launch else self._show_report,
+            errored=self._prepare_failed,
+            finished=self._prepared,
+        )
 
     def _prepared(self) -> None:
-        self.worker = None
         self.check_button.enabled = True
         self.start_button.enabled = self.process is None
 

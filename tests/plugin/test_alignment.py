@@ -52,7 +52,9 @@ def test_export_and_save_back_keep_other_rows(widget_and_layer, tmp_path):
     widget.folder.value = folder
     widget.save_points()
     text = (folder / "landmarks.csv").read_text()
-    assert "other.png,femur_right,1.000,2.000" in text
+    assert text.startswith(
+        "image,landmark,x,y,spacing_mm\nother.png,femur_right,1,2\n"
+    )  # as it was
     assert text.count("synthetic long leg") == 6
     widget.save_points()  # saving again updates, never duplicates
     assert (folder / "landmarks.csv").read_text().count("synthetic long leg") == 6
@@ -109,3 +111,56 @@ def test_a_landmark_with_two_points_is_not_measured(widget_and_layer, qtbot):
     qtbot.waitUntil(lambda: "more than one point" in widget.status.value, timeout=2000)
     assert "knee_right: more than one point" in widget.status.value
     assert set(widget.table.to_dict("dict")["right"].values()) == {"–"}
+
+
+# ----- Detect's results (issue 18) --------------------------------------------------------
+@pytest.fixture
+def detected_with_a_flag(make_napari_viewer, monkeypatch, tmp_path):
+    """A radiograph opened from a file (no ground truth), Detect run on it with knee_right
+    flagged for review, and Leg alignment docked from the plugin menu."""
+    from apn_core.inference import predictor as predictor_module
+    from apn_core.inference.review import review_landmarks
+    from apn_core.synth import SynthConfig, write_synthetic_folder
+    from napari_apn import detect
+
+    def flag_knee_right(xy, present, spacing, landmarks, features, calibrator):
+        review = review_landmarks(xy, present, spacing, landmarks, features, calibrator)
+        i = landmarks.index("knee_right")
+        review.needs_review[i], review.reasons[i] = True, "low confidence 0.12"
+        return review
+
+    monkeypatch.setattr(predictor_module, "review_landmarks", flag_knee_right)
+    config = SynthConfig(spacing_mm=2.0, formats=("dicom",), restricted_fraction=0.0)
+    data = write_synthetic_folder(tmp_path / "data", 1, seed=8, config=config)
+    viewer = make_napari_viewer()
+    (image,) = viewer.open(str(next(data.glob("*.dcm"))), plugin="napari-apn")
+    points = detect(viewer, image)
+    _, widget = viewer.window.add_plugin_dock_widget("napari-apn", "Leg alignment")
+    return viewer, widget, points
+
+
+def test_alignment_opens_on_the_landmarks_never_on_the_second_candidates(detected_with_a_flag):
+    """It opened on "<image> second candidates" (HKA −39°, LLD −175 mm from alternatives)."""
+    viewer, widget, points = detected_with_a_flag
+    second = [ly.name for ly in viewer.layers if ly.name.endswith("second candidates")]
+    assert second and second[0] not in widget.points.choices
+    assert widget.points.value == points.name
+
+
+def test_a_flagged_landmark_is_not_measured_until_it_is_moved(detected_with_a_flag):
+    """The table showed HKA and lengths from a point the model itself flagged; the CLI
+    leaves them empty with a note."""
+    _, widget, points = detected_with_a_flag
+    table = widget.table.to_dict("dict")
+    assert table["right"]["hka_deg"] == "–" and table["right"]["femur_mm"] == "–"
+    assert table["right"]["length_mm"] != "–"  # femur and ankle: not flagged
+    assert "–" not in table["left"].values()
+    assert "right: knee_right needs review" in widget.status.value
+    knee = list(points.features["label"]).index("knee_right")
+    data = points.data.copy()
+    data[knee] += (1.0, 1.0)  # the user moved it: no longer the model's doubtful point
+    points.data = data
+    assert points.features["review_reason"][knee] == ""
+    assert str(points.symbol[knee].value) == "disc"
+    assert widget.table.to_dict("dict")["right"]["hka_deg"] != "–"
+    assert "needs review" not in widget.status.value

@@ -246,7 +246,7 @@ def test_uncertainty_is_one_minus_the_lowest_present_confidence():
     from napari_apn._annotate_state import Uncertainty, uncertainty
 
     u = uncertainty(np.array([0.9, 0.8, 0.1]), np.array([True, True, False]))
-    assert u == Uncertainty(0.2, 1)
+    assert u == Uncertainty(0.2, 1) and u.value == 1.2  # one absent + 1 − 0.8
     assert uncertainty(np.array([0.5]), np.array([False])) == Uncertainty(1.0, 1)
     assert sorted(
         [Uncertainty(0.9, 0), Uncertainty(0.1, 2), Uncertainty(0.3, 0)], key=Uncertainty.sort_key
@@ -437,3 +437,62 @@ def test_annotate_docks_from_the_plugin_menu(make_napari_viewer):
     viewer = make_napari_viewer()
     _, widget = viewer.window.add_plugin_dock_widget("napari-apn", "Annotate")
     assert widget.help.value.startswith("Keys: 1–6")
+
+
+# ----- nothing is dropped (issue 18) ------------------------------------------------------
+def test_edits_made_while_the_next_image_loads_are_saved(annotate, data, mouse):
+    """The image that was open kept taking clicks while the next one loaded, and was then
+    closed without saving them."""
+    a, b, *_ = image_names(data)
+    w = annotate(data)
+    assert w.image == a
+    assert w.open_image(b)  # loading in a worker …
+    w.choose(NAMES.index("knee_right"))
+    click(mouse, w.editor.points, (300.0, 60.0))  # … while a still takes clicks
+    assert w.editor.dirty
+    annotate.idle(w)
+    assert w.image == b
+    saved = read_landmarks_csv(data / "landmarks.csv", DEFAULT_LANDMARKS)[a]
+    np.testing.assert_allclose(saved.xy[NAMES.index("knee_right")], (60.0, 300.0))
+
+
+def test_closing_napari_saves_the_open_images_changes(make_napari_viewer, data, qtbot, mouse):
+    viewer = make_napari_viewer()
+    _, w = viewer.window.add_plugin_dock_widget("napari-apn", "Annotate")
+    w.order.value = "folder order"
+    w.open_folder(data)
+    qtbot.waitUntil(lambda: w.open_worker is None and w.image is not None, timeout=120000)
+    qtbot.waitUntil(lambda: w.list_worker is None, timeout=120000)
+    image = w.image
+    w.choose(NAMES.index("femur_left"))
+    click(mouse, w.editor.points, (52.0, 150.0))
+    viewer.close()  # napari's File → Close Window: nothing asks, the change is saved
+    saved = read_landmarks_csv(data / "landmarks.csv", DEFAULT_LANDMARKS)[image]
+    np.testing.assert_allclose(saved.xy[NAMES.index("femur_left")], (150.0, 52.0))
+
+
+def test_a_close_that_cannot_save_is_refused_once_with_the_reason(annotate, data, notifications):
+    from napari_apn._qt.close_guard import CloseGuard
+
+    w = annotate(data)
+    features = w.editor.points.features.copy()
+    features.loc[list(features["label"]).index("femur_left"), "label"] = "femur_right"
+    w.editor.points.features = features  # two femur_right: cannot be saved
+    guard = CloseGuard(w)
+    assert not guard.closing(may_refuse=True)  # the window's close button: refused once
+    assert any("cannot be saved" in m for m in notifications())
+    assert guard.closing(may_refuse=True)  # closing again closes, without them
+    w.editor.dirty = False  # (nothing left for the fixture's own close)
+
+
+def test_least_certain_first_sorts_by_the_uncertainty_column(annotate, images_only):
+    """The order (absent landmarks first, then the score) disagreed with the column, which
+    showed only the score: one number now, sorted by it."""
+    from napari_apn._annotate_state import Uncertainty
+
+    folder, _ = images_only
+    w = annotate(folder, order="least certain first")
+    shown = [float(w.table.item(r, 2).text()) for r in range(w.table.rowCount())]
+    assert shown == sorted(shown, reverse=True) and len(set(shown)) > 1
+    assert shown[0] >= 2.0  # the image with both ankles hidden: two absent
+    assert Uncertainty(0.9, 0).value < Uncertainty(0.1, 1).value == 1.1

@@ -57,3 +57,37 @@ def test_batch_without_folders_asks_for_them(make_napari_viewer, notifications):
     assert widget.worker is None
     assert any("choose an input folder" in m for m in notifications())
     np.testing.assert_equal(widget.open_result(), [])
+
+
+def test_a_png_folder_predicts_with_the_spacing_field(make_napari_viewer, qtbot, tmp_path):
+    """PNG/JPEG folders failed with "pass --spacing MM", a CLI flag the widget lacked."""
+    from PIL import Image
+
+    from apn_core.io import read_radiograph
+    from napari_apn._batch import NO_SPACING_HINT
+    from napari_apn._qt.batch_widget import BatchWidget
+
+    config = SynthConfig(spacing_mm=2.0, formats=("dicom",))
+    data = write_synthetic_folder(tmp_path / "in", 1, seed=13, config=config)
+    pixels = read_radiograph(next(data.glob("*.dcm"))).pixels
+    png = tmp_path / "png"
+    png.mkdir()
+    scaled = (pixels - pixels.min()) / (pixels.max() - pixels.min()) * 65535
+    Image.fromarray(scaled.astype(np.uint16)).save(png / "leg.png")
+    _, widget = make_napari_viewer().window.add_plugin_dock_widget(
+        "napari-apn", "Batch predict folder"
+    )
+    assert isinstance(widget, BatchWidget) and widget.spacing.value == 0
+    widget.input.value, widget.output.value = png, tmp_path / "out"
+    widget.overlays.value = False
+    widget.run()
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=120000)
+    assert widget.summary.value.startswith("0 predicted, 0 already done, 1 failed")
+    assert NO_SPACING_HINT in widget.summary.value.splitlines()
+
+    widget.spacing.value = 2.0
+    widget.run()
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=120000)
+    assert widget.summary.value.startswith("1 predicted"), widget.summary.value
+    rows = (tmp_path / "out" / "landmarks.csv").read_text().splitlines()
+    assert len(rows) == 7 and rows[1].startswith("leg.png,")

@@ -116,7 +116,7 @@ def test_model_cache_reloads_when_the_weights_change(tmp_path):
     import shutil
 
     from apn_core.inference.model_store import BUNDLED_DIR
-    from napari_apn._detect import _predictor
+    from napari_apn._models import predictor as _predictor
 
     run = tmp_path / "run"
     run.mkdir()
@@ -254,9 +254,8 @@ def test_a_landmark_that_needs_review_is_hollow_with_its_reason_and_a_second_can
     labels = list(points.features["label"])
     i = labels.index("knee_right")
     assert points.symbol[i].value == "ring"
-    assert "review: low confidence 0.12" in points.features["review"][i]
-    # the canvas shows the start of a long reason; the whole one stays in a feature
-    assert len(points.features["review"][i]) < 80 and points.features["review"][i].endswith("…")
+    assert points.features["review"][i] == " ⚠ low confidence 0.12"  # its first clause
+    # the canvas shows a short text beside the point; the whole reason stays in a feature
     assert points.features["review_reason"][i].endswith("plausible 1.0–1.5 ")
     assert all(points.features["review"][j] == "" for j in range(len(labels)) if j != i)
     assert points.metadata["apn_review"]["flagged"] == ["knee_right"]
@@ -284,15 +283,15 @@ def test_widget_warms_the_model_up_so_the_click_does_not_load_it(
     make_napari_viewer, qtbot, monkeypatch
 ):
     from apn_core.inference import Predictor
-    from napari_apn import _detect
+    from napari_apn import _models
     from napari_apn._qt.detect_widget import DetectWidget
 
-    _detect._load.cache_clear()
+    _models.clear_cache()
     viewer = make_napari_viewer()
     viewer.open_sample("napari-apn", "long_leg")
     widget = DetectWidget(viewer)
     widget.warm_up.join(timeout=60)
-    assert _detect._load.cache_info().currsize == 1
+    assert _models._load.cache_info().currsize == 1
 
     def no_load(*args, **kwargs):
         raise AssertionError("the click loaded the model")
@@ -331,7 +330,7 @@ def test_predict_layer_passes_the_pixels_as_stored_on_the_idle_cores(monkeypatch
 def test_warm_up_restores_the_garbage_collector():
     import gc
 
-    from napari_apn._detect import warm_up
+    from napari_apn._models import warm_up
 
     assert gc.isenabled()
     warm_up("default")
