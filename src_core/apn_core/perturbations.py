@@ -23,6 +23,9 @@ gamma 4, a 20 % window, 30° rotation, heavy noise, a 50 mm metal square over a 
 40 % crop, 6 px blur): a calibration needs errors to learn what one looks like, and a
 model that is right on every clean image makes none.
 
+:data:`NO_LEG` crops a film to the middle of the thighs or shanks — no landmark left in it:
+the true negatives of "probably in the image" (a chest or hand film is no leg either).
+
 :data:`STANDARD` is the set the bundled model's calibration was fitted with (every other
 robustness kind and every other severe kind; the rest stay unseen, to test it):
 ``apn calibrate DATA --perturb standard``. Each image's perturbation is seeded by its
@@ -42,6 +45,7 @@ from pathlib import Path
 import numpy as np
 
 from apn_core.io import read_radiograph, write_dicom
+from apn_core.landmarks import DEFAULT_LANDMARKS
 
 TEXT = "R STANDING 12.03"
 TEXT_HEIGHT_MM = 15.0
@@ -59,6 +63,7 @@ class Sample:
     annotated: np.ndarray
     spacing: tuple[float, float]
     bits: int = 16
+    names: tuple[str, ...] = DEFAULT_LANDMARKS.names  # of the K landmarks, in order
 
     @property
     def present(self) -> np.ndarray:
@@ -241,6 +246,32 @@ def occlude(s: Sample, rng=None, size_mm: float = 50.0) -> Sample:
     return replace(s, pixels=pixels)
 
 
+def no_leg(s: Sample, rng=None, part: str = "thigh") -> Sample:
+    """A film with no landmark in it: the middle half of the thighs (``part="thigh"``, between
+    the lowest hip and the highest knee) or of the shanks (knee to ankle), every landmark absent.
+
+    What a chest or hand radiograph, or a film of the wrong region, is to the model: a
+    calibration needs such images so that "probably in the image" is not said of
+    landmarks a film cannot show. Without the two joints, the middle third of the rows."""
+    rows = s.pixels.shape[0]
+    top_names, bottom_names = {"thigh": ("femur", "knee"), "shank": ("knee", "ankle")}[part]
+    ys = {}
+    for name in (top_names, bottom_names):
+        idx = [i for i, n in enumerate(s.names) if n.startswith(name)]
+        y = s.xy[idx, 1] if idx else np.array([])
+        ys[name] = y[np.isfinite(y)]
+    if len(ys[top_names]) and len(ys[bottom_names]):
+        a, b = float(ys[top_names].max()), float(ys[bottom_names].min())
+        lo, hi = a + 0.25 * (b - a), b - 0.25 * (b - a)
+    else:
+        lo, hi = rows / 3, 2 * rows / 3
+    lo, hi = max(0, round(lo)), min(rows, round(hi))
+    if hi - lo < 16:
+        lo, hi = rows // 3, 2 * rows // 3
+    xy = np.full_like(s.xy, np.nan)
+    return replace(s, pixels=np.ascontiguousarray(s.pixels[lo:hi]), xy=xy)
+
+
 # Beyond the robustness table: severe changes that make the model fail, so that a
 # calibration has errors for the confidence to learn from.
 SEVERE: dict[str, Perturbation] = {
@@ -253,7 +284,12 @@ SEVERE: dict[str, Perturbation] = {
     "crop_top_40": partial(crop, fraction=0.4, side="top"),
     "blur_6px": partial(blur, sigma=6.0),
 }
-ALL = {**PERTURBATIONS, **SEVERE}
+# Films with no landmark at all (the presence calibration's true negatives)
+NO_LEG: dict[str, Perturbation] = {
+    "no_leg_thigh": partial(no_leg, part="thigh"),
+    "no_leg_shank": partial(no_leg, part="shank"),
+}
+ALL = {**PERTURBATIONS, **SEVERE, **NO_LEG}
 # the bundled model's calibration: every other robustness kind and every other severe one
 STANDARD = (*list(PERTURBATIONS)[0::2], *list(SEVERE)[0::2])
 
@@ -285,14 +321,14 @@ def parse_kinds(text: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(kinds))
 
 
-def sample_of(item) -> Sample:
+def sample_of(item, names: tuple[str, ...] = DEFAULT_LANDMARKS.names) -> Sample:
     """A LabelledImage's pixels (read now), landmarks and spacing as a :class:`Sample`."""
     lab = item.labels
     pixels = read_radiograph(item.path).pixels
-    return Sample(pixels, lab.xy.copy(), lab.annotated.copy(), item.spacing)
+    return Sample(pixels, lab.xy.copy(), lab.annotated.copy(), item.spacing, names=names)
 
 
 def load_samples(folder, n: int | None = None):
     """``(image name, Sample)`` of the first ``n`` items of a LabelledFolder (pixels read)."""
     for item in folder.items[:n]:
-        yield item.labels.image, sample_of(item)
+        yield item.labels.image, sample_of(item, folder.landmarks.names)

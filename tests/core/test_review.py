@@ -148,3 +148,14 @@ def test_review_landmarks_uses_a_calibrator():
     r = review_landmarks(ADULT_PX, np.ones(6, bool), SPACING, features=table, calibrator=cal)
     assert r.needs_review.tolist() == [False, False, True, False, False, False]
     assert r.reason("knee_right") == "low confidence 0.05"
+
+
+def test_an_image_with_no_landmark_needs_review_with_one_whole_image_reason():
+    """Issue 20: a chest or hand film — every landmark (rightly) absent, none flagged as
+    likely present, and the image itself named as the problem."""
+    from apn_core.inference.review import review_landmarks
+
+    review = review_landmarks(np.full((6, 2), np.nan), np.zeros(6, bool), (0.5, 0.5))
+    assert not review.needs_review.any()
+    assert review.image_needs_review
+    assert len(review.image_reasons) == 1 and "no landmark found" in review.image_reasons[0]

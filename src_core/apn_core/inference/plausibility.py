@@ -62,6 +62,12 @@ class Ranges:
     axis_tilt_deg: float = 35.0
 
 
+NO_LANDMARK = (
+    "no landmark found: not a long-leg radiograph of hips, knees and ankles, or one the "
+    "model cannot read"
+)
+
+
 @dataclass(frozen=True)
 class Finding:
     """One failed check. check: its name (``ratio_right``, ``scale``, ...); reason: one
@@ -93,6 +99,8 @@ def check_plausibility(
     ok = np.asarray(present, dtype=bool) & np.isfinite(xy).all(axis=1)
     unit = np.array([spacing[1], spacing[0]]) if spacing is not None else np.ones(2)
     pts = {n: xy[landmarks.index(n)] * unit for n in names if ok[landmarks.index(n)]}
+    if not pts:  # a chest film, a hand, the wrong region, or nothing the model can read
+        return [Finding("no_landmark", NO_LANDMARK, tuple(names))]
     g = _Geometry(pts, ranges, spacing)
     findings = g.sides() + g.ordering()
     findings += g.scale() if spacing is not None else []

@@ -46,7 +46,8 @@ class ImageReview:
 
     @property
     def image_needs_review(self) -> bool:
-        return bool(self.needs_review.any())
+        """A flagged landmark, or nothing found at all (someone should look at the film)."""
+        return bool(self.needs_review.any()) or not bool(self.present.any())
 
     @property
     def image_reasons(self) -> list[str]:

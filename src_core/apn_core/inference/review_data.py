@@ -108,7 +108,7 @@ def collect(
     versions: list[str | None] = [None, *kinds]
     parts: dict[str | None, list[CalibrationData]] = {v: [] for v in versions}
     for n, item in enumerate(folder.items, start=1):
-        sample = sample_of(item)
+        sample = sample_of(item, folder.landmarks.names)
         for kind in versions:
             s = sample if kind is None else perturb(kind, sample, seed=n - 1)
             pred, table = extractor(s.pixels, s.spacing)
