@@ -64,6 +64,9 @@ class ObjectChoice:
         return f"ball:{self.ball_mm:g}mm" if self.kind == "ball" else self.kind
 
 
+AUTO = ObjectChoice("auto")  # the default: a ruler, when one is found
+
+
 def parse_spacing_from(text: str) -> str:
     """``file`` (also ``dicom``) or ``object`` → the canonical name; else :class:`ValueError`."""
     cleaned = text.strip().lower()

@@ -92,7 +92,15 @@ def estimate_spacing(
 
             found = find_ball(pixels, work, scale, choice.ball_mm or 0.0, film_px)
         if found is not None:
-            return CalibrationEstimate(*found, seconds=time.perf_counter() - start)
+            kind, spacing, uncertainty, box, detail = found
+            return CalibrationEstimate(
+                kind,
+                float(f"{spacing:.6g}"),  # a measurement, not 16 digits
+                float(f"{uncertainty:.2g}"),
+                box,
+                detail,
+                seconds=time.perf_counter() - start,
+            )
     return None
 
 

@@ -52,6 +52,7 @@ from apn_core.calibration_object.ticks import (
 )
 
 MEASURE_COLUMNS = 48  # columns of the strip the measurement reads (evenly spaced)
+BASE_LINE_SHARE = 0.02  # lines this strong (of the strongest) must sit on harmonics of the unit
 FILM_WIDE_COHERENCE = 0.5  # mean phase agreement of far bands that marks a film-wide line
 REFERENCE_COLUMNS = 12  # columns away from it that show what the whole film shows
 
@@ -265,7 +266,7 @@ def measure_ruler(
         return None
     merged = _merge(lines, length)
     weights = np.array([ln.power for ln in merged])
-    keep = weights >= 0.05 * weights.max()
+    keep = weights >= BASE_LINE_SHARE * weights.max()
     freqs = np.array([ln.frequency for ln in merged])
     base0 = harmonic_base(freqs[keep], weights[keep], 2.0 / rows, length)
     if base0 is None:

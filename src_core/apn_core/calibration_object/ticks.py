@@ -113,7 +113,7 @@ def describe(tick_mm: float, base_mm: float, how: str) -> str:
     text = f"{_mm(tick_mm)} ticks"
     if base_mm > tick_mm:
         text += f", repeating every {_mm(base_mm)}"
-    return f"{text} ({how})"
+    return f"{text}; {how}"
 
 
 def _mm(value: float) -> str:

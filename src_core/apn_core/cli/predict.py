@@ -26,6 +26,7 @@ import sys
 from pathlib import Path
 
 from apn_core.cli.common import (
+    add_calibration_object_options,
     add_model_options,
     add_override_spacing_option,
     add_spacing_option,
@@ -64,6 +65,7 @@ def register(sub) -> None:
     p.add_argument("--device", type=device_arg, default="cpu", help="cpu, cuda or cuda:N")
     add_spacing_option(p)
     add_override_spacing_option(p)
+    add_calibration_object_options(p)
     p.set_defaults(func=run)
 
 
@@ -86,6 +88,8 @@ def run(args) -> int:
             override_spacing=args.override_spacing,
             redo=args.redo,
             calibration=args.calibration,
+            calibration_object=args.calibration_object,
+            spacing_from=args.spacing_from,
         )
     finally:
         close()

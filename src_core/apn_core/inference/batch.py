@@ -3,8 +3,9 @@ the main process runs the network on batches. A file that cannot be read is repo
 (with its reason) and skipped; it never stops the batch.
 
 Pixel spacing follows one rule everywhere (:class:`SpacingPolicy`): a file's own spacing
-wins; ``fallback`` (``--spacing``) is used only for files without one; ``override``
-(``--override-spacing``) replaces every file's spacing.
+wins; for a file without one, a calibration object on the film (a ruler, a ball:
+:mod:`apn_core.calibration_object.resolve`), then ``fallback`` (``--spacing``);
+``override`` (``--override-spacing``) replaces every file's spacing.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from apn_core.calibration_object.choice import AUTO, ObjectChoice
+from apn_core.calibration_object.resolve import ObjectSpacing, apply_object
 from apn_core.errors import ApnError
 from apn_core.geometry import Letterbox
 from apn_core.inference.predictor import Prediction, Predictor
@@ -34,10 +37,14 @@ Spacing = tuple[float, float]
 
 @dataclass(frozen=True)
 class SpacingPolicy:
-    """Where an image's mm/px comes from: the file, else ``fallback``; ``override`` beats both."""
+    """Where an image's mm/px comes from: the file, else the calibration object
+    (``objects``; ``spacing_from="object"`` prefers it to the file's), else ``fallback``;
+    ``override`` beats all."""
 
     fallback: Spacing | None = None
     override: Spacing | None = None
+    objects: ObjectChoice = AUTO
+    spacing_from: str = "file"
 
     @classmethod
     def of(cls, spacing: SpacingPolicy | float | Spacing | None) -> SpacingPolicy:
@@ -49,32 +56,39 @@ class SpacingPolicy:
         values = np.atleast_1d(np.asarray(spacing, dtype=float)).ravel()
         return cls(fallback=(float(values[0]), float(values[-1])))
 
-    def read(self, path: Path) -> tuple[Radiograph, str, str | None]:
+    def read(self, path: Path) -> tuple[Radiograph, str, str | None, ObjectSpacing | None]:
         """The radiograph with its spacing applied, where it came from (``file``,
-        ``fallback``, ``override`` or ``none``) and a note when ``fallback`` disagrees
-        with the file's own spacing by more than 1 %."""
+        ``object``, ``fallback``, ``override`` or ``none``), a note (``fallback`` disagrees
+        with the file's own spacing by more than 1 %; the file's and the object's both
+        exist) and what the calibration object gave (None with ``override``)."""
         # read_radiograph's own ``spacing`` argument is not used: its meaning (override or
         # fallback) is the io module's; applying the rule here keeps it one rule for the CLI
         radiograph = read_radiograph(path)
         if self.override is not None:
-            return radiograph.with_spacing(self.override, OVERRIDE_SOURCE), "override", None
+            return radiograph.with_spacing(self.override, OVERRIDE_SOURCE), "override", None, None
+        radiograph, found, by_object = apply_object(radiograph, self.objects, self.spacing_from)
+        if by_object:
+            return radiograph, "object", found.note, found
         if radiograph.spacing is None:
             if self.fallback is None:
-                return radiograph, "none", None
-            return radiograph.with_spacing(self.fallback, FALLBACK_SOURCE), "fallback", None
-        note = None
+                return radiograph, "none", None, found
+            fallback = radiograph.with_spacing(self.fallback, FALLBACK_SOURCE)
+            return fallback, "fallback", None, found
+        notes = [found.note] if found.estimate is not None else []
         if self.fallback is not None and _disagree(radiograph.spacing, self.fallback):
-            note = (
+            notes.append(
                 f"the file's spacing {_mm(radiograph.spacing)} ({radiograph.spacing_source}) "
                 f"differs from --spacing {_mm(self.fallback)}; the file's is used "
                 "(--override-spacing replaces it)"
             )
-        return radiograph, "file", note
+        return radiograph, "file", "; ".join(n for n in notes if n) or None, found
 
     def as_dict(self) -> dict:
         return {
             "fallback_spacing": list(self.fallback) if self.fallback else None,
             "override_spacing": list(self.override) if self.override else None,
+            "calibration_object": str(self.objects),
+            "spacing_from": self.spacing_from,
         }
 
 
@@ -94,9 +108,10 @@ class BatchResult:
     path: Path
     prediction: Prediction | None
     error: str | None = None
-    spacing_from: str = ""  # file | fallback | override | none
+    spacing_from: str = ""  # file | object | fallback | override | none
     spacing_note: str | None = None
     overlay_base: np.ndarray | None = None  # (h, w) uint8 picture for overlays, when asked
+    calibration: dict | None = None  # what the calibration object gave (ObjectSpacing.as_dict)
 
 
 @dataclass
@@ -112,6 +127,7 @@ class _Prepared:
     spacing_note: str | None = None
     overlay_base: np.ndarray | None = None
     error: str | None = None
+    calibration: dict | None = None
 
 
 class _Reader(Dataset):
@@ -131,15 +147,24 @@ class _Reader(Dataset):
     def __getitem__(self, i: int) -> _Prepared:
         path = self.paths[i]
         try:
-            r, spacing_from, note = self.policy.read(path)
+            r, spacing_from, note, found = self.policy.read(path)
             tensor, box = self.predictor.prepare(r.pixels)
             base = None
             if self.overlay_height:
                 from apn_core.inference.overlay import overlay_base
 
                 base = overlay_base(r.pixels, self.overlay_height)
+            calibration = None if found is None else found.as_dict()
             return _Prepared(
-                path, tensor, box, r.spacing, r.spacing_source, spacing_from, note, base
+                path,
+                tensor,
+                box,
+                r.spacing,
+                r.spacing_source,
+                spacing_from,
+                note,
+                base,
+                calibration=calibration,
             )
         except ApnError as exc:
             return _Prepared(path, error=str(exc))
@@ -186,4 +211,5 @@ def predict_files(
                 it.spacing_from,
                 it.spacing_note,
                 it.overlay_base,
+                it.calibration,
             )

@@ -46,6 +46,7 @@ class PredictSummary:
     cancelled: bool = False
     redone: list[tuple[str, str]] = field(default_factory=list)
     spacing_notes: list[tuple[str, str]] = field(default_factory=list)
+    by_object: list[tuple[str, str]] = field(default_factory=list)  # (name, "from a ruler …")
     written: list[Path] = field(default_factory=list)
     error: str | None = None
     paths: dict[str, Path] = field(default_factory=dict)  # output name → input file
@@ -64,8 +65,10 @@ class PredictSummary:
     def details(self, limit: int = 5) -> list[str]:
         """Indented lines: why images were redone and spacing disagreements (grouped by
         reason), then every failure with its reason."""
-        lines = grouped("redone", self.redone, limit) + grouped(
-            "spacing", self.spacing_notes, limit
+        lines = (
+            grouped("redone", self.redone, limit)
+            + grouped("spacing", self.by_object, limit)
+            + grouped("spacing", self.spacing_notes, limit)
         )
         review = [f"  needs review: {name}: {what}" for name, what in self.needs_review[:limit]]
         if len(self.needs_review) > limit:
@@ -223,11 +226,15 @@ def run_predict_job(
     override_spacing=None,
     redo: bool = False,
     calibration: str | Path | None = None,
+    calibration_object="auto",
+    spacing_from: str = "file",
 ) -> PredictSummary:
     """Predict every image under ``inputs`` into ``out`` (see ``apn predict``).
 
-    ``spacing`` (mm/px) is used for files without their own; ``override_spacing``
-    replaces every file's. ``redo``: predict every image again, replacing stored results.
+    ``spacing`` (mm/px) is used for files without their own and without a calibration
+    object (``calibration_object``: ``auto``, ``ruler``, ``ball:25mm``, ``none`` or an
+    :class:`~apn_core.calibration_object.ObjectChoice`; ``spacing_from="object"`` prefers
+    the object's to a file's own); ``override_spacing`` replaces every file's. ``redo``: predict every image again, replacing stored results.
     ``calibration``: a calibration file instead of the one beside the model's weights.
     Raises :class:`FileProblem` when nothing can start (no images, output folder not
     writable, model unusable); per-image problems go to the summary's ``failed``.
@@ -264,7 +271,19 @@ def run_predict_job(
             f"output folder and folders holding {OUTPUT_MARKER} are not searched)",
         )
     prepare_output_folder(out, "apn predict")
-    policy = SpacingPolicy(fallback=_pair(spacing), override=_pair(override_spacing))
+    from apn_core.calibration_object import ObjectChoice, parse_spacing_from
+
+    objects = (
+        calibration_object
+        if isinstance(calibration_object, ObjectChoice)
+        else ObjectChoice.parse(str(calibration_object))
+    )
+    policy = SpacingPolicy(
+        fallback=_pair(spacing),
+        override=_pair(override_spacing),
+        objects=objects,
+        spacing_from=parse_spacing_from(spacing_from),
+    )
     source = resolve(model)
     predictor = Predictor.load(model, device=device, flip_test=flip_test, calibration=calibration)
     calibration_file = predictor.calibration_file
@@ -310,7 +329,10 @@ def run_predict_job(
             for n, (image, res) in enumerate(zip(todo, results, strict=True), start=1):
                 error = res.error
                 if error is None and res.prediction.spacing is None:
-                    error = "no pixel spacing in the file; pass --spacing MM (results are in mm)"
+                    error = (
+                        "no pixel spacing in the file and no calibration object found on the "
+                        "film; pass --spacing MM (results are in mm)"
+                    )
                 if error is not None:
                     summary.failed.append(
                         (image.name, error.removeprefix(str(image.path)).lstrip(": "))
@@ -323,6 +345,7 @@ def run_predict_job(
                         signature,
                         res.spacing_from,
                         overlays,
+                        res.calibration,
                     )
                     try:
                         save_result(
@@ -347,6 +370,9 @@ def run_predict_job(
                         summary.redone.append((image.name, why_redo[image.name]))
                     if res.spacing_note:
                         summary.spacing_notes.append((image.name, res.spacing_note))
+                    if res.spacing_from == "object" and not res.spacing_note:
+                        where = f"from the {res.prediction.spacing_source} on the film"
+                        summary.by_object.append((image.name, where))
                 if progress:
                     progress(n, len(todo))
                 if cancelled is not None and cancelled():

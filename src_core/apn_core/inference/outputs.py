@@ -5,7 +5,7 @@ Each input image has a unique **output name**: its path relative to the input fo
 (``A/case1.dcm``, ``B/case1.dcm``; equal input names get ``~2``, ``~3``). Outputs mirror it:
 
     OUT/.apn-output                  marker: an apn output folder, never scanned for inputs
-    OUT/landmarks.csv                image,landmark,x,y,x_mm,y_mm,confidence,present,needs_review,review_reason
+    OUT/landmarks.csv                image,landmark,x,y,x_mm,y_mm,confidence,present,needs_review,review_reason,spacing_mm,spacing_source
     OUT/measurements.csv             image,side,hka_deg,mad_mm,length_mm,femur_mm,tibia_mm,lld_mm,note
     OUT/<name>.mrk.json              Slicer markups per image (schema v1.0.3)
     OUT/overlays/<name>.png          with --overlays
@@ -42,6 +42,7 @@ MARKER_TEXT = (
     "This folder was written by napari-apn ({command}). Folder discovery (apn predict, apn check, "
     "apn train) skips folders holding this file, so outputs are never read as inputs.\n"
 )
+OLD_OPTIONS = {"calibration_object": "none", "spacing_from": "file"}  # records before them
 RECORD_FORMAT = "napari-apn prediction"
 RECORD_VERSION = 3  # 3: review flags, measurement notes
 LANDMARKS_CSV, MEASUREMENTS_CSV = "landmarks.csv", "measurements.csv"
@@ -57,6 +58,7 @@ LANDMARK_COLUMNS = (
     "needs_review",
     "review_reason",
 )
+IMAGE_COLUMNS = ("spacing_mm", "spacing_source")  # per image, repeated on its rows
 MEASUREMENT_COLUMNS = (
     "image",
     "side",
@@ -145,6 +147,13 @@ class ResultSignature:
             and options.get("fallback_spacing") != mine["fallback_spacing"]
         ):
             return "made with another --spacing"
+        if record["spacing_from"] != "override":
+            for key, option in (
+                ("calibration_object", "--calibration-object"),
+                ("spacing_from", "--spacing-from"),
+            ):
+                if options.get(key, OLD_OPTIONS[key]) != mine[key]:
+                    return f"made with another {option}"
         return None
 
 
@@ -172,8 +181,10 @@ def make_record(
     signature: ResultSignature,
     spacing_from: str,
     overlay: bool,
+    calibration: dict | None = None,
 ) -> dict:
-    """The per-image record (see the module docstring)."""
+    """The per-image record (see the module docstring); ``calibration``: what the
+    calibration object gave (``ObjectSpacing.as_dict``), None where it was not looked for."""
     outputs = [markups_path(Path(), name).as_posix()]
     if overlay:
         outputs.append(overlay_path(Path(), name).as_posix())
@@ -187,6 +198,7 @@ def make_record(
             "spacing": list(prediction.spacing) if prediction.spacing else None,
             "spacing_source": prediction.spacing_source,
             "spacing_from": spacing_from,
+            "calibration": calibration,
             "rows": prediction.as_rows(),
             "alignment": prediction.alignment,
             "alignment_notes": prediction.alignment_notes,
@@ -214,6 +226,7 @@ def save_result(
         prediction.confidence,
         name=Path(name).name,
         notes=[f"needs review: {r}" if r else "" for r in prediction.review_reason] or None,
+        spacing_source=prediction.spacing_source,
     )
     if overlay_base is not None:
         from apn_core.inference.overlay import save_overlay
@@ -335,6 +348,16 @@ def _leg_note(rows: list[dict], side: str, measurement: dict, lld, notes: dict) 
     return f"{', '.join(absent)} absent" if absent else "not computable"
 
 
+def _spacing_text(value) -> str:
+    """A record's spacing as ``landmarks.csv`` writes it (``0.143`` or ``0.15 0.14``)."""
+    from apn_core.spacing import as_spacing, format_spacing
+
+    try:
+        return format_spacing(as_spacing(value)) if value else ""
+    except ValueError:
+        return ""
+
+
 def write_tables(out: Path, names: list[str]) -> list[Path]:
     """(Re)write ``landmarks.csv`` and ``measurements.csv`` from the records of ``names``
     (in that order); returns the files written (none when no name has a usable record)."""
@@ -350,11 +373,14 @@ def write_tables(out: Path, names: list[str]) -> list[Path]:
         return []
     lm, ms = io.StringIO(), io.StringIO()
     w1, w2 = csv.writer(lm, lineterminator="\n"), csv.writer(ms, lineterminator="\n")
-    w1.writerow(LANDMARK_COLUMNS)
+    w1.writerow(LANDMARK_COLUMNS + IMAGE_COLUMNS)
     w2.writerow(MEASUREMENT_COLUMNS)
     for rec in records:
+        spacing = _spacing_text(rec.get("spacing"))
+        source = _printable(rec.get("spacing_source") or "")
         for row in rec["rows"]:
-            w1.writerow([rec["image"], *(_fmt(row[c]) for c in LANDMARK_COLUMNS[1:])])
+            cells = [_fmt(row[c]) for c in LANDMARK_COLUMNS[1:]]
+            w1.writerow([rec["image"], *cells, spacing, source])
         a = rec["alignment"]
         for side in ("right", "left"):
             if isinstance(a.get(side), dict):
