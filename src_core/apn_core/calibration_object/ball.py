@@ -38,6 +38,7 @@ EDGE_LEVEL = 0.3  # see the module docstring
 MIN_CONTRAST = 0.08  # the ball's step over its surroundings, of the film's grey range
 MAX_CORE_SPREAD = 0.15  # grey-level spread inside it, of that step (a flat disk)
 MAX_ATTACHED = 0.08  # share of directions in which something as bright lies just outside
+MAX_SURROUNDED = 0.3  # … or anywhere out to 1.8 radii (a cup; a leg's edge is in a few)
 
 
 def find_ball(
@@ -159,8 +160,17 @@ def _ray_check(work: np.ndarray, centre, radius: float, grey_range: float):
     radius) of the blob at ``centre``; fraction 0 for a blob that is not flat inside (a
     bone: a steel ball's image is one flat grey), that stands out too little, or that has
     something as bright just outside it in several directions (a prosthesis head on its
-    neck, in its cup; a ball a lead marker lies on is refused too — never misread). The outline points are fitted with a circle first: a blob found on a reduced
-    copy is off-centre by up to a pixel or two."""
+    neck, in its cup; a ball a lead marker lies on is refused too — never misread).
+
+    The blob's scale is only roughly its radius and a blob found on a reduced copy is off
+    centre by a pixel or two: the radius is first where the rays first fall steeply, and
+    the outline points are fitted with a circle before they are judged."""
+    radii, values, _ = _profiles(work, centre, radius, 64, 0.2, 2.0)
+    fall = -np.diff(values, axis=1)
+    steep = fall >= 0.3 * fall.max(axis=1, keepdims=True)
+    radius = float(np.median(radii[np.argmax(steep, axis=1)]))
+    if radius < 2.0:
+        return 0.0, 1.0, centre, radius
     for _ in range(2):
         radii, values, inside = _profiles(work, centre, radius, 64, 0.3, 1.8)
         core = values[:, radii <= 0.6 * radius]
@@ -170,9 +180,6 @@ def _ray_check(work: np.ndarray, centre, radius: float, grey_range: float):
             contrast <= MIN_CONTRAST * grey_range
             or float(np.std(core)) > MAX_CORE_SPREAD * contrast
         ):
-            return 0.0, 1.0, centre, radius
-        bright_outside = (rim >= np.median(rim) + 0.5 * contrast).any(axis=1)
-        if bright_outside.mean() > MAX_ATTACHED:  # a neck, a cup: an implant's head
             return 0.0, 1.0, centre, radius
         edge = _edges(radii, values, inside, radius)
         good = np.isfinite(edge)
@@ -185,6 +192,16 @@ def _ray_check(work: np.ndarray, centre, radius: float, grey_range: float):
         if fit is None:
             return 0.0, 1.0, centre, radius
         centre, radius, resid = fit
+    radii, values, _ = _profiles(work, centre, radius, 64, 0.3, 1.8)
+    collar = values[:, (radii >= 1.2 * radius) & (radii <= 1.5 * radius)]
+    core = values[:, radii <= 0.6 * radius]
+    rim = values[:, radii >= 1.3 * radius]
+    contrast = float(np.median(core) - np.median(rim))
+    bright = np.median(rim) + 0.5 * contrast
+    attached = (collar >= bright).any(axis=1).mean()  # a neck on the head
+    surrounded = (rim >= bright).any(axis=1).mean()  # a cup around it
+    if attached > MAX_ATTACHED or surrounded > MAX_SURROUNDED:
+        return 0.0, 1.0, centre, radius
     spread = float(np.median(np.abs(resid))) * 1.4826 / radius
     near = float((np.abs(resid) <= 0.1 * radius).sum()) / 64
     return near, spread, centre, radius

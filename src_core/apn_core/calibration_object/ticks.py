@@ -26,6 +26,7 @@ BASE_MM = (1.0, 5.0, 10.0, 20.0, 50.0, 100.0)  # its repeating units (ticks, num
 LEVELS = (2, 4, 5, 10, 20, 50, 100)  # finest ticks per repeating unit that a ruler has
 FILM_LENGTH_MM = (400.0, 2000.0)  # long side of a leg radiograph: impossible outside
 TYPICAL_FILM_MM = 1000.0  # a standing long-leg film (hip to ankle with margins), at the bone
+SIEVE = (1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20)  # a tick level times a low harmonic index
 LEVEL_SHARE = 0.6  # share of a band's harmonic power on multiples of n for a level n
 
 BY_LENGTH = "the film's length chose between readings"
@@ -39,16 +40,19 @@ def harmonic_base(
     """The largest frequency of which lines holding ≥ 80 % of the ``weights`` are whole
     harmonics (a harmonic sieve), or None.
 
-    Candidates are the strongest line's frequency divided by 1–20 (a ruler repeats at
-    most every 20 of its strongest ticks: 5 mm ticks, numbers every 10 cm), not below
-    ``lowest``; a line is on a harmonic when within 0.6 % or 0.35 bins (of a
-    ``length``-sample spectrum) of it."""
+    ``weights`` are the lines' power in the differenced profile, which lifts a harmonic
+    k by ~k²; the sieve starts from the line strongest in the profile itself (power /
+    4·sin²(πf)) — a tick train's fundamental, not one of its harmonics. Candidates are
+    that line's frequency divided by 1 or a ruler's ratio of
+    levels (:data:`LEVELS`: a ruler repeats every 2, 4, 5, 10 or 20 of its ticks, never
+    every 3 or 7), not below ``lowest``; a line is on a harmonic when within 0.6 % or
+    0.35 bins (of a ``length``-sample spectrum) of it."""
     if len(frequencies) == 0:
         return None
     total = float(weights.sum())
     tolerance = np.maximum(0.006 * frequencies, 0.35 / length)
     strongest = float(frequencies[int(np.argmax(weights))])
-    for q in range(1, 21):
+    for q in SIEVE:
         base = strongest / q
         if base < lowest:
             break
