@@ -27,6 +27,7 @@ from napari_apn._alignment import (
     save_to_labelled_folder,
     table_rows,
 )
+from napari_apn._calibration import calibration_text
 
 
 class AlignmentWidget(Container):
@@ -42,6 +43,7 @@ class AlignmentWidget(Container):
         self.table.min_height = 190
         self.table.native.setItemDelegate(QStyledItemDelegate())  # texts as given (1 decimal)
         self.lld = Label(value="")
+        self.calibration = Label(label="spacing", value="")
         self.export = FileEdit(label="export CSV", mode="w", filter="*.csv", value="alignment.csv")
         self.export_button = PushButton(text="Export measurements")
         self.folder = FileEdit(label="labelled folder", mode="d", value="")
@@ -52,6 +54,7 @@ class AlignmentWidget(Container):
                 self.points,
                 self.table,
                 self.lld,
+                self.calibration,
                 self.export,
                 self.export_button,
                 self.folder,
@@ -129,6 +132,7 @@ class AlignmentWidget(Container):
             "columns": ["right", "left"],
         }
         self.lld.value = lld_text(result, xy)
+        self.calibration.value = calibration_text(self.viewer, layer)
         self.status.value = problem or "; ".join(reasons)
         return result
 

@@ -27,6 +27,7 @@ class DetectWidget(Container):
         from napari_apn._points import watch
 
         super().__init__()
+        self._found = None  # a ruler's estimate for an image without spacing (run)
         self.viewer = napari_viewer
         watch(napari_viewer)
         self.image = ComboBox(label="image", choices=self._image_layers)
@@ -100,12 +101,20 @@ class DetectWidget(Container):
             return
         model, show = self.model_name(), self.heatmaps.value
 
+        self._found = None
+
         @thread_worker(ignore_errors=True)  # errors: the `errored` signal, below
         def work():
+            from napari_apn._calibration import with_object_spacing
+
             yield "loading model"
             _predictor(model)
+            image = source
+            if image.ref.spacing is None:  # an export without spacing: a ruler on the film?
+                yield "looking for a ruler"
+                image, self._found = with_object_spacing(source)
             yield "predicting"
-            return result_layers(predict_layer(source, model), source, show)
+            return result_layers(predict_layer(image, model), image, show)
 
         self._cancelled = False
         self.worker = work()
@@ -134,6 +143,13 @@ class DetectWidget(Container):
 
         if self._cancelled:  # a run cancelled after its last stage: discard its result
             return
+        if self._found is not None and self.image.value in self.viewer.layers:
+            from napari_apn._calibration import apply_spacing, describe_estimate
+
+            image = self.viewer.layers[self.image.value]
+            apply_spacing(
+                self.viewer, image, self._found.spacing_mm, describe_estimate(self._found)
+            )
         points = add_or_update(self.viewer, layer_tuples)[-1]
         absent = points.metadata.get("apn_absent", [])
         self.status.value = f"{len(points.data)} landmarks" + (

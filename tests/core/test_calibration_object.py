@@ -90,7 +90,7 @@ def test_ruler_spacing_at_the_ruler_within_half_a_percent(style, magnification):
     truth = SPACING / magnification
     assert estimate.spacing_mm == pytest.approx(truth, rel=0.005)
     assert 0 < estimate.uncertainty_mm < 0.005 * truth
-    r0, r1, c0, c1 = estimate.box
+    r0, r1, c0, _c1 = estimate.box
     assert c0 > 300 and r1 - r0 > 1500  # the ruler's strip, along the film
 
 
@@ -205,7 +205,7 @@ def test_a_files_own_spacing_is_kept_and_both_reported():
 
 def test_spacing_from_object_uses_the_objects_and_names_the_files():
     own = radiograph(with_ruler("5mm", 1.1), (0.5, 0.5), "DICOM PixelSpacing")
-    used, found, by_object = apply_object(own, ObjectChoice(), "object")
+    used, _found, by_object = apply_object(own, ObjectChoice(), "object")
     assert by_object and used.spacing_source == "ruler"
     assert used.spacing[0] == pytest.approx(0.5 / 1.1, rel=0.005)
     assert "DICOM PixelSpacing" in used.meta["spacing_note"]
