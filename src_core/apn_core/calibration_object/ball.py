@@ -35,21 +35,28 @@ RAYS = 180
 MIN_EDGE_FRACTION = 0.6  # of the rays that must meet the outline
 MAX_RADIUS_SPREAD = 0.06  # relative spread of the radii those rays give (a round blob)
 EDGE_LEVEL = 0.3  # see the module docstring
-MIN_CONTRAST = 0.08  # the ball's step over its surroundings, of the film's grey range
+MIN_CONTRAST = 0.04  # the ball's step over its surroundings, of the film's grey range
 MAX_CORE_SPREAD = 0.15  # grey-level spread inside it, of that step (a flat disk)
 MAX_ATTACHED = 0.08  # share of directions in which something as bright lies just outside
 MAX_SURROUNDED = 0.3  # … or anywhere out to 1.8 radii (a cup; a leg's edge is in a few)
 
 
 def find_ball(
-    pixels: np.ndarray, work: np.ndarray, scale: float, diameter_mm: float, film_px: float
+    pixels: np.ndarray,
+    work: np.ndarray,
+    scale: float,
+    diameter_mm: float,
+    film_px: float,
+    expected: tuple[float, float] | None = None,
 ) -> tuple[str, float, float, tuple[int, int, int, int], str] | None:
     """``("ball", spacing, uncertainty, box, detail)`` or ``None``; ``work`` is ``pixels``
-    downsampled by ``scale``; ``film_px`` the film's long side in image pixels."""
+    downsampled by ``scale``; ``film_px`` the film's long side in image pixels;
+    ``expected`` a (low, high) mm/px range for the spacing (from the file's own)."""
     if diameter_mm <= 0:
         return None
-    r_lo = diameter_mm / 2 * film_px / FILM_LENGTH_MM[1] / scale  # work px
-    r_hi = diameter_mm / 2 * film_px / FILM_LENGTH_MM[0] / scale
+    low, high = expected or (FILM_LENGTH_MM[0] / film_px, FILM_LENGTH_MM[1] / film_px)
+    r_lo = diameter_mm / 2 / high / scale  # work px
+    r_hi = diameter_mm / 2 / low / scale
     if r_hi < 3:
         return None
     best = None
@@ -69,8 +76,7 @@ def find_ball(
         return None
     (y, x), r, r_se, used = fit
     spacing = diameter_mm / (2 * r)
-    film_mm = film_px * spacing
-    if not FILM_LENGTH_MM[0] <= film_mm <= FILM_LENGTH_MM[1]:
+    if not low * 0.98 <= spacing <= high * 1.02:
         return None
     rows, cols = pixels.shape
     box = (
@@ -83,10 +89,12 @@ def find_ball(
     return "ball", spacing, spacing * r_se / r, box, detail
 
 
-def _candidates(work: np.ndarray, r_lo: float, r_hi: float, limit: int = 10):
-    """Centres (row, col) and radii (work px) of the strongest bright round blobs with a
-    radius in ``r_lo··r_hi``: maxima of the scale-normalised Laplacian of Gaussian, each
-    scale on a copy reduced so the blob is ~3 px across its radius (cheap at any size)."""
+def _candidates(work: np.ndarray, r_lo: float, r_hi: float, limit: int = 80):
+    """Centres (row, col) and radii (work px) of the most ball-like blobs with a radius in
+    ``r_lo··r_hi``: maxima of the scale-normalised Laplacian of Gaussian, each scale on a
+    copy reduced so the blob is ~3 px across its radius (cheap at any size), ranked by
+    that response over the grey-level spread inside the blob (a steel ball is flat: a
+    bone, a joint, a blurred edge are not)."""
     found = []
     reduced: dict[int, np.ndarray] = {}
     r = max(r_lo, 2.0)
@@ -100,11 +108,14 @@ def _candidates(work: np.ndarray, r_lo: float, r_hi: float, limit: int = 10):
         response = -(sigma**2) * ndimage.gaussian_laplace(img, sigma)
         size = max(int(2 * r / f) | 1, 3)
         peaks = (response == ndimage.maximum_filter(response, size=size)) & (response > 0)
+        box = max(int(r / f), 1) | 1  # the blob's inner half
+        mean = ndimage.uniform_filter(img, box)
+        spread = np.sqrt(np.maximum(ndimage.uniform_filter(img * img, box) - mean * mean, 0.0))
         ys, xs = np.nonzero(peaks)
-        strength = response[ys, xs]
-        for i in np.argsort(-strength)[:limit]:
+        score = response[ys, xs] / (spread[ys, xs] + 0.02 * (float(np.ptp(img)) + 1e-12))
+        for i in np.argsort(-score)[:limit]:
             centre = (ys[i] * f + (f - 1) / 2, xs[i] * f + (f - 1) / 2)
-            found.append((float(strength[i]), centre, r))
+            found.append((float(score[i]), centre, r))
         r *= 1.3
     found.sort(key=lambda c: -c[0])
     out: list[tuple[tuple[float, float], float]] = []

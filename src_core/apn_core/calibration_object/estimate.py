@@ -8,9 +8,10 @@ in mm/px *at the object*, its uncertainty, where it was found) or ``None``: "no
 calibration object found" — never a guessed number.
 
 ``expected_mm`` (a spacing the file carries, at the detector) does not change the
-measured value; it only decides between readings of a ruler whose tick size the ruler
-alone leaves open (5 mm vs 1 cm ticks differ by 2×): the reading within a plausible
-magnification (:data:`MAGNIFICATION`) of the file's.
+measured value; it only narrows what may be read: between readings of a ruler whose tick
+size the ruler alone leaves open (5 mm vs 1 cm ticks differ by 2×), the one within a
+plausible magnification (:data:`MAGNIFICATION`) of the file's; for a ball, the sizes that
+magnification allows (a prosthesis head of 32 mm is not a 25 mm ball at 1.3×).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from apn_core.calibration_object.choice import ObjectChoice
 from apn_core.calibration_object.ruler import RulerSettings, locate_ruler, measure_ruler
 
 WORK_SIDE = 1024  # the search runs on a copy no longer than this
-MAGNIFICATION = (0.75, 1.4)  # object spacing / file spacing a ruler reading may imply
+MAGNIFICATION = (0.8, 1.3)  # file spacing / object spacing a reading may imply
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,9 @@ def estimate_spacing(
         else:
             from apn_core.calibration_object.ball import find_ball
 
-            found = find_ball(pixels, work, scale, choice.ball_mm or 0.0, film_px)
+            found = find_ball(
+                pixels, work, scale, choice.ball_mm or 0.0, film_px, _expected(expected_mm)
+            )
         if found is not None:
             kind, spacing, uncertainty, box, detail = found
             return CalibrationEstimate(
@@ -144,13 +147,17 @@ def _ruler(pixels, work, scale, film_px, expected_mm, settings):
         return None
     if scale != 1.0:
         candidate = _to_image(candidate, scale, pixels.shape)
-    expected = None
-    if expected_mm is not None and math.isfinite(expected_mm) and expected_mm > 0:
-        expected = (expected_mm / MAGNIFICATION[1], expected_mm / MAGNIFICATION[0])
-    reading = measure_ruler(pixels, candidate, film_px, settings, expected)
+    reading = measure_ruler(pixels, candidate, film_px, settings, _expected(expected_mm))
     if reading is None:
         return None
     return "ruler", reading.spacing_mm, reading.uncertainty_mm, _ints(reading.box), reading.reading
+
+
+def _expected(expected_mm: float | None) -> tuple[float, float] | None:
+    """The (low, high) mm/px an object may have next to a file's own spacing."""
+    if expected_mm is None or not math.isfinite(expected_mm) or expected_mm <= 0:
+        return None
+    return expected_mm / MAGNIFICATION[1], expected_mm / MAGNIFICATION[0]
 
 
 def _to_image(candidate, scale: float, shape: tuple[int, int]):

@@ -148,14 +148,17 @@ def _locate_along_rows(a: np.ndarray, cfg: RulerSettings):
     # exposure so the median does not remove them everywhere; a detector pattern) is not
     # a ruler: sharp in many bands, or in phase far from the candidate. Drop it, look again
     wide = (sharp >= cfg.line_sharpness).mean(axis=2) > cfg.widest_fraction  # (seg, freq)
-    for _ in range(6):
+    for _ in range(8):
         if not score.any():
             return None
         s0, k0, b0 = np.unravel_index(int(np.argmax(score)), score.shape)
         rows_s0 = slice(int(starts[s0]), int(starts[s0]) + length + 1)
         if not wide[s0, k0] and not _film_wide(raw[rows_s0], freqs[k0], b0):
             break
-        score[:, max(k0 - 2, 0) : k0 + 3, :] = 0.0
+        for ratio in (1 / 3, 1 / 2, 1, 2, 3):  # the pattern, its harmonics and sidebands
+            k = round(k0 * ratio)
+            half = max(2, round(0.06 * k))
+            score[:, max(k - half, 0) : k + half + 1, :] = 0.0
     else:
         return None
     f0 = freqs[k0]

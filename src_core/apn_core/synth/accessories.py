@@ -275,7 +275,8 @@ def calibration_truth(
         "ball_visible": 0.0,
     }
     if acc.ruler is not None:
-        inset = 1.0 if acc.ruler != "left" else RULER_WIDTH_MM - 1.0  # where ticks start
+        # the ticks' first 4 mm (the short ones' length) must be on the film
+        inset = 4.0 if acc.ruler != "left" else RULER_WIDTH_MM - 4.0
         col = round((ruler_x_mm(grid, anatomy, acc) + inset * acc.magnification - grid.x0) / s)
         y0, y1 = ruler_rows_mm(grid, acc) or (grid.y0, grid.y0 + rows * s)
         ys = grid.y0 + np.arange(rows) * s
