@@ -36,7 +36,8 @@ MIN_EDGE_FRACTION = 0.6  # of the rays that must meet the outline
 MAX_RADIUS_SPREAD = 0.06  # relative spread of the radii those rays give (a round blob)
 EDGE_LEVEL = 0.3  # see the module docstring
 MIN_CONTRAST = 0.04  # the ball's step over its surroundings, of the film's grey range
-MAX_CORE_SPREAD = 0.15  # grey-level spread inside it, of that step (a flat disk)
+MAX_CORE_SPREAD = 0.08  # grey-level spread inside it, of that step (a flat disk)
+MAX_DOME = 0.04  # centre over mid-radius, of the step: steel saturates flat, bone domes
 MAX_ATTACHED = 0.08  # share of directions in which something as bright lies just outside
 MAX_SURROUNDED = 0.3  # … or anywhere out to 1.8 radii (a cup; a leg's edge is in a few)
 
@@ -171,7 +172,9 @@ def _ray_check(work: np.ndarray, centre, radius: float, grey_range: float):
     radius) of the blob at ``centre``; fraction 0 for a blob that is not flat inside (a
     bone: a steel ball's image is one flat grey), that stands out too little, or that has
     something as bright just outside it in several directions (a prosthesis head on its
-    neck, in its cup; a ball a lead marker lies on is refused too — never misread).
+    neck, in its cup; a ball a lead marker lies on is refused too — never misread), or
+    that is brighter at its centre than half-way out (a bone: its chord length makes a
+    dome, where a steel ball stops the beam flat).
 
     The blob's scale is only roughly its radius and a blob found on a reduced copy is off
     centre by a pixel or two: the radius is first where the rays first fall steeply, and
@@ -203,11 +206,15 @@ def _ray_check(work: np.ndarray, centre, radius: float, grey_range: float):
         if fit is None:
             return 0.0, 1.0, centre, radius
         centre, radius, resid = fit
-    radii, values, _ = _profiles(work, centre, radius, 64, 0.3, 1.8)
+    radii, values, _ = _profiles(work, centre, radius, 64, 0.0, 1.8)
     collar = values[:, (radii >= 1.2 * radius) & (radii <= 1.5 * radius)]
     core = values[:, radii <= 0.6 * radius]
     rim = values[:, radii >= 1.3 * radius]
     contrast = float(np.median(core) - np.median(rim))
+    centre_grey = np.median(values[:, radii <= 0.25 * radius])
+    mid_grey = np.median(values[:, (radii >= 0.5 * radius) & (radii <= 0.7 * radius)])
+    if centre_grey - mid_grey > MAX_DOME * contrast:  # a bone: its chord makes a dome
+        return 0.0, 1.0, centre, radius
     bright = np.median(rim) + 0.5 * contrast
     attached = (collar >= bright).any(axis=1).mean()  # a neck on the head
     surrounded = (rim >= bright).any(axis=1).mean()  # a cup around it
