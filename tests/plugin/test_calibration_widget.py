@@ -140,3 +140,83 @@ def test_detect_measures_an_export_without_spacing_by_its_ruler(
     assert points.metadata["apn_spacing_mm"] == pytest.approx([spacing] * 2, rel=0.01)
     assert tuple(viewer.layers["export"].scale) == pytest.approx(tuple(points.scale))
     assert "ruler on the film" in calibration_text(viewer, points)
+
+
+def _batch(viewer, qtbot, folder, out):
+    from napari_apn._qt.batch_widget import BatchWidget
+
+    widget = BatchWidget(viewer)
+    widget.input.value, widget.output.value = folder, out
+    widget.overlays.value = False
+    widget.run()
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=120000)
+    return widget
+
+
+def _spacing_sources(out) -> set[str]:
+    import csv
+
+    with open(out / "landmarks.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert all(r["x_mm"] for r in rows if r["present"] == "1")
+    return {r["spacing_source"] for r in rows}
+
+
+def test_batch_measures_jpeg_exports_by_their_ruler(make_napari_viewer, qtbot, tmp_path):
+    """Batch runs apn predict's job: a folder of JPEG exports with rulers, no option typed."""
+    from apn_core.synth.config import SynthConfig
+    from apn_core.synth.generate import write_synthetic_folder
+
+    config = SynthConfig(
+        spacing_mm=1.0,
+        families=("export-8bit",),
+        restricted_fraction=0.0,
+        overrides={
+            "storage.formats": "jpeg",
+            "accessories.ruler": 1.0,
+            "accessories.ruler_places": "left,right",
+            "accessories.ruler_partial": 0.0,
+            "accessories.ruler_styles": "5mm,numbered",
+        },
+    )
+    folder = write_synthetic_folder(tmp_path / "in", 2, seed=3, config=config)
+    (folder / "landmarks.csv").unlink()  # exports arrive without their spacing
+    widget = _batch(make_napari_viewer(), qtbot, folder, tmp_path / "out")
+    assert widget.summary.value.startswith("2 predicted, 0 already done, 0 failed")
+    assert "from the ruler on the film" in widget.summary.value
+    assert _spacing_sources(tmp_path / "out") == {"ruler"}
+
+
+def test_batch_measures_real_oai_films_by_their_ruler(
+    make_napari_viewer, qtbot, tmp_path, shared_dir
+):
+    import shutil
+
+    films = sorted((shared_dir / "realdata" / "oai-12m" / "test").glob("*.jpg"))[1:3]
+    if not films:
+        pytest.skip("no OAI films in ../shared/realdata/oai-12m/test")
+    folder = tmp_path / "in"  # a copy in the test's own folder, deleted with it
+    folder.mkdir()
+    for film in films:
+        shutil.copy(film, folder)
+    widget = _batch(make_napari_viewer(), qtbot, folder, tmp_path / "out")
+    assert widget.summary.value.startswith("2 predicted")
+    assert _spacing_sources(tmp_path / "out") == {"ruler"}
+
+
+def test_detect_measures_a_real_oai_film_by_its_ruler(make_napari_viewer, qtbot, shared_dir):
+    from PIL import Image
+
+    from napari_apn._qt.detect_widget import DetectWidget
+
+    film = shared_dir / "realdata" / "oai-12m" / "test" / "00764804_1x1.jpg"
+    if not film.is_file():
+        pytest.skip(f"{film} is absent")
+    viewer = make_napari_viewer()
+    viewer.add_image(np.asarray(Image.open(film).convert("L")), name="oai")
+    widget = DetectWidget(viewer, warm_up=False)
+    widget.image.value = "oai"
+    widget.run()
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=60000)
+    spacing = viewer.layers["oai landmarks"].metadata["apn_spacing_mm"]
+    assert spacing[0] == pytest.approx(1.32, rel=0.03)  # PROVENANCE.md: ≈ 1.32 mm/px ± 3 %
