@@ -1,28 +1,24 @@
-"""A radiopaque ruler on the film: where it is, its tick period, and what that period is.
+"""A radiopaque ruler on the film: where it is, its period, and what that period is in mm.
 
-**Finding it** (:func:`locate_ruler`, on a downsampled copy): the image is cut into
-narrow column bands (rows for a horizontal ruler), each band's profile along the ruler
-is differenced (smooth anatomy vanishes) and its spectrum taken in overlapping segments.
-A ruler is a *sharp* line in that spectrum (far above its spectral neighbourhood) that is
-*local* (far above the same frequency in the other bands). What crosses the whole image —
-stitching seams, positioning-grid lines, a detector or anti-scatter-grid pattern — is
-removed first by subtracting each row's median over all bands; a grid's moiré that
-survives is everywhere, so it is not local.
+**Finding it** (:func:`locate_ruler`, on the reduced copy, along the film's long axis):
+the image is cut into narrow column bands, each band's profile along the ruler is
+differenced (smooth anatomy vanishes) and its spectrum taken in overlapping segments. A
+ruler is a *sharp* line in that spectrum (far above its spectral neighbourhood) that is
+*local* (far above the same frequency in the other bands). What crosses the whole film —
+stitching seams, positioning-grid lines — is removed first by subtracting each row's
+median over all bands; a pattern that survives that (anti-scatter grid lines, whose
+contrast follows the exposure; a resampling pattern) is refused when it is sharp in many
+bands or in phase and as strong far from the candidate, with its harmonics. JPEG's 8-px
+block grid is never a candidate.
 
 **Measuring it** (:func:`measure_ruler`, on the ruler's strip at full resolution): the
-lines of the strip's bands give the tick hierarchy. The strongest line is a tick level
-(the most numerous ticks); the other lines are its harmonics and the coarser levels (cm
-ticks every 2nd or 10th, numbering every 1 or 2 cm, long ticks every 5 cm). The base
-period — the largest repeating unit — is the dominant period times the smallest whole
-number ``q`` that puts every line on a harmonic of it. Which physical length the dominant
-period is follows from ``q``: a standard ruler has ticks of 1, 5 or 10 mm whose repeating
-unit is 1, 5, 10, 20, 50 or 100 mm, so ``q = 4`` (OAI: 5 mm ticks, numbers every 2 cm)
-allows only 5 mm, ``q = 5`` only 1 mm or 10 mm, ``q = 2`` 5 or 10 mm. Of the readings
-left, those that make the film's long side an impossible length for a leg radiograph are
-dropped (:data:`FILM_LENGTH_MM`); when two remain (5 mm vs 10 mm ticks differ by 2×), the
-one nearer a typical long-leg film (:data:`TYPICAL_FILM_MM`) is taken and the reading
-says so. The precise period is the dominant line's, refined by its phase drift along the
-ruler (:func:`~.spectrum.phase_fit`), which also gives the statistical uncertainty.
+sharp, local lines of the strip's bands are the ruler's levels and their harmonics; their
+common base frequency (:func:`~.ticks.harmonic_base`) is the ruler's repeating unit, the
+finest level in it (:func:`~.ticks.finest_level`) and the film's length say which unit in
+mm it is (:func:`~.ticks.choose_base`). The strongest line is measured segment by segment
+along the ruler (:func:`~.spectrum.segment_frequency`: a drift of a percent between
+stitched cassettes is averaged, its spread is the uncertainty), and the ruler must be
+seen over ≥ ``min_ticks`` periods and ``min_length_mm`` (a plate's row of screws is not).
 
 Coordinates: ``box`` is ``(row0, row1, col0, col1)`` in pixels of the image given; a
 ruler is assumed to run along the film's long axis (within ~2°), and the pixels square.
