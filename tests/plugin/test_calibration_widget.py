@@ -197,8 +197,8 @@ def test_batch_measures_real_oai_films_by_their_ruler(
         pytest.skip("no OAI films in ../shared/realdata/oai-12m/test")
     folder = tmp_path / "in"  # a copy in the test's own folder, deleted with it
     folder.mkdir()
-    for film in films:
-        shutil.copy(film, folder)
+    for path in films:
+        shutil.copy(path, folder)
     widget = _batch(make_napari_viewer(), qtbot, folder, tmp_path / "out")
     assert widget.summary.value.startswith("2 predicted")
     assert _spacing_sources(tmp_path / "out") == {"ruler"}

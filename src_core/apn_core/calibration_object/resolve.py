@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from apn_core.calibration_object.choice import ObjectChoice
 from apn_core.calibration_object.estimate import CalibrationEstimate, estimate_spacing
 from apn_core.io.record import Radiograph
-from apn_core.spacing import describe_spacing
+from apn_core.spacing import SPACING_TOLERANCE, describe_spacing
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,23 @@ class ObjectSpacing:
     estimate: CalibrationEstimate | None
     magnification: float | None = None
     note: str | None = None
+
+    def summary_note(self, used: bool) -> str | None:
+        """The note without its numbers, so a batch's summary groups the images it
+        concerns on one line (the numbers are in each record); None where the file had no
+        spacing, or the file's and the object's agree within 1 % (nothing to report).
+        ``used``: the object's spacing is the one in use (``--spacing-from object``)."""
+        if self.estimate is None or self.magnification is None:
+            return None
+        if abs(self.magnification - 1.0) <= SPACING_TOLERANCE:
+            return None
+        kind = self.estimate.object
+        if used:
+            return f"the {kind}'s spacing is used, not the file's (--spacing-from object; the magnification is in each record)"
+        return (
+            f"the file's spacing is used; the {kind} on the film gives another (the "
+            f"magnification is in each record; --spacing-from object uses the {kind}'s)"
+        )
 
     def as_dict(self) -> dict:
         """The ``calibration`` entry of ``apn info --json`` and of a prediction record."""

@@ -68,13 +68,13 @@ class SpacingPolicy:
             return radiograph.with_spacing(self.override, OVERRIDE_SOURCE), "override", None, None
         radiograph, found, by_object = apply_object(radiograph, self.objects, self.spacing_from)
         if by_object:
-            return radiograph, "object", found.note, found
+            return radiograph, "object", found.summary_note(used=True), found
         if radiograph.spacing is None:
             if self.fallback is None:
                 return radiograph, "none", None, found
             fallback = radiograph.with_spacing(self.fallback, FALLBACK_SOURCE)
             return fallback, "fallback", None, found
-        notes = [found.note] if found.estimate is not None else []
+        notes = [found.summary_note(used=False) or ""]
         if self.fallback is not None and _disagree(radiograph.spacing, self.fallback):
             notes.append(
                 f"the file's spacing {_mm(radiograph.spacing)} ({radiograph.spacing_source}) "
