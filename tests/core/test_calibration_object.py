@@ -247,3 +247,18 @@ def test_calibration_settings_are_validated_like_the_others():
         SynthConfig(overrides={"accessories.ruler_styles": "inch"})
     with pytest.raises(ValueError, match="probability"):
         SynthConfig(overrides={"accessories.occluded": 2})
+
+
+@pytest.mark.parametrize(
+    "pixels",
+    [
+        np.zeros((2000, 400), np.uint16),  # blank
+        np.full((40, 30000), 7, np.uint8),  # a sliver, long side far above the work size
+        np.zeros((20000, 20), np.float32),
+        np.random.default_rng(0).integers(0, 65535, (1500, 500), dtype=np.uint16),  # noise
+    ],
+    ids=["blank", "wide-sliver", "tall-sliver", "noise"],
+)
+@pytest.mark.parametrize("choice", ["auto", "ball:25mm"])
+def test_odd_images_give_no_spacing_and_no_error(pixels, choice):
+    assert estimate_spacing(pixels, choice) is None

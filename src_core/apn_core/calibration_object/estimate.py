@@ -84,6 +84,8 @@ def estimate_spacing(
     if not choice.looks_for or pixels.ndim != 2 or min(pixels.shape) < 16:
         return None
     work, scale = work_copy(pixels)
+    if min(work.shape) < 16 or not np.isfinite(work).all():
+        return None  # a sliver of an image, or not a radiograph: nothing to read
     film_px = film_length_px(work) * scale
     for kind in choice.looks_for:
         if kind == "ruler":
