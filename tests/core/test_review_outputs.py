@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from apn_core.annotations import ImageLabels, write_markups
-from apn_core.inference.outputs import LANDMARK_COLUMNS
+from apn_core.inference.outputs import IMAGE_COLUMNS, LANDMARK_COLUMNS
 from apn_core.landmarks import DEFAULT_LANDMARKS
 from tests.core.test_inference import oracle_predictor
 
@@ -65,7 +65,7 @@ def test_flags_reach_the_csv_the_markups_and_the_summary(image, tmp_path, monkey
     assert "1 image(s) need review" in summary.line()
     out = tmp_path / "out"
     rows = list(csv.DictReader(io.StringIO((out / "landmarks.csv").read_text())))
-    assert tuple(rows[0]) == LANDMARK_COLUMNS
+    assert tuple(rows[0]) == LANDMARK_COLUMNS + IMAGE_COLUMNS
     flagged = {r["landmark"]: r for r in rows if r["needs_review"] == "1"}
     assert "knee_right" in flagged and flagged["knee_right"]["review_reason"]
     measurements = (out / "measurements.csv").read_text()
