@@ -1,7 +1,8 @@
 """npe2 reader: radiographs (``scale`` = pixel spacing in mm) and landmark files as
 Points layers that know their image (see :mod:`napari_apn._layers`).
 
-- DICOM/TIFF: always accepted; a file that is not a usable radiograph (colour,
+- DICOM/TIFF: always accepted (without spacing tags, a ruler on the film gives the
+  spacing, as in ``apn predict``); a file that is not a usable radiograph (colour,
   multi-frame, truncated, no pixel data) raises its :class:`~apn_core.errors.FileProblem`,
   which napari shows — the user learns why instead of being offered another reader.
 - ``.mrk.json``: positions are mm; with the image beside it (same stem) the points land
@@ -75,11 +76,12 @@ def _notify_pixels(what: str) -> None:
 
 @_reader
 def _read_image(path: Path) -> list[tuple]:
-    """A radiograph; raises FileProblem (shown by napari) when it is not usable."""
-    from apn_core.io import read_radiograph
+    """A radiograph; raises FileProblem (shown by napari) when it is not usable. Without a
+    spacing in the file, a ruler on the film gives it (:mod:`napari_apn._calibration`)."""
+    from napari_apn._calibration import read_with_object
     from napari_apn._layers import image_layer_data
 
-    return [image_layer_data(read_radiograph(path))]
+    return [image_layer_data(read_with_object(path))]
 
 
 def _is_markups(path: Path) -> bool:
@@ -114,11 +116,15 @@ def _image_beside(path: Path, stem: str) -> Path | None:
 def _spacing_of(image: Path | None) -> tuple[float, float] | None:
     from apn_core.errors import ApnError
     from apn_core.io import read_radiograph
+    from napari_apn._calibration import read_with_object
 
     if image is None or not image.is_file():
         return None
+    # as the image opens: this reader's (DICOM/TIFF) with a ruler's spacing where the file
+    # has none; a PNG/JPEG opens in napari's own reader, in pixels
+    read = read_with_object if image.name.lower().endswith(IMAGE_SUFFIXES) else read_radiograph
     try:
-        return read_radiograph(image).spacing
+        return read(image).spacing
     except ApnError:
         return None
 

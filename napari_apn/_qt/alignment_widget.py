@@ -19,7 +19,7 @@ import csv
 from pathlib import Path
 
 import numpy as np
-from magicgui.widgets import ComboBox, Container, FileEdit, PushButton, Table
+from magicgui.widgets import ComboBox, Container, FileEdit, Label, PushButton, Table
 from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import QStyledItemDelegate
 
@@ -31,6 +31,7 @@ from napari_apn._alignment import (
     save_to_labelled_folder,
     table_rows,
 )
+from napari_apn._calibration import calibration_text
 from napari_apn._qt._common import StatusLabel, chosen_folder
 
 
@@ -47,6 +48,7 @@ class AlignmentWidget(Container):
         self.table.min_height = 190
         self.table.native.setItemDelegate(QStyledItemDelegate())  # texts as given (1 decimal)
         self.lld = StatusLabel()
+        self.calibration = Label(label="spacing", value="")
         self.export = FileEdit(label="export CSV", mode="w", filter="*.csv", value="alignment.csv")
         self.export_button = PushButton(text="Export measurements")
         self.folder = FileEdit(label="labelled folder", mode="d", value="")
@@ -57,6 +59,7 @@ class AlignmentWidget(Container):
                 self.points,
                 self.table,
                 self.lld,
+                self.calibration,
                 self.export,
                 self.export_button,
                 self.folder,
@@ -137,6 +140,7 @@ class AlignmentWidget(Container):
             "columns": ["right", "left"],
         }
         self.lld.value = lld_text(measured)
+        self.calibration.value = calibration_text(self.viewer, layer)
         self.status.value = measured.problem or "; ".join(reasons)
         return measured.result
 

@@ -23,14 +23,21 @@ __all__ = ["DEFAULT_MODEL", "DetectWidget"]
 
 
 def _detect_steps(source, model: str, show: bool):
-    """The worker: load the model, predict, build the layers (a generator of stages)."""
+    """The worker: load the model, look for a ruler on a film without a spacing, predict,
+    build the layers (a generator of stages); returns the layers and the ruler's estimate
+    (None when not looked for or not found)."""
+    from napari_apn._calibration import with_object_spacing
     from napari_apn._detect import predict_layer, result_layers
     from napari_apn._models import predictor
 
     yield "loading model"
     predictor(model)
+    image, found = source, None
+    if source.ref.spacing is None:  # an export without spacing: a ruler on the film?
+        yield "looking for a ruler"
+        image, found = with_object_spacing(source)
     yield "predicting"
-    return result_layers(predict_layer(source, model), source, show)
+    return result_layers(predict_layer(image, model), image, show), found
 
 
 class DetectWidget(Container):
@@ -128,7 +135,7 @@ class DetectWidget(Container):
             yielded=self._stage,
             returned=self._done,
             errored=self._errored,
-            total=2,
+            total=3,
         )
 
     def cancel(self) -> None:
@@ -138,8 +145,15 @@ class DetectWidget(Container):
         self.status.value = stage + "…"
         self.task.describe(stage)
 
-    def _done(self, layer_tuples) -> None:
+    def _done(self, result) -> None:
         from napari_apn._layers import add_or_update
+
+        layer_tuples, found = result
+        if found is not None and self.image.value in self.viewer.layers:
+            from napari_apn._calibration import apply_spacing, describe_estimate
+
+            image = self.viewer.layers[self.image.value]
+            apply_spacing(self.viewer, image, found.spacing_mm, describe_estimate(found))
 
         points = add_or_update(self.viewer, layer_tuples)[-1]
         absent = points.metadata.get("apn_absent", [])

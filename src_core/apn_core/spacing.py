@@ -13,8 +13,9 @@ place is accepted everywhere and means the same thing:
   these, a data file should not.
 
 Which spacing wins when several sources give one is decided by the callers
-(:func:`apn_core.io.read_radiograph`, :mod:`apn_core.dataset.folder`); the tolerance at
-which two spacings "disagree" is :data:`SPACING_TOLERANCE`.
+(:func:`apn_core.io.read_radiograph`, :mod:`apn_core.dataset.folder`, and, for a ruler or
+ball on the film against the file's own, :mod:`apn_core.calibration_object.resolve`); the
+tolerance at which two spacings "disagree" is :data:`SPACING_TOLERANCE`.
 """
 
 from __future__ import annotations

@@ -174,6 +174,7 @@ def test_apn_predict_outputs_and_rerun(small_run, tmp_path, capsys):
         "needs_review",
         "review_reason",
         "spacing_mm",
+        "spacing_source",
     ]
     assert len(rows) == 18
     for r in rows:

@@ -45,8 +45,12 @@ def write_markups(
     confidence: np.ndarray | None = None,
     name: str = "landmarks",
     notes: list[str] | None = None,
+    spacing_source: str = "",
 ) -> Path:
-    """Write one Fiducial markup with a control point per annotated landmark (atomically)."""
+    """Write one Fiducial markup with a control point per annotated landmark (atomically).
+
+    ``spacing_source`` (e.g. ``ruler``, ``DICOM PixelSpacing``): written with the spacing
+    as the markup's ``pixel spacing`` measurement, so the file says what its mm rest on."""
     row_mm, col_mm = spacing
     points = []
     for i, label in enumerate(landmarks.names):
@@ -86,12 +90,29 @@ def write_markups(
                 "labelFormat": "%N-%d",
                 "lastUsedControlPointNumber": len(points),
                 "controlPoints": points,
-                "measurements": [],
+                "measurements": _spacing_measurement(spacing, spacing_source),
             }
         ],
     }
     write_text_atomic(path, json.dumps(doc, indent=2))
     return Path(path)
+
+
+def _spacing_measurement(spacing: tuple[float, float], source: str) -> list[dict]:
+    if not source:
+        return []
+    row_mm, col_mm = spacing
+    value = f"{row_mm:g}" if row_mm == col_mm else f"{row_mm:g} {col_mm:g}"
+    return [
+        {
+            "name": "pixel spacing",
+            "enabled": False,
+            "value": float(row_mm),
+            "units": "mm/px",
+            "description": safe_text(f"{value} mm/px from {source}", limit=200),
+            "printFormat": "%-#4.4g%s",
+        }
+    ]
 
 
 def read_markups(

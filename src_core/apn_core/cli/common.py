@@ -148,6 +148,47 @@ def add_override_spacing_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def object_choice_arg(text: str):
+    """argparse type: ``auto``, ``ruler``, ``ball:25mm`` or ``none``."""
+    from apn_core.calibration_object import ObjectChoice
+
+    try:
+        return ObjectChoice.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def spacing_from_arg(text: str) -> str:
+    """argparse type: ``dicom`` (or ``file``) or ``object``."""
+    from apn_core.calibration_object import parse_spacing_from
+
+    try:
+        return parse_spacing_from(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_calibration_object_options(parser: argparse.ArgumentParser) -> None:
+    """``--calibration-object`` and ``--spacing-from`` (see README "Radiographs and pixel
+    spacing"): a ruler or ball on the film gives the spacing where the file has none."""
+    parser.add_argument(
+        "--calibration-object",
+        type=object_choice_arg,
+        default="auto",
+        metavar="WHAT",
+        help="calibration object on the film that gives the pixel spacing at the object: "
+        "auto (a ruler when one is found; default), ruler, ball:DIAMETER (e.g. ball:25mm) or none",
+    )
+    parser.add_argument(
+        "--spacing-from",
+        type=spacing_from_arg,
+        default="file",
+        metavar="dicom|object",
+        help="when the file has a spacing and the object gives one too: dicom (the file's, "
+        "default; both are reported with the magnification they imply) or object",
+    )
+
+
 def add_landmarks_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--landmarks",

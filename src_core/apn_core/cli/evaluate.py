@@ -139,10 +139,13 @@ def run(args) -> int:
 
 
 def _predict(predictor, folder, args) -> tuple[dict, list[tuple[str, str]]]:
+    from apn_core.calibration_object import ObjectChoice
     from apn_core.inference.batch import SpacingPolicy, predict_files
     from apn_core.inference.jobs import grouped
 
-    policy = SpacingPolicy(fallback=args.spacing, override=args.override_spacing)
+    # scored in the labelled folder's own spacing: a ruler on the film is not looked for
+    none = ObjectChoice("none")
+    policy = SpacingPolicy(fallback=args.spacing, override=args.override_spacing, objects=none)
     predicted, failed, notes = {}, [], []
     update, close = progress_bar("predicting", "img")
     try:

@@ -1,5 +1,10 @@
 """``apn info FILE [--json]``: size, dtype, photometric, spacing and its source.
 
+A ruler or calibration ball on the film (``--calibration-object``, default ``auto``: a
+ruler) gives the spacing at the object where the file has none (``spacing_source`` then
+says ``ruler`` or ``ball``); where the file has one too, both are shown with the
+magnification they imply (``--spacing-from object`` uses the object's).
+
 Text from the file (DICOM tags, names) is printed with control characters escaped, so a
 crafted file cannot move the cursor, recolour or rewrite the terminal.
 """
@@ -8,7 +13,9 @@ from __future__ import annotations
 
 import json
 
-from apn_core.cli.common import add_spacing_option
+from apn_core.calibration_object import ObjectChoice
+from apn_core.calibration_object.resolve import apply_object
+from apn_core.cli.common import add_calibration_object_options, add_spacing_option
 from apn_core.io import read_radiograph
 from apn_core.spacing import spacings_disagree
 
@@ -23,6 +30,7 @@ FIELDS = (
     "spacing_given_mm",
     "spacing_note",
     "size_mm",
+    "calibration",
     "modality",
     "transfer_syntax",
     "bits_stored",
@@ -34,6 +42,7 @@ def register(sub) -> None:
     p.add_argument("file", help="DICOM, TIFF, PNG or JPEG file")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     add_spacing_option(p, "shown beside the file's own")
+    add_calibration_object_options(p)
     p.set_defaults(func=run)
 
 
@@ -46,6 +55,8 @@ def printable(value) -> str:
 
 def run(args) -> int:
     radiograph = read_radiograph(args.file)  # the file's own spacing; --spacing is a fallback
+    objects = getattr(args, "calibration_object", None) or ObjectChoice("auto")
+    radiograph, found, _ = apply_object(radiograph, objects, getattr(args, "spacing_from", "file"))
     given = args.spacing
     note = None
     if given is not None:
@@ -55,6 +66,7 @@ def run(args) -> int:
         elif spacings_disagree(own, given):
             note = f"--spacing {list(given)} differs from the file's own by more than 1 %; the file's is used"
     summary = radiograph.summary()
+    summary["calibration"] = found.as_dict()
     if given is not None:
         summary["spacing_given_mm"] = list(given)
         if note:
@@ -68,5 +80,17 @@ def run(args) -> int:
             value = summary[key]
             if key == "spacing_mm" and value is None:
                 value = "unknown (pass --spacing MM to measure in mm)"
+            if key == "calibration":
+                value = _calibration_text(found)
             print(f"  {key:<17} {printable(value)}")
     return 0
+
+
+def _calibration_text(found) -> str:
+    """``ruler: 1.323 ± 0.0004 mm/px (…) at rows …; magnification 1.10`` or why none."""
+    if found.estimate is None:
+        return found.note or "no calibration object found"
+    text = found.estimate.describe()
+    if found.magnification is not None:
+        text += f"; magnification {found.magnification:.3f} against the file's"
+    return text

@@ -40,6 +40,7 @@ from pathlib import Path
 
 from apn_core.cli import pacs
 from apn_core.cli.common import (
+    add_calibration_object_options,
     add_model_options,
     add_override_spacing_option,
     add_spacing_option,
@@ -78,6 +79,7 @@ def register(sub) -> None:
     p.add_argument("--device", type=device_arg, default="cpu", help="cpu, cuda or cuda:N")
     add_spacing_option(p)
     add_override_spacing_option(p)
+    add_calibration_object_options(p)
     p.add_argument(
         "--sr",
         action="store_true",
@@ -112,6 +114,8 @@ def run(args) -> int:
             redo=args.redo,
             calibration=args.calibration,
             sr=args.sr,
+            calibration_object=args.calibration_object,
+            spacing_from=args.spacing_from,
         )
     finally:
         close()

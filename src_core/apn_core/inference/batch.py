@@ -4,8 +4,10 @@ the main process runs the network on batches. A file that cannot be read is repo
 
 Pixel spacing follows one rule everywhere (:class:`SpacingPolicy`): a file's own spacing
 wins; for a file without one (PNG, JPEG), the ``spacing_mm`` its folder's
-``landmarks.csv`` gives it, else ``fallback`` (``--spacing``); ``override``
-(``--override-spacing``) replaces every file's spacing.
+``landmarks.csv`` gives it (which then counts as the file's own), else a calibration object
+on the film (a ruler, a ball: :mod:`apn_core.calibration_object.resolve`), else
+``fallback`` (``--spacing``); ``override`` (``--override-spacing``) replaces every file's
+spacing.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from apn_core.calibration_object.choice import AUTO, ObjectChoice
+from apn_core.calibration_object.resolve import ObjectSpacing, apply_object
 from apn_core.config import GeometryConfig
 from apn_core.errors import ApnError
 from apn_core.geometry import Letterbox, network_input
@@ -39,12 +43,15 @@ Spacing = tuple[float, float]
 @dataclass(frozen=True)
 class SpacingPolicy:
     """Where an image's mm/px comes from: the file, else ``labelled`` (``spacing_mm`` of
-    its folder's ``landmarks.csv``, keyed by the image's resolved path), else
-    ``fallback``; ``override`` beats them all."""
+    its folder's ``landmarks.csv``, keyed by the image's resolved path), else the
+    calibration object (``objects``; ``spacing_from="object"`` prefers it to the file's or
+    the labelled one), else ``fallback``; ``override`` beats them all."""
 
     fallback: Spacing | None = None
     override: Spacing | None = None
     labelled: Mapping[str, Spacing] = field(default_factory=dict, compare=False)
+    objects: ObjectChoice = AUTO
+    spacing_from: str = "file"
 
     @classmethod
     def of(cls, spacing: SpacingPolicy | float | Spacing | None) -> SpacingPolicy:
@@ -56,37 +63,43 @@ class SpacingPolicy:
         values = np.atleast_1d(np.asarray(spacing, dtype=float)).ravel()
         return cls(fallback=(float(values[0]), float(values[-1])))
 
-    def read(self, path: Path) -> tuple[Radiograph, str, str | None]:
+    def read(self, path: Path) -> tuple[Radiograph, str, str | None, ObjectSpacing | None]:
         """The radiograph with its spacing applied, where it came from (``file``,
-        ``labels``, ``fallback``, ``override`` or ``none``) and a note when ``fallback``
-        disagrees with the spacing used by more than 1 %."""
+        ``labels``, ``object``, ``fallback``, ``override`` or ``none``), a note (``fallback``
+        disagrees with the spacing used by more than 1 %; the file's and the object's both
+        exist) and what the calibration object gave (None with ``override``)."""
         # read_radiograph's own ``spacing`` argument is not used: its meaning (override or
         # fallback) is the io module's; applying the rule here keeps it one rule for the CLI
         radiograph = read_radiograph(path)
         if self.override is not None:
-            return radiograph.with_spacing(self.override, OVERRIDE_SOURCE), "override", None
+            return radiograph.with_spacing(self.override, OVERRIDE_SOURCE), "override", None, None
+        labelled = self.labelled_spacing(path) if radiograph.spacing is None else None
+        if labelled is not None:  # the user's spacing_mm for this image counts as its own
+            radiograph = radiograph.with_spacing(labelled, LABELLED_SOURCE)
+        radiograph, found, by_object = apply_object(radiograph, self.objects, self.spacing_from)
+        if by_object:
+            return radiograph, "object", found.summary_note(used=True), found
         if radiograph.spacing is None:
-            labelled = self.labelled_spacing(path)
-            if labelled is not None:
-                note = None
-                if self.fallback is not None and spacings_disagree(labelled, self.fallback):
-                    note = (
-                        f"its folder's landmarks.csv gives spacing_mm {_mm(labelled)}, which "
-                        f"differs from --spacing {_mm(self.fallback)}; the landmarks.csv one "
-                        "is used (--override-spacing replaces it)"
-                    )
-                return radiograph.with_spacing(labelled, LABELLED_SOURCE), "labels", note
             if self.fallback is None:
-                return radiograph, "none", None
-            return radiograph.with_spacing(self.fallback, FALLBACK_SOURCE), "fallback", None
-        note = None
+                return radiograph, "none", None, found
+            fallback = radiograph.with_spacing(self.fallback, FALLBACK_SOURCE)
+            return fallback, "fallback", None, found
+        notes = [found.summary_note(used=False) or ""]
         if self.fallback is not None and spacings_disagree(radiograph.spacing, self.fallback):
-            note = (
-                f"the file's spacing {_mm(radiograph.spacing)} ({radiograph.spacing_source}) "
-                f"differs from --spacing {_mm(self.fallback)}; the file's is used "
+            if labelled is not None:
+                own, used = (
+                    f"its folder's landmarks.csv gives spacing_mm {_mm(labelled)}, which",
+                    "the landmarks.csv one",
+                )
+            else:
+                own = f"the file's spacing {_mm(radiograph.spacing)} ({radiograph.spacing_source})"
+                used = "the file's"
+            notes.append(
+                f"{own} differs from --spacing {_mm(self.fallback)}; {used} is used "
                 "(--override-spacing replaces it)"
             )
-        return radiograph, "file", note
+        source = "labels" if labelled is not None else "file"
+        return radiograph, source, "; ".join(n for n in notes if n) or None, found
 
     def labelled_spacing(self, path: Path) -> Spacing | None:
         """The ``spacing_mm`` the image's folder's ``landmarks.csv`` gives it, or None."""
@@ -98,6 +111,8 @@ class SpacingPolicy:
         return {
             "fallback_spacing": list(self.fallback) if self.fallback else None,
             "override_spacing": list(self.override) if self.override else None,
+            "calibration_object": str(self.objects),
+            "spacing_from": self.spacing_from,
         }
 
 
@@ -113,9 +128,10 @@ class BatchResult:
     path: Path
     prediction: Prediction | None
     error: str | None = None
-    spacing_from: str = ""  # file | fallback | override | none
+    spacing_from: str = ""  # file | labels | object | fallback | override | none
     spacing_note: str | None = None
     overlay_base: np.ndarray | None = None  # (h, w) uint8 picture for overlays, when asked
+    calibration: dict | None = None  # what the calibration object gave (ObjectSpacing.as_dict)
 
 
 @dataclass
@@ -131,6 +147,7 @@ class _Prepared:
     spacing_note: str | None = None
     overlay_base: np.ndarray | None = None
     error: str | None = None
+    calibration: dict | None = None
 
 
 class _Reader(Dataset):
@@ -153,7 +170,7 @@ class _Reader(Dataset):
     def __getitem__(self, i: int) -> _Prepared:
         path = self.paths[i]
         try:
-            r, spacing_from, note = self.policy.read(path)
+            r, spacing_from, note, found = self.policy.read(path)
             boxed, box = network_input(r.pixels, self.geometry)
             tensor = torch.from_numpy(boxed)[None]
             base = None
@@ -161,8 +178,17 @@ class _Reader(Dataset):
                 from apn_core.inference.overlay import overlay_base
 
                 base = overlay_base(r.pixels, self.overlay_height)
+            calibration = None if found is None else found.as_dict()
             return _Prepared(
-                path, tensor, box, r.spacing, r.spacing_source, spacing_from, note, base
+                path,
+                tensor,
+                box,
+                r.spacing,
+                r.spacing_source,
+                spacing_from,
+                note,
+                base,
+                calibration=calibration,
             )
         except ApnError as exc:
             return _Prepared(path, error=str(exc))
@@ -205,4 +231,5 @@ def predict_files(
                 it.spacing_from,
                 it.spacing_note,
                 it.overlay_base,
+                it.calibration,
             )

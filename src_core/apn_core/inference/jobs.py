@@ -48,6 +48,7 @@ class PredictSummary:
     cancelled: bool = False
     redone: list[tuple[str, str]] = field(default_factory=list)
     spacing_notes: list[tuple[str, str]] = field(default_factory=list)
+    by_object: list[tuple[str, str]] = field(default_factory=list)  # (name, "from a ruler …")
     written: list[Path] = field(default_factory=list)
     error: str | None = None
     table_images: int = 0  # images the written tables cover (this and earlier commands)
@@ -68,8 +69,10 @@ class PredictSummary:
     def details(self, limit: int = 5) -> list[str]:
         """Indented lines: why images were redone and spacing disagreements (grouped by
         reason), then every failure with its reason."""
-        lines = grouped("redone", self.redone, limit) + grouped(
-            "spacing", self.spacing_notes, limit
+        lines = (
+            grouped("redone", self.redone, limit)
+            + grouped("spacing", self.by_object, limit)
+            + grouped("spacing", self.spacing_notes, limit)
         )
         review = [f"  needs review: {name}: {what}" for name, what in self.needs_review[:limit]]
         if len(self.needs_review) > limit:
@@ -228,12 +231,16 @@ def run_predict_job(
     redo: bool = False,
     calibration: str | Path | None = None,
     sr: bool = False,
+    calibration_object="auto",
+    spacing_from: str = "file",
 ) -> PredictSummary:
     """Predict every image under ``inputs`` into ``out`` (see ``apn predict``).
 
-    ``spacing`` (mm/px) is used for files without their own (after the ``spacing_mm``
-    their folder's ``landmarks.csv`` gives them); ``override_spacing`` replaces every
-    file's. ``redo``: predict every image again, replacing stored results.
+    ``spacing`` (mm/px) is used for files without their own, without a ``spacing_mm`` in
+    their folder's ``landmarks.csv`` and without a calibration object on the film
+    (``calibration_object``: ``auto``, ``ruler``, ``ball:25mm``, ``none`` or an
+    :class:`~apn_core.calibration_object.ObjectChoice`; ``spacing_from="object"`` prefers
+    the object's to a file's own); ``override_spacing`` replaces every file's. ``redo``: predict every image again, replacing stored results.
     ``calibration``: a calibration file instead of the one beside the model's weights.
     ``sr``: also an SR and a presentation state per DICOM image (:mod:`apn_core.dicom_out`);
     other inputs fail, before anything is predicted.
@@ -269,6 +276,13 @@ def run_predict_job(
             f"no image files found ({', '.join(sorted(IMAGE_SUFFIXES))}; hidden files, the "
             f"output folder and folders holding {OUTPUT_MARKER} are not searched)",
         )
+    from apn_core.calibration_object import ObjectChoice, parse_spacing_from
+
+    objects = (
+        calibration_object
+        if isinstance(calibration_object, ObjectChoice)
+        else ObjectChoice.parse(str(calibration_object))
+    )
     refused: list[tuple[str, str]] = []
     if sr:
         from apn_core.dicom_out.files import split_sources
@@ -286,6 +300,8 @@ def run_predict_job(
             fallback=_pair(spacing),
             override=_pair(override_spacing),
             labelled=labelled_spacings(inputs, predictor.config.landmarks),
+            objects=objects,
+            spacing_from=parse_spacing_from(spacing_from),
         )
         calibration_file = predictor.calibration_file
         signature = ResultSignature(
@@ -331,7 +347,8 @@ def run_predict_job(
                     error = res.error
                     if error is None and res.prediction.spacing is None:
                         error = (
-                            "no pixel spacing in the file; pass --spacing MM (results are in mm)"
+                            "no pixel spacing in the file and no calibration object found on "
+                            "the film; pass --spacing MM (results are in mm)"
                         )
                     if error is not None:
                         summary.failed.append(
@@ -345,6 +362,7 @@ def run_predict_job(
                             signature,
                             res.spacing_from,
                             overlays,
+                            res.calibration,
                         )
                         try:
                             save_result(
@@ -369,6 +387,9 @@ def run_predict_job(
                             summary.redone.append((image.name, why_redo[image.name]))
                         if res.spacing_note:
                             summary.spacing_notes.append((image.name, res.spacing_note))
+                        if res.spacing_from == "object" and not res.spacing_note:
+                            where = f"from the {res.prediction.spacing_source} on the film"
+                            summary.by_object.append((image.name, where))
                     if progress:
                         progress(n, len(todo))
                     if cancelled is not None and cancelled():

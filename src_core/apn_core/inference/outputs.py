@@ -6,7 +6,7 @@ Each input image has a unique **output name**: its path relative to the input fo
 
     OUT/.apn-output                  marker: an apn output folder, never scanned for inputs
     OUT/.apn-lock                    held while a command writes (apn_core.utils.locks)
-    OUT/landmarks.csv                image,landmark,x,y,x_mm,y_mm,confidence,present,needs_review,review_reason,spacing_mm
+    OUT/landmarks.csv                image,landmark,x,y,x_mm,y_mm,confidence,present,needs_review,review_reason,spacing_mm,spacing_source
     OUT/measurements.csv             image,side,hka_deg,mad_mm,length_mm,femur_mm,tibia_mm,lld_mm,note
     OUT/<name>.mrk.json              Slicer markups per image (schema v1.0.3)
     OUT/overlays/<name>.png          with --overlays
@@ -70,8 +70,10 @@ LANDMARK_COLUMNS = (
     "needs_review",
     "review_reason",
     "spacing_mm",
+    "spacing_source",
 )
-RECORD_ROW_FIELDS = LANDMARK_COLUMNS[1:-1]  # what a record's row holds (spacing: per image)
+RECORD_ROW_FIELDS = LANDMARK_COLUMNS[1:-2]  # what a record's row holds (spacing: per image)
+OLD_OPTIONS = {"calibration_object": "none", "spacing_from": "file"}  # records before them
 PREDICTION_TABLE_COLUMNS = {"x_mm", "confidence", "needs_review"}  # how its table is known
 MEASUREMENT_COLUMNS = (
     "image",
@@ -226,6 +228,13 @@ class ResultSignature:
             and options.get("fallback_spacing") != mine["fallback_spacing"]
         ):
             return "made with another --spacing"
+        if record["spacing_from"] != "override":
+            for key, option in (
+                ("calibration_object", "--calibration-object"),
+                ("spacing_from", "--spacing-from"),
+            ):
+                if options.get(key, OLD_OPTIONS[key]) != mine[key]:
+                    return f"made with another {option}"
         return None
 
 
@@ -242,8 +251,10 @@ def make_record(
     signature: ResultSignature,
     spacing_from: str,
     overlay: bool,
+    calibration: dict | None = None,
 ) -> dict:
-    """The per-image record (see the module docstring)."""
+    """The per-image record (see the module docstring); ``calibration``: what the
+    calibration object gave (``ObjectSpacing.as_dict``), None where it was not looked for."""
     outputs = [markups_path(Path(), name).as_posix()]
     if overlay:
         outputs.append(overlay_path(Path(), name).as_posix())
@@ -257,6 +268,7 @@ def make_record(
             "spacing": list(prediction.spacing) if prediction.spacing else None,
             "spacing_source": prediction.spacing_source,
             "spacing_from": spacing_from,
+            "calibration": calibration,
             "rows": prediction.as_rows(),
             "alignment": prediction.alignment,
             "alignment_notes": prediction.alignment_notes,
@@ -284,6 +296,7 @@ def save_result(
         prediction.confidence,
         name=Path(name).name,
         notes=[f"needs review: {r}" if r else "" for r in prediction.review_reason] or None,
+        spacing_source=prediction.spacing_source,
     )
     if overlay_base is not None:
         from apn_core.inference.overlay import save_overlay
@@ -438,9 +451,10 @@ def write_tables(out: Path) -> list[Path]:
     measurement_rows: list[list] = [list(MEASUREMENT_COLUMNS)]
     for rec in records:
         spacing = _spacing_cell(rec.get("spacing"))
+        source = _printable(rec.get("spacing_source") or "")
         for row in rec["rows"]:
             landmark_rows.append(
-                [rec["image"], *(_fmt(row[c]) for c in RECORD_ROW_FIELDS), spacing]
+                [rec["image"], *(_fmt(row[c]) for c in RECORD_ROW_FIELDS), spacing, source]
             )
         a = rec["alignment"]
         for side in ("right", "left"):

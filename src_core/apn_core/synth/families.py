@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field, replace
 
-from apn_core.synth.accessories import RULER_PLACES, AccessoryPriors
+from apn_core.synth.accessories import BALL_PLACES, RULER_PLACES, AccessoryPriors
 from apn_core.synth.acquisition import AcquisitionPriors
 from apn_core.synth.anatomy import AMPUTATION_LEVELS, FOOT_STYLES, AnatomyPriors
 from apn_core.synth.hardware import (
@@ -28,6 +28,7 @@ from apn_core.synth.hardware import (
 )
 from apn_core.synth.overlays import OverlayPriors
 from apn_core.synth.processing import EQUALISERS, LUTS, ProcessingPriors
+from apn_core.synth.ruler import RULER_STYLES
 from apn_core.synth.storage import FORMATS, StoragePriors
 from apn_core.synth.view import RESTRICTIONS, ViewPriors
 
@@ -54,6 +55,8 @@ CHOICES = {  # allowed values of the categorical fields
     "processing.luts": LUTS,
     "processing.equalisers": EQUALISERS,
     "accessories.ruler_places": RULER_PLACES,
+    "accessories.ruler_styles": RULER_STYLES,
+    "accessories.ball_places": BALL_PLACES,
     "view.restrictions": RESTRICTIONS,
     "storage.formats": FORMATS,
     "storage.bits": (8, 10, 12, 14, 16),
@@ -149,6 +152,7 @@ PROBABILITIES = {
     "restricted",
     "ruler_partial",
     "nail_lag_screw",
+    "occluded",
 }
 
 

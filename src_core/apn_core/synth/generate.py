@@ -21,7 +21,7 @@ import numpy as np
 from apn_core.annotations import ImageLabels, write_landmarks_csv
 from apn_core.errors import FileProblem
 from apn_core.landmarks import DEFAULT_LANDMARKS
-from apn_core.synth.accessories import Accessories, render_accessories
+from apn_core.synth.accessories import Accessories, calibration_truth, render_accessories
 from apn_core.synth.acquisition import Acquisition, acquire, collimated_mask
 from apn_core.synth.anatomy import Anatomy, sample_anatomy
 from apn_core.synth.config import SynthConfig
@@ -126,6 +126,7 @@ def generate_case(seed: int, index: int = 0, config: SynthConfig | None = None) 
     meta = _case_meta(
         seed, index, family.name, anatomy, hardware, view, accessories, acq, proc, overlays, storage
     )
+    meta["calibration"] = calibration_truth(grid, anatomy, accessories, collimated)  # unrounded
     return SynthCase(
         stored=stored,
         photometric=storage.photometric,
