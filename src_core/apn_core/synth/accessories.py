@@ -17,7 +17,6 @@ from apn_core.synth.projection import Grid, ellipsoid, slab
 from apn_core.synth.ruler import render_ruler
 
 RULER_PLACES = ("left", "right", "between", "lateral")
-MU_WOOD = 0.0025
 
 
 @dataclass(frozen=True)
@@ -29,8 +28,10 @@ class AccessoryPriors:
         of the image in ``ruler_partial`` of cases.
     markers: probability of lead side markers (R near the image's left edge, the patient's
         right; L near the right edge; one or both, sometimes reversed), ``marker_mm`` high.
-    blocks: probability of a positioning block under the feet (a step, or a lift under
-        the shorter leg).
+    blocks: probability of a positioning block under the feet (a step or platform whose top
+        is the floor the soles stand on, or a lift under the shorter leg).
+    block_mu_t: the block's attenuation (μ·t through it): a wooden step … a dense platform
+        that outshines the feet (as on many standing long-leg films).
     calibration_ball: probability of a 25 mm metal calibration sphere beside a hip.
     """
 
@@ -40,6 +41,7 @@ class AccessoryPriors:
     markers: float = 0.0
     marker_mm: tuple[float, float] = (8.0, 16.0)
     blocks: float = 0.0
+    block_mu_t: tuple[float, float] = (0.5, 2.5)
     calibration_ball: float = 0.0
 
 
@@ -53,6 +55,8 @@ class Accessories:
     markers: list[tuple[str, float, float, float, bool]] = field(default_factory=list)
     """(letter, x and y as fractions of the image, height mm, reversed) per marker."""
     block: tuple[float, float, float, float] | None = None
+    """(x0, x1, top, bottom) mm of the block."""
+    block_mu_t: float = 0.625
     ball: tuple[float, float] | None = None
 
     @classmethod
@@ -75,18 +79,19 @@ class Accessories:
                 markers.append((letter, fx, fy, size, reversed_))
         markers_on = chance(rng, pri.markers)
         ankles = np.array([legs["right"].ankle, legs["left"].ankle])
-        sole = float(ankles[:, 1].max() + 80 * k)
+        soles = {side: leg.sole() for side, leg in legs.items()}
+        floor = max(float(s[1]) for s in soles.values())  # the lower sole stands on it
         block = (
             float(ankles[:, 0].min() - 70 * k),
             float(ankles[:, 0].max() + 70 * k),
-            sole,
-            sole + float(rng.uniform(30, 90)),
+            floor,
+            floor + float(rng.uniform(30, 90)),
         )
-        lifted = min(("right", "left"), key=lambda s: float(legs[s].ankle[1]))  # shorter leg
+        lifted = min(("right", "left"), key=lambda s: float(soles[s][1]))  # shorter leg
         lift = chance(rng, 0.4)
         if lift:
-            a = legs[lifted].ankle
-            block = (float(a[0] - 60 * k), float(a[0] + 60 * k), block[2], block[3])
+            a = soles[lifted]
+            block = (float(a[0] - 60 * k), float(a[0] + 60 * k), float(a[1]), block[3])
         block_on = chance(rng, pri.blocks)
         ball_side = pick(rng, ("right", "left"))
         hip = legs[ball_side].hip
@@ -95,12 +100,14 @@ class Accessories:
             float(hip[1] + rng.uniform(-40, 60)),
         )
         ball_on = chance(rng, pri.calibration_ball)
+        block_mu_t = uniform(rng, pri.block_mu_t)
         return cls(
             ruler=place if ruler_on else None,
             ruler_range=partial if partial_on else None,
             ruler_start=start,
             markers=markers if markers_on else [],
             block=block if block_on else None,
+            block_mu_t=block_mu_t,
             ball=ball if ball_on else None,
         )
 
@@ -131,7 +138,16 @@ def render_accessories(layer: np.ndarray, grid: Grid, anatomy: Anatomy, acc: Acc
         _marker(layer, grid, letter, x, y, size, reversed_)
     if acc.block is not None:
         x0, x1, y0, y1 = acc.block
-        slab(layer, grid, ((x0 + x1) / 2, y0), ((x0 + x1) / 2, y1), (x1 - x0) / 2, 250.0, MU_WOOD)
+        depth = 250.0
+        slab(
+            layer,
+            grid,
+            ((x0 + x1) / 2, y0),
+            ((x0 + x1) / 2, y1),
+            (x1 - x0) / 2,
+            depth,
+            acc.block_mu_t / depth,
+        )
     if acc.ball is not None:
         ellipsoid(layer, grid, acc.ball, (12.5, 12.5), 12.5, MU_STEEL)
 
