@@ -84,7 +84,9 @@ def offsets(model: str, data: Path, limit: int | None, flip: bool) -> list[dict]
 def summary(rows: list[dict]) -> dict[str, dict]:
     """Per landmark: n, reported, bias (mean/median) and SD along and across, MRE, PCK@10."""
     table = {}
-    for name in sorted({r["landmark"] for r in rows}, key=lambda n: (PARTS.index(n[:-6]), n)):
+    for name in sorted(
+        {r["landmark"] for r in rows}, key=lambda n: (PARTS.index(n.rsplit("_", 1)[0]), n)
+    ):
         sel = [r for r in rows if r["landmark"] == name]
         along = np.array([r["along_mm"] for r in sel])
         across = np.array([r["across_mm"] for r in sel])

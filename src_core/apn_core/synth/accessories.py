@@ -28,8 +28,9 @@ class AccessoryPriors:
         of the image in ``ruler_partial`` of cases.
     markers: probability of lead side markers (R near the image's left edge, the patient's
         right; L near the right edge; one or both, sometimes reversed), ``marker_mm`` high.
-    blocks: probability of a positioning block under the feet (a step or platform whose top
-        is the floor the soles stand on, or a lift under the shorter leg).
+    blocks: probability of a positioning block under the feet: a step or platform whose top
+        is the floor the lower sole stands on (with a lift under the other foot when the
+        legs differ in length), or only a lift under the shorter leg standing on the floor.
     block_mu_t: the block's attenuation (μ·t through it): a wooden step … a dense platform
         that outshines the feet (as on many standing long-leg films).
     calibration_ball: probability of a 25 mm metal calibration sphere beside a hip.
@@ -56,6 +57,8 @@ class Accessories:
     """(letter, x and y as fractions of the image, height mm, reversed) per marker."""
     block: tuple[float, float, float, float] | None = None
     """(x0, x1, top, bottom) mm of the block."""
+    lift: bool = False
+    """The block is a lift under the shorter leg only (else a step under both feet)."""
     block_mu_t: float = 0.625
     ball: tuple[float, float] | None = None
 
@@ -89,9 +92,9 @@ class Accessories:
         )
         lifted = min(("right", "left"), key=lambda s: float(soles[s][1]))  # shorter leg
         lift = chance(rng, 0.4)
-        if lift:
+        if lift:  # from the shorter leg's sole down to the floor
             a = soles[lifted]
-            block = (float(a[0] - 60 * k), float(a[0] + 60 * k), float(a[1]), block[3])
+            block = (float(a[0] - 60 * k), float(a[0] + 60 * k), float(a[1]), floor)
         block_on = chance(rng, pri.blocks)
         ball_side = pick(rng, ("right", "left"))
         hip = legs[ball_side].hip
@@ -107,6 +110,7 @@ class Accessories:
             ruler_start=start,
             markers=markers if markers_on else [],
             block=block if block_on else None,
+            lift=lift,
             block_mu_t=block_mu_t,
             ball=ball if ball_on else None,
         )
@@ -137,19 +141,24 @@ def render_accessories(layer: np.ndarray, grid: Grid, anatomy: Anatomy, acc: Acc
         x, y = grid.x0 + fx * width_mm, grid.y0 + fy * height_mm
         _marker(layer, grid, letter, x, y, size, reversed_)
     if acc.block is not None:
-        x0, x1, y0, y1 = acc.block
-        depth = 250.0
-        slab(
-            layer,
-            grid,
-            ((x0 + x1) / 2, y0),
-            ((x0 + x1) / 2, y1),
-            (x1 - x0) / 2,
-            depth,
-            acc.block_mu_t / depth,
-        )
+        _block(layer, grid, anatomy, acc)
     if acc.ball is not None:
         ellipsoid(layer, grid, acc.ball, (12.5, 12.5), 12.5, MU_STEEL)
+
+
+def _block(layer: np.ndarray, grid: Grid, anatomy: Anatomy, acc: Accessories) -> None:
+    """The block, 250 mm deep; on a step, a lift up to any sole above it (the shorter leg)."""
+    depth = 250.0
+    weight = acc.block_mu_t / depth
+    x0, x1, top, bottom = acc.block
+    slabs = [((x0 + x1) / 2, top, bottom, (x1 - x0) / 2)]
+    if not acc.lift:
+        for leg in anatomy.legs.values():
+            sole = leg.sole()
+            if sole[1] < top - 1.0 and leg.amputation is None:
+                slabs.append((float(sole[0]), float(sole[1]), top, 55 * anatomy.scale))
+    for x, y0, y1, half in slabs:
+        slab(layer, grid, (x, y0), (x, y1), half, depth, weight)
 
 
 def _marker(layer, grid: Grid, letter: str, x: float, y: float, size: float, reversed_: bool):

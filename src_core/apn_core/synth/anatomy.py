@@ -79,6 +79,10 @@ class AnatomyPriors:
         (where the beam starts to cross the foot lengthwise and the image brightens).
     plafond_plate: density of the subchondral plates of plafond and talar dome (× cortical
         bone): on a real AP film a faint line, never the strongest edge near the ankle.
+    talus_density: the talus's density (× trabecular bone); real tali look as bright as the
+        distal tibia or brighter, so the joint is not "where a dark box begins".
+    joint_lips_mm: how far the plafond's anterior and posterior margins reach below its apex
+        (adult): deep lips fill the joint space on the film, shallow ones leave it dark.
     amputation: probability that one leg is amputated; ``amputation_levels`` from
         transtibial (ankle absent), transfemoral (knee and ankle absent), hip (all three).
     """
@@ -109,6 +113,8 @@ class AnatomyPriors:
     ankle_height_mm: tuple[float, float] = (64.0, 88.0)
     foot_top_mm: tuple[float, float] = (6.0, 22.0)
     plafond_plate: tuple[float, float] = (0.2, 1.0)
+    talus_density: tuple[float, float] = (1.4, 2.4)
+    joint_lips_mm: tuple[float, float] = (4.0, 12.0)
     amputation: float = 0.0
     amputation_levels: tuple[str, ...] = AMPUTATION_LEVELS
 
@@ -185,7 +191,9 @@ class Leg:
     jitter: per-structure size factors (names in ``JITTER``).
     ankle_height: the joint line's height above the sole (mm); foot_top: where the foot
         leaves the leg below the joint line (mm); plafond_plate: the plafond's subchondral
-        plate density (× cortex); floor_deg: the floor's tilt in the image (the body's lean).
+        plate density (× cortex); talus_density (× trabecular bone); lips: how far the
+        plafond's margins reach below its apex (mm); floor_deg: the floor's tilt in the image
+        (the body's lean).
     amputation: None or the level (landmarks distal to it do not exist); ``cut_fraction``
         where along the femur (transfemoral) or tibia (transtibial) the bone ends.
     """
@@ -216,6 +224,8 @@ class Leg:
     ankle_height: float = 75.0
     foot_top: float = 12.0
     plafond_plate: float = 0.6
+    talus_density: float = 1.8
+    lips: float = 8.0
     floor_deg: float = 0.0
     physes: bool = False
     amputation: str | None = None
@@ -440,6 +450,8 @@ def _sample_leg(draws, pri: AnatomyPriors, side, lateral, hip, lf3, lt3, ankle_o
         ankle_height=uniform(feet, pri.ankle_height_mm) * k,
         foot_top=uniform(feet, pri.foot_top_mm) * k,
         plafond_plate=uniform(feet, pri.plafond_plate),
+        talus_density=uniform(feet, pri.talus_density),
+        lips=uniform(feet, pri.joint_lips_mm) * k,
         physes=child,
         jitter=jitter,
     )

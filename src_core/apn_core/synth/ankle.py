@@ -25,9 +25,8 @@ from apn_core.synth.solids import MU_CORTEX, MU_MARROW, MU_TRABECULAR, bone_elli
 
 FOOT_DEPTH_MM = 100.0  # half the foot's length along the beam (adult), soft tissue at the sole
 HEEL_PAD_MM = 11.0  # soft tissue under the calcaneus
-TROCHLEA_RADIUS_MM = 30.0  # the talar dome's radius front to back (adult, ≈ blurred by
+TROCHLEA_RADIUS_MM = 35.0  # the talar dome's radius front to back (adult, ≈ blurred by
 # the dome's tilt and the film's blur; real domes are ~20 mm)
-LIP_MM = 6.0  # how far the plafond's margins reach below its apex (adult)
 COS30 = float(np.sqrt(0.75))  # the medial malleolus's inner face at half its drop
 
 
@@ -61,7 +60,7 @@ def distal_tibia(layer, grid: Grid, leg: Leg) -> None:
             r1,
             MU_CORTEX,
             wall=wall,
-            inner_weight=MU_TRABECULAR,
+            inner_weight=MU_TRABECULAR * 0.8,
             mode="max",
         )  # the last one flat-bottomed: the plafond, perpendicular to the axis
     ellipsoid(
@@ -112,7 +111,7 @@ def talus(layer, grid: Grid, leg: Leg) -> None:
     ga, tw, uc = leg.ankle_gap / 2, m.dome_half, m.dome_centre
     radius, depth = TROCHLEA_RADIUS_MM * k * jt, 26 * k * jt
     top = af.at(uc, ga)
-    trabecular = MU_TRABECULAR * 1.6  # denser than the tibia above it on real films
+    trabecular = MU_TRABECULAR * leg.talus_density
     trochlea = radius - np.sqrt(max(radius**2 - depth**2, 0.0))  # where the chord is full
     shoulder = 5.0 * k
     articular_surface(
@@ -175,7 +174,7 @@ def plafond_lips(layer, grid: Grid, leg: Leg) -> None:
         m.plafond_half * 0.97,
         radius,
         depth,
-        LIP_MM * k * leg.j("malleolus"),
+        leg.lips,
         MU_TRABECULAR,
         af.angle_deg,
         concave=True,
