@@ -37,7 +37,7 @@ JITTER = (
     "calcaneus",
     "metatarsal",
     "soft",
-    "foot_u",  # position offsets of the hindfoot (see bones.foot)
+    "foot_u",  # position offsets of the hindfoot (see ankle.foot)
     "foot_v",
 )
 
