@@ -99,13 +99,14 @@ def test_a_landmark_reported_absent_keeps_its_uncalibrated_confidence():
     assert sure.present.all() and (sure.confidence == sure.p_within.astype(np.float32)).all()
     predictor.config = predictor.config.replace(loss={"presence_threshold": 0.9999})
     unsure = predictor.predict(case.bone_bright, spacing=case.spacing)
-    assert not unsure.present.any()
     from apn_core.inference.confidence import FEATURES
 
     peak, c = (unsure.features[:, FEATURES.index(f)] for f in ("peak", "c"))
-    np.testing.assert_allclose(unsure.confidence, np.sqrt(peak * c), rtol=1e-5)
+    absent = peak < 0.9999  # a heatmap peak can exceed 1 (a regression target); those stay
+    assert absent.sum() >= 4 and not unsure.present[absent].any()
+    np.testing.assert_allclose(unsure.confidence[absent], np.sqrt(peak * c)[absent], rtol=1e-5)
     # reported absent but probably there: flagged, and its candidate is where it would be
-    flagged = unsure.needs_review
+    flagged = unsure.needs_review & absent
     assert flagged.any() and all(
         "absent" in unsure.review_reason[i] for i in np.flatnonzero(flagged)
     )

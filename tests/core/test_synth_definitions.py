@@ -3,8 +3,10 @@
 Each bone is rendered alone (noise-free μ·t of the bone layer) and the landmark is found
 the way a reader would find it, without the sampled parameters: a circle fitted to the
 femoral head outline; the tibial spine tips and the joint line (between the condyles and
-the plateau) in the frame of the tibial axis measured on the rendered shaft; the talar
-dome's extent and the tibiotalar joint line. Then it is compared with the ground truth.
+the plateau) in the frame of the tibial axis measured on the rendered shaft; the mid-plafond
+read from the rendered tibia's outline by the same function that derived the real films'
+ground truth (:func:`apn_core.outlines.derive.plafond`), and the tibiotalar joint line
+between that plafond and the talar dome. Then it is compared with the ground truth.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from apn_core.synth import bones
+from apn_core.outlines.derive import plafond
+from apn_core.synth import ankle, bones
 from apn_core.synth.anatomy import AnatomyPriors, Leg, sample_anatomy
 from apn_core.synth.draws import Draws
 from apn_core.synth.hardware import HardwarePriors, render_hardware, sample_hardware
@@ -144,22 +147,45 @@ def measure_knee(leg: Leg) -> np.ndarray:
     return to_xy(u_knee, (plateau_top + condyle_bottom) / 2)
 
 
-def measure_ankle(leg: Leg) -> np.ndarray:
+def _column_outline(uv: np.ndarray) -> np.ndarray:
+    """Points (u, v) of a bone → a polygon (x = u, y = v, image-like, one FINE pixel per
+    unit) through each column's top and bottom: the outline a reader would draw."""
+    iu = np.round(uv[:, 0] / FINE).astype(int)
+    cols = np.arange(iu.min(), iu.max() + 1)
+    top = np.full(len(cols), np.inf)
+    bottom = np.full(len(cols), -np.inf)
+    np.minimum.at(top, iu - cols[0], uv[:, 1] / FINE)
+    np.maximum.at(bottom, iu - cols[0], uv[:, 1] / FINE)
+    keep = np.isfinite(top)
+    cols, top, bottom = cols[keep], top[keep], bottom[keep]
+    return np.concatenate(
+        [np.stack([cols, top], 1), np.stack([cols[::-1], bottom[::-1]], 1)]
+    ).astype(float)
+
+
+def measure_ankle(leg: Leg, draw_tibia=bones.tibia) -> dict[str, np.ndarray | float]:
+    """The ankle as the real films' truth was derived: the mid-plafond of the tibia's outline
+    (lateral border ↔ medial malleolus's inner corner, in the tibial frame), half the
+    measured joint space below the plafond; plus the talar dome's extent (u, mm)."""
     d, _, _ = _tibial_axis(leg)
     to_uv, to_xy = _frame(d, leg.lateral)
-    tal_coarse, g = _render(bones.talus, leg, leg.ankle, 80.0, COARSE)
-    around = _points(tal_coarse > 0.01, g).mean(axis=0)
-    tal, grid = _render(bones.talus, leg, around, 40.0, FINE)
-    tib, _ = _render(bones.tibia, leg, around, 40.0, FINE)
-    a_uv = to_uv(_points(tal > 0.01, grid))
+    mid = (leg.knee + leg.ankle) / 2
+    half = float(np.linalg.norm(leg.ankle - leg.knee)) / 2 + 40
+    tib, grid = _render(draw_tibia, leg, mid, half, FINE)
+    t_uv = to_uv(_points(tib > 0.01, grid) - leg.ankle)
+    a = plafond(_column_outline(t_uv))
+    u_mid, v_plafond = a["mid_plafond"][0] * FINE, a["mid_plafond"][1] * FINE
+    tal, tgrid = _render(ankle.talus, leg, leg.ankle, 45.0, FINE)
+    a_uv = to_uv(_points(tal > 0.01, tgrid) - leg.ankle)
     dome_top = a_uv[:, 1].min()
-    level = a_uv[np.abs(a_uv[:, 1] - (dome_top + 1.5)) < FINE / 2 + 1e-6]
-    u_ankle = (level[:, 0].min() + level[:, 0].max()) / 2
-    half_w = (level[:, 0].max() - level[:, 0].min()) / 2
-    t_uv = to_uv(_points(tib > 0.01, grid))
-    near = np.abs(t_uv[:, 0] - u_ankle) < 0.5 * half_w
-    plafond_bottom = float(np.median(_envelope(t_uv[near], top=False)[1]))
-    return to_xy(u_ankle, (dome_top + plafond_bottom) / 2)
+    level = a_uv[np.abs(a_uv[:, 1] - (dome_top + 6.0)) < FINE / 2 + 1e-6]  # below the shoulders
+    return {
+        "ankle": leg.ankle + to_xy(u_mid, (dome_top + v_plafond) / 2),
+        "u_mid": u_mid,
+        "corner": a["malleolar_corner"][0] * FINE,
+        "lateral": a["lateral"][0] * FINE,
+        "dome": (level[:, 0].min(), level[:, 0].max()),
+    }
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -184,11 +210,17 @@ def test_knee_centre_is_between_the_tibial_spines_on_the_joint_line(case, seed):
 
 @pytest.mark.parametrize("case", list(CASES))
 @pytest.mark.parametrize("seed", SEEDS)
-def test_ankle_centre_is_the_middle_of_the_talar_dome_on_the_joint_line(case, seed):
+def test_ankle_centre_is_the_mid_plafond_on_the_tibiotalar_joint_line(case, seed):
     _, legs = _legs(case, seed)
     for leg in legs:
-        measured = measure_ankle(leg)
-        assert np.hypot(*(measured - leg.ankle)) < 1.0, (case, leg.side, measured, leg.ankle)
+        m = measure_ankle(leg)
+        assert np.hypot(*(m["ankle"] - leg.ankle)) < 1.0, (case, leg.side, m, leg.ankle)
+        assert abs(m["u_mid"]) < 0.5, (case, leg.side, m)  # sideways, as the real truth reads it
+        # the dome fills the mortise: from the malleolus's inner corner (a ≤ 3 mm clear
+        # space) to under the lateral border (which overhangs it by the tibial tubercle)
+        lo, hi = sorted((m["corner"], m["lateral"]))
+        dome = m["dome"]
+        assert lo - 0.5 < dome[0] < lo + 3.5 and hi - 8.0 < dome[1] < hi + 0.5, (case, m)
 
 
 @pytest.mark.parametrize("style", ["straight", "cemented", "bipolar", "resurfacing"])

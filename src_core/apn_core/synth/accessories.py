@@ -18,7 +18,6 @@ from apn_core.synth.ruler import RULER_WIDTH_MM, render_ruler
 
 RULER_PLACES = ("left", "right", "between", "lateral")
 BALL_PLACES = ("hip", "knee", "edge")
-MU_WOOD = 0.0025
 
 
 @dataclass(frozen=True)
@@ -30,8 +29,11 @@ class AccessoryPriors:
         of the image in ``ruler_partial`` of cases.
     markers: probability of lead side markers (R near the image's left edge, the patient's
         right; L near the right edge; one or both, sometimes reversed), ``marker_mm`` high.
-    blocks: probability of a positioning block under the feet (a step, or a lift under
-        the shorter leg).
+    blocks: probability of a positioning block under the feet: a step or platform whose top
+        is the floor the lower sole stands on (with a lift under the other foot when the
+        legs differ in length), or only a lift under the shorter leg standing on the floor.
+    block_mu_t: the block's attenuation (μ·t through it): a wooden step … a dense platform
+        that outshines the feet (as on many standing long-leg films).
     calibration_ball: probability of a metal calibration sphere (``ball_mm`` across) at
         one of ``ball_places``: beside a hip, beside a knee, or near the image's edge.
     magnification: range of the rulers' and balls' magnification on the detector (1 =
@@ -50,6 +52,7 @@ class AccessoryPriors:
     markers: float = 0.0
     marker_mm: tuple[float, float] = (8.0, 16.0)
     blocks: float = 0.0
+    block_mu_t: tuple[float, float] = (0.5, 2.5)
     calibration_ball: float = 0.0
     ball_mm: float = 25.0
     ball_places: tuple[str, ...] = ("hip",)
@@ -68,6 +71,10 @@ class Accessories:
     markers: list[tuple[str, float, float, float, bool]] = field(default_factory=list)
     """(letter, x and y as fractions of the image, height mm, reversed) per marker."""
     block: tuple[float, float, float, float] | None = None
+    """(x0, x1, top, bottom) mm of the block."""
+    lift: bool = False
+    """The block is a lift under the shorter leg only (else a step under both feet)."""
+    block_mu_t: float = 0.625
     ball: tuple[float, float] | None = None
     ball_mm: float = 25.0
     magnification: float = 1.0
@@ -95,18 +102,19 @@ class Accessories:
                 markers.append((letter, fx, fy, size, reversed_))
         markers_on = chance(rng, pri.markers)
         ankles = np.array([legs["right"].ankle, legs["left"].ankle])
-        sole = float(ankles[:, 1].max() + 80 * k)
+        soles = {side: leg.sole() for side, leg in legs.items()}
+        floor = max(float(s[1]) for s in soles.values())  # the lower sole stands on it
         block = (
             float(ankles[:, 0].min() - 70 * k),
             float(ankles[:, 0].max() + 70 * k),
-            sole,
-            sole + float(rng.uniform(30, 90)),
+            floor,
+            floor + float(rng.uniform(30, 90)),
         )
-        lifted = min(("right", "left"), key=lambda s: float(legs[s].ankle[1]))  # shorter leg
+        lifted = min(("right", "left"), key=lambda s: float(soles[s][1]))  # shorter leg
         lift = chance(rng, 0.4)
-        if lift:
-            a = legs[lifted].ankle
-            block = (float(a[0] - 60 * k), float(a[0] + 60 * k), block[2], block[3])
+        if lift:  # from the shorter leg's sole down to the floor
+            a = soles[lifted]
+            block = (float(a[0] - 60 * k), float(a[0] + 60 * k), float(a[1]), floor)
         block_on = chance(rng, pri.blocks)
         ball_side = pick(rng, ("right", "left"))
         hip = legs[ball_side].hip
@@ -115,12 +123,15 @@ class Accessories:
             float(hip[1] + rng.uniform(-40, 60)),
         )
         ball_on = chance(rng, pri.calibration_ball)
+        block_mu_t = uniform(rng, pri.block_mu_t)
         acc = cls(
             ruler=place if ruler_on else None,
             ruler_range=partial if partial_on else None,
             ruler_start=start,
             markers=markers if markers_on else [],
             block=block if block_on else None,
+            lift=lift,
+            block_mu_t=block_mu_t,
             ball=ball if ball_on else None,
             ball_mm=pri.ball_mm,
         )
@@ -216,8 +227,7 @@ def render_accessories(layer: np.ndarray, grid: Grid, anatomy: Anatomy, acc: Acc
         x, y = grid.x0 + fx * width_mm, grid.y0 + fy * height_mm
         _marker(layer, grid, letter, x, y, size, reversed_)
     if acc.block is not None:
-        x0, x1, y0, y1 = acc.block
-        slab(layer, grid, ((x0 + x1) / 2, y0), ((x0 + x1) / 2, y1), (x1 - x0) / 2, 250.0, MU_WOOD)
+        _block(layer, grid, anatomy, acc)
     if acc.ball is not None:
         r = acc.ball_mm * acc.magnification / 2
         ellipsoid(layer, grid, acc.ball, (r, r), r, MU_STEEL)
@@ -300,3 +310,43 @@ def calibration_truth(
             seen &= ~((px >= box[0]) & (px <= box[1]) & (py >= box[2]) & (py <= box[3]))
         out["ball_visible"] = float(seen.mean())
     return out
+
+
+def _block(layer: np.ndarray, grid: Grid, anatomy: Anatomy, acc: Accessories) -> None:
+    """The block, 250 mm deep; on a step, a lift up to any sole above it (the shorter leg)."""
+    depth = 250.0
+    weight = acc.block_mu_t / depth
+    x0, x1, top, bottom = acc.block
+    slabs = [((x0 + x1) / 2, top, bottom, (x1 - x0) / 2)]
+    if not acc.lift:
+        for leg in anatomy.legs.values():
+            sole = leg.sole()
+            if sole[1] < top - 1.0 and leg.amputation is None:
+                slabs.append((float(sole[0]), float(sole[1]), top, 55 * anatomy.scale))
+    for x, y0, y1, half in slabs:
+        slab(layer, grid, (x, y0), (x, y1), half, depth, weight)
+
+
+def _marker(layer, grid: Grid, letter: str, x: float, y: float, size: float, reversed_: bool):
+    """A lead letter in a plastic holder, ``size`` mm high, centred at (x, y) mm."""
+    s = grid.spacing
+    mask = text_mask(letter, max(round(size / s), 4))
+    if reversed_:
+        mask = mask[:, ::-1]
+    h, w = mask.shape
+    holder = size * 0.35
+    slab(
+        layer,
+        grid,
+        (x, y - size / 2 - holder),
+        (x, y + size / 2 + holder),
+        w * s / 2 + holder,
+        8.0,
+        0.012,
+    )
+    c, r = round((x - grid.x0) / s - w / 2), round((y - grid.y0) / s - h / 2)
+    r0, c0 = max(r, 0), max(c, 0)
+    r1, c1 = min(r + h, grid.shape[0]), min(c + w, grid.shape[1])
+    if r1 <= r0 or c1 <= c0:
+        return
+    layer[r0:r1, c0:c1] += 1.5 * MU_LEAD * mask[r0 - r : r1 - r, c0 - c : c1 - c]

@@ -37,7 +37,7 @@ JITTER = (
     "calcaneus",
     "metatarsal",
     "soft",
-    "foot_u",  # position offsets of the hindfoot (see bones.foot)
+    "foot_u",  # position offsets of the hindfoot (see ankle.foot)
     "foot_v",
 )
 
@@ -73,6 +73,16 @@ class AnatomyPriors:
     foot_styles: how feet are drawn, one per leg from: ap (foreshortened metatarsals),
         oblique (externally rotated foot), plantar (weight-bearing hindfoot and tarsals),
         minimal (talus and calcaneus only).
+    ankle_height_mm: height of the tibiotalar joint line above the sole (adult size; real
+        standing films: 64–85 mm, interquartile, from the joint to the platform's edge).
+    foot_top_mm: how far below the joint line the foot's dorsum leaves the leg's outline
+        (where the beam starts to cross the foot lengthwise and the image brightens).
+    plafond_plate: density of the subchondral plates of plafond and talar dome (× cortical
+        bone): on a real AP film a faint line, never the strongest edge near the ankle.
+    talus_density: the talus's density (× trabecular bone); real tali look as bright as the
+        distal tibia or brighter, so the joint is not "where a dark box begins".
+    joint_lips_mm: how far the plafond's anterior and posterior margins reach below its apex
+        (adult): deep lips fill the joint space on the film, shallow ones leave it dark.
     amputation: probability that one leg is amputated; ``amputation_levels`` from
         transtibial (ankle absent), transfemoral (knee and ankle absent), hip (all three).
     """
@@ -100,6 +110,11 @@ class AnatomyPriors:
     flexion_max_deg: float = 15.0
     rotation_sd_deg: float = 6.0
     foot_styles: tuple[str, ...] = FOOT_STYLES
+    ankle_height_mm: tuple[float, float] = (64.0, 88.0)
+    foot_top_mm: tuple[float, float] = (6.0, 22.0)
+    plafond_plate: tuple[float, float] = (0.2, 1.0)
+    talus_density: tuple[float, float] = (1.4, 2.4)
+    joint_lips_mm: tuple[float, float] = (4.0, 12.0)
     amputation: float = 0.0
     amputation_levels: tuple[str, ...] = AMPUTATION_LEVELS
 
@@ -139,6 +154,30 @@ class Frame:
         return float(np.degrees(np.arctan2(-self.down[0], self.down[1])))
 
 
+@dataclass(frozen=True)
+class Mortise:
+    """The ankle mortise in the ankle frame (mm; ``u`` lateral, ``v`` distal of the ankle
+    centre), as the real-film ground truth reads it (:mod:`.definitions`).
+
+    plafond_half: half the plafond's width, from the distal tibia's lateral border
+        (``u = +plafond_half``) to the inner face of the medial malleolus (``u = −plafond_half``):
+        the ankle centre is their midpoint.
+    malleolus_half: half the medial malleolus's width; malleolus_tip: ``v`` of its tip.
+    dome_half, dome_centre: the talar dome's half-width and centre ``u``. The dome fills the
+        mortise from a 2 mm medial clear space to the lateral border less the tibia's
+        anterolateral tubercle (which overhangs the dome and the fibula on an AP film), so
+        its centre lies a millimetre or two medial of the ankle centre.
+    fibula_face: ``u`` of the lateral malleolus's inner face (beside the talus).
+    """
+
+    plafond_half: float
+    malleolus_half: float
+    malleolus_tip: float
+    dome_half: float
+    dome_centre: float
+    fibula_face: float
+
+
 @dataclass
 class Leg:
     """One leg. ``lateral`` is −1 for the right leg (image left), +1 for the left one.
@@ -150,6 +189,11 @@ class Leg:
         image gives); ``flexion_deg`` > 0 makes them shorter than the bones.
     k: this leg's size factor; width, cortex: factors on widths and cortical thickness.
     jitter: per-structure size factors (names in ``JITTER``).
+    ankle_height: the joint line's height above the sole (mm); foot_top: where the foot
+        leaves the leg below the joint line (mm); plafond_plate: the plafond's subchondral
+        plate density (× cortex); talus_density (× trabecular bone); lips: how far the
+        plafond's margins reach below its apex (mm); floor_deg: the floor's tilt in the image
+        (the body's lean).
     amputation: None or the level (landmarks distal to it do not exist); ``cut_fraction``
         where along the femur (transfemoral) or tibia (transtibial) the bone ends.
     """
@@ -177,6 +221,12 @@ class Leg:
     patella_dx: float = 0.0
     fibula_overlap: float = 0.0
     foot: str = "ap"
+    ankle_height: float = 75.0
+    foot_top: float = 12.0
+    plafond_plate: float = 0.6
+    talus_density: float = 1.8
+    lips: float = 8.0
+    floor_deg: float = 0.0
     physes: bool = False
     amputation: str | None = None
     cut_fraction: float = 0.5
@@ -197,6 +247,30 @@ class Leg:
     def ankle_frame(self) -> Frame:
         """At the ankle centre; the tibiotalar joint line is ``v = 0``."""
         return Frame.make(self.ankle, self.ankle - self.knee, self.lateral)
+
+    def floor_frame(self) -> Frame:
+        """At the ankle centre, ``down`` towards the floor (the foot stands on it, whatever
+        the tibia's tilt); the sole is at ``v = ankle_height``."""
+        return Frame.make(self.ankle, _rot(np.array([0.0, 1.0]), self.floor_deg), self.lateral)
+
+    def sole(self) -> np.ndarray:
+        """The point of the floor below the ankle centre (mm)."""
+        return np.array(self.floor_frame().at(0.0, self.ankle_height))
+
+    def mortise(self) -> Mortise:
+        """The ankle mortise's dimensions (see :class:`Mortise`)."""
+        k, ga = self.k, self.ankle_gap / 2
+        rc, jm = self.rotation_cos, self.j("malleolus")
+        p = 20.5 * k * self.width * self.j("tibia") * rc
+        overhang, clear = 4.5 * k * self.j("fibula") * rc, 2.0 * k * rc
+        return Mortise(
+            plafond_half=p,
+            malleolus_half=6.0 * k * jm * rc,
+            malleolus_tip=-ga + 14.0 * k * jm,
+            dome_half=(2 * p - overhang - clear) / 2,
+            dome_centre=(clear - overhang) / 2,
+            fibula_face=p - overhang + 1.0 * k,
+        )
 
     def cut_mm(self) -> float | None:
         """Where the amputated bone ends: mm below the hip (transfemoral) or below the knee
@@ -302,6 +376,7 @@ def sample_anatomy(
         for leg in legs.values():
             for part in ("hip", "knee", "ankle"):
                 setattr(leg, part, _rot(getattr(leg, part), lean))
+            leg.floor_deg = lean
     return Anatomy(
         scale=k,
         pelvic_tilt_deg=tilt + lean,
@@ -347,6 +422,7 @@ def _sample_leg(draws, pri: AnatomyPriors, side, lateral, hip, lf3, lt3, ankle_o
         for name in JITTER
     }
     foot = pick(shape, pri.foot_styles or FOOT_STYLES)
+    feet = draws(f"anatomy.foot.{side}")
     return Leg(
         side=side,
         lateral=lateral,
@@ -371,6 +447,11 @@ def _sample_leg(draws, pri: AnatomyPriors, side, lateral, hip, lf3, lt3, ankle_o
         patella_dx=uniform(shape, pri.patella_shift_mm) * k,
         fibula_overlap=uniform(shape, pri.fibula_overlap_mm) * k,
         foot=foot,
+        ankle_height=uniform(feet, pri.ankle_height_mm) * k,
+        foot_top=uniform(feet, pri.foot_top_mm) * k,
+        plafond_plate=uniform(feet, pri.plafond_plate),
+        talus_density=uniform(feet, pri.talus_density),
+        lips=uniform(feet, pri.joint_lips_mm) * k,
         physes=child,
         jitter=jitter,
     )

@@ -4,7 +4,7 @@ Every joint is drawn in its :class:`~.anatomy.Frame` so that the landmark defini
 :mod:`.definitions` hold exactly on what is rendered, whatever the size, deformity,
 rotation or flexion: the femoral head is a sphere on the hip centre; the condyles, the
 plateau and the tibial spines sit symmetrically about the knee centre on the joint line;
-the plafond and the talar dome sit symmetrically about the ankle centre on its joint line.
+the ankle mortise and the foot are :mod:`.ankle`'s.
 
 Values are μ·t (dimensionless) of bone in excess of the soft tissue it displaces; each
 function adds into ``layer`` (a float32 map on ``grid``). Functions are public so tests can
@@ -15,47 +15,18 @@ from __future__ import annotations
 
 import numpy as np
 
+from apn_core.synth import ankle
 from apn_core.synth.anatomy import Anatomy, Frame, Leg
 from apn_core.synth.projection import Grid, arc, ellipsoid, shell, tube
+from apn_core.synth.solids import (
+    MU_CORTEX,
+    MU_MARROW,
+    MU_TRABECULAR,
+    bone_ellipsoid,
+    physis,
+)
 
-MU_CORTEX = 0.045
-MU_TRABECULAR = 0.013
-MU_MARROW = 0.004
 POSTERIOR_SLOPE_DEG = 7.0  # tibial plateau slope: its rims separate on the AP view
-
-
-def bone_ellipsoid(
-    layer, grid, centre, axes, depth, cortex, angle_deg=0.0, half=None, dense=1.0, mode="add"
-):
-    """A cancellous bone ellipsoid inside a cortical shell ``cortex`` mm thick. ``mode="max"``
-    merges its core with bone already drawn (one bone's parts do not double up)."""
-    shell(layer, grid, centre, axes, depth, cortex, MU_CORTEX, angle_deg, half=half)
-    inner = (axes[0] - cortex, axes[1] - cortex)
-    if min(inner) > 0:
-        ellipsoid(
-            layer,
-            grid,
-            centre,
-            inner,
-            depth - cortex,
-            MU_TRABECULAR * dense,
-            angle_deg,
-            mode=mode,
-            half=half,
-        )
-
-
-def physis(layer, grid, frame: Frame, v: float, half_width: float, depth: float) -> None:
-    """An open growth plate: a thin radiolucent band across the bone at ``v`` (children)."""
-    ellipsoid(
-        layer,
-        grid,
-        frame.at(0.0, v),
-        (half_width, 1.1),
-        depth,
-        -MU_TRABECULAR * 1.4,
-        frame.angle_deg,
-    )
 
 
 def neck_direction(leg: Leg) -> tuple[np.ndarray, float]:
@@ -240,8 +211,8 @@ def patella(layer, grid: Grid, leg: Leg) -> None:
 
 def tibia(layer, grid: Grid, leg: Leg, cut: float | None = None, spines: bool = True) -> None:
     """Plateau (its top half a joint space below the knee centre), the two tibial spines
-    straddling the knee centre, shaft, distal metaphysis with the plafond half a joint space
-    above the ankle centre, and the medial malleolus. ``cut``: transtibial amputation
+    straddling the knee centre, shaft, and the distal tibia of :func:`.ankle.distal_tibia`
+    (plafond and medial malleolus). ``cut``: transtibial amputation
     ``cut`` mm below the knee joint line; ``spines=False`` after a knee replacement."""
     k, w, c = leg.k, leg.width, leg.cortex
     kf, af = leg.knee_frame(), leg.ankle_frame()
@@ -321,7 +292,7 @@ def tibia(layer, grid: Grid, leg: Leg, cut: float | None = None, spines: bool = 
     if leg.physes:
         physis(layer, grid, kf, g + 14 * k, pw * 0.95, 28 * k)
     top = np.array(kf.at(0, g + 55 * k))
-    bottom = np.array(af.at(0, -leg.ankle_gap / 2 - 40 * k))
+    bottom = np.array(af.at(ankle.metaphysis(leg)[0], -leg.ankle_gap / 2 - 40 * k))
     if cut is not None:
         end = np.array(kf.at(0, max(cut, 50 * k)))
         tube(
@@ -359,58 +330,7 @@ def tibia(layer, grid: Grid, leg: Leg, cut: float | None = None, spines: bool = 
         wall=4 * k * c,
         inner_weight=MU_MARROW,
     )
-    distal_tibia(layer, grid, leg)
-
-
-def distal_tibia(layer, grid: Grid, leg: Leg) -> None:
-    """Flat-bottomed distal metaphysis: the plafond half a joint space above the ankle centre,
-    centred on it, and the medial malleolus beside the talus."""
-    k, w, c = leg.k, leg.width, leg.cortex
-    af = leg.ankle_frame()
-    ga = leg.ankle_gap / 2
-    dw = 24.0 * k * w * leg.j("tibia") * leg.rotation_cos
-    rs = 15.5 * k * w * leg.j("tibia") * 0.95
-    tube(
-        layer,
-        grid,
-        af.at(0, -ga - 45 * k),
-        af.at(0, -ga - 18 * k),
-        rs,
-        dw * 0.8,
-        MU_CORTEX,
-        wall=2.5 * c,
-        inner_weight=MU_TRABECULAR,
-        mode="max",
-    )
-    tube(
-        layer,
-        grid,
-        af.at(0, -ga - 18 * k),
-        af.at(0, -ga),
-        dw * 0.8,
-        dw,
-        MU_CORTEX,
-        wall=1.6 * c,
-        inner_weight=MU_TRABECULAR,
-        mode="max",
-    )  # flat-bottomed distal metaphysis
-    ellipsoid(
-        layer, grid, af.at(0, -ga - 0.9), (dw * 0.92, 0.9), 24 * k, MU_CORTEX * 1.3, af.angle_deg
-    )  # subchondral plate of the plafond
-    if leg.physes:
-        physis(layer, grid, af, -ga - 12 * k, dw * 0.95, 24 * k)
-    tw = talus_half_width(leg)
-    jm = leg.j("malleolus")
-    bone_ellipsoid(
-        layer,
-        grid,
-        af.at(-(tw + 2.5 * k), -1 * k),
-        (7 * k * jm, 15 * k * jm),
-        12 * k,
-        1.5 * c,
-        af.angle_deg,
-        mode="max",
-    )  # medial malleolus
+    ankle.distal_tibia(layer, grid, leg)
 
 
 def fibula(layer, grid: Grid, leg: Leg, cut: float | None = None) -> None:
@@ -422,8 +342,7 @@ def fibula(layer, grid: Grid, leg: Leg, cut: float | None = None) -> None:
     jf = leg.j("fibula")
     head = np.array(kf.at(31 * k * leg.width + shift, leg.knee_gap / 2 + 24 * k))
     ellipsoid(layer, grid, tuple(head), (10 * k * jf, 10 * k * jf), 11 * k, MU_CORTEX * 0.7)
-    tw = talus_half_width(leg)
-    mall = np.array(af.at(tw + 5 * k + shift * 0.5, 8 * k))
+    mall, axes = ankle.lateral_malleolus(leg, shift)
     end = mall - af.down * 6 * k
     if cut is not None:
         end = np.array(kf.at(31 * k * leg.width + shift, max(cut - 15 * k, 40 * k)))
@@ -439,119 +358,9 @@ def fibula(layer, grid: Grid, leg: Leg, cut: float | None = None) -> None:
         inner_weight=MU_MARROW,
     )
     if cut is None:
-        jm = leg.j("malleolus")
         bone_ellipsoid(
-            layer,
-            grid,
-            tuple(mall),
-            (7.5 * k * jm, 18 * k * jm),
-            12 * k,
-            1.5 * c,
-            af.angle_deg,
-            mode="max",
+            layer, grid, tuple(mall), axes, 12 * k, 1.5 * c, af.angle_deg, mode="max"
         )  # lateral malleolus
-
-
-def talus_half_width(leg: Leg) -> float:
-    """Half the talar dome's width (mm as seen on the image)."""
-    return 14.0 * leg.k * leg.width * leg.j("talus") * leg.rotation_cos
-
-
-def talus(layer, grid: Grid, leg: Leg) -> None:
-    """Talar dome centred on the ankle centre, its top half a joint space below it; body below."""
-    k, c = leg.k, leg.cortex
-    af = leg.ankle_frame()
-    ga = leg.ankle_gap / 2
-    tw, bd = talus_half_width(leg), 7.0 * k * leg.j("talus")
-    bone_ellipsoid(
-        layer,
-        grid,
-        af.at(0, ga + bd),
-        (tw, bd),
-        26 * k,
-        1.4 * c,
-        af.angle_deg,
-        half=tuple(-af.down),
-        mode="max",
-    )  # the dome: flat, its top on the ankle centre's joint line
-    tube(
-        layer,
-        grid,
-        af.at(0, ga + bd),
-        af.at(0, ga + bd + 18 * k),
-        tw * 1.02,
-        tw * 0.75,
-        MU_CORTEX,
-        wall=1.2 * c,
-        inner_weight=MU_TRABECULAR,
-        mode="max",
-    )  # body and neck, narrowing below the dome
-
-
-def _offset(leg: Leg, name: str, mm_per_sd: float = 150.0) -> float:
-    """A per-leg position offset (mm at adult size) from the leg's shape jitter ``name``."""
-    return (leg.j(name) - 1.0) * mm_per_sd
-
-
-def foot(layer, grid: Grid, leg: Leg) -> None:
-    """The foot below the talus, in one of several styles (``leg.foot``)."""
-    k, c = leg.k, leg.cortex
-    af = leg.ankle_frame()
-    ga = leg.ankle_gap / 2
-    style = leg.foot
-    jc, jm = leg.j("calcaneus"), leg.j("metatarsal")
-    calc_u = (
-        {"ap": 6, "oblique": 14, "plantar": 4, "minimal": 5}[style] + _offset(leg, "foot_u")
-    ) * k
-    calc_v = (
-        {"ap": 48, "oblique": 46, "plantar": 52, "minimal": 44}[style] + _offset(leg, "foot_v")
-    ) * k
-    size = 1.15 if style == "plantar" else 1.0
-    bone_ellipsoid(
-        layer,
-        grid,
-        af.at(calc_u, ga + calc_v),
-        (24 * k * jc * size, 22 * k * jc * size),
-        30 * k,
-        1.5 * c,
-        af.angle_deg,
-        dense=1.2,
-    )  # calcaneus
-    if style == "minimal":
-        return
-    if style == "plantar":  # navicular, cuboid and cuneiforms seen from below
-        for u, v, a in ((-10, 36, 9), (12, 40, 10), (-4, 50, 7), (6, 56, 7)):
-            bone_ellipsoid(
-                layer,
-                grid,
-                af.at(u * k, ga + v * k),
-                (a * k, 0.8 * a * k),
-                14 * k,
-                1.0 * c,
-                af.angle_deg,
-            )
-    fan = {"ap": 4.0, "oblique": 9.0, "plantar": 3.0}[style]
-    shift = 10.0 if style == "oblique" else 0.0
-    start, stop = (40, 78) if style != "plantar" else (58, 74)
-    for toe in range(5):  # metatarsals, foreshortened; the first is medial
-        u0 = ((toe - 2) * 9 - 12 + shift) * k * jm
-        u1 = u0 + (toe - 2 + shift / 5) * fan * k
-        p0, p1 = af.at(u0, ga + start * k), af.at(u1, ga + stop * k)
-        r = (4.5 if toe == 0 else 3.5) * k
-        tube(layer, grid, p0, p1, r, r * 0.85, MU_CORTEX, wall=1.4 * c, inner_weight=MU_MARROW)
-        if style != "plantar":
-            p2 = af.at(u1 + (toe - 2) * k, ga + (stop + 14) * k)
-            tube(
-                layer,
-                grid,
-                p1,
-                p2,
-                r * 0.7,
-                r * 0.6,
-                MU_CORTEX,
-                wall=1.0 * c,
-                inner_weight=MU_MARROW,
-            )  # phalanges
 
 
 def pelvis(layer, grid: Grid, a: Anatomy) -> None:

@@ -18,9 +18,13 @@ knee (knee joint centre)
     intercondylar notch lies on the same point. With a knee replacement, the same
     anatomical point: the components are centred on it.
 ankle (ankle joint centre)
-    the midpoint of the talar dome's width (its medial and lateral shoulders), taken at
-    the tibiotalar joint line (the middle of the joint space between the tibial plafond
-    and the talar dome).
+    the midpoint of the tibial plafond — between the distal tibia's lateral border and the
+    inner corner of the medial malleolus, where the outline turns down ("tibial
+    mid-plafond") — taken at the tibiotalar joint line (the middle of the joint space
+    between the plafond and the talar dome, half a joint space below the plafond). The
+    talar dome fills the mortise below it, so this is also the middle of the dome to
+    within a millimetre or two. This is how the real films' ground truth is derived from
+    bone outlines (:func:`apn_core.outlines.derive.plafond`).
 
 How the phantom honours them (:mod:`.bones`, checked by measuring the rendered solids in
 ``tests/core/test_synth_definitions.py``):
@@ -30,9 +34,11 @@ How the phantom honours them (:mod:`.bones`, checked by measuring the rendered s
   condyles end half a joint space above the landmark, the plateau starts half a joint
   space below it, the two tibial spines straddle it symmetrically, the notch between the
   condyles is centred on it;
-- at the ankle, in the same frame: the plafond ends half a joint space above the
-  landmark, the talar dome's top is half a joint space below it and the dome is centred
-  on it.
+- at the ankle, in the same frame (:mod:`.ankle`): the plafond ends half a joint space
+  above the landmark, from the lateral border at ``u = +p`` to the medial malleolus whose
+  inner face crosses ``u = −p`` halfway down its drop; the talar dome's top is half a joint
+  space below the landmark and the dome fills the mortise (2 mm medial clear space; the
+  tibia's anterolateral tubercle overhangs it laterally, so its centre is ~1 mm medial).
 
 Landmarks removed by an amputation do not exist and are written *absent* (annotated,
 no position); landmarks outside the field of view are absent too.
@@ -45,7 +51,8 @@ DEFINITIONS = {
     "after a hip replacement)",
     "knee": "midpoint of the tibial spine tips at the knee joint line (centre of the "
     "intercondylar notch)",
-    "ankle": "midpoint of the talar dome at the tibiotalar joint line",
+    "ankle": "midpoint of the tibial plafond (lateral border to the medial malleolus's inner "
+    "corner) at the tibiotalar joint line",
 }
 REFERENCES = (
     "Paley D. Principles of Deformity Correction. Springer, 2002, ch. 1.",

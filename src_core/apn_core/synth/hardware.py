@@ -398,7 +398,7 @@ def _plate(maps, grid, leg: Leg, item: Item, mu: float) -> None:
     else:  # fibula
         frame, side, v0, v1, bone_half = af, 1.0, -110 * k, 5 * k, 0.0
     if site == "fibula":
-        u = bones.talus_half_width(leg) + 12 * k - leg.fibula_overlap
+        u = leg.mortise().fibula_face + 8 * k - leg.fibula_overlap
     else:
         u = side * (bone_half + 2)
     width = _u(item, 1, 2.0, 6.0)  # half-width on the image (edge-on … oblique)
@@ -430,14 +430,14 @@ def _screws(maps, grid, leg: Leg, item: Item, mu: float) -> None:
                 a = p0 + ff.down * v * k
                 tube(layer, grid, tuple(a), tuple(a - ff.lat * 34 * k), 2.3, 2.0, mu)
         return
-    af = leg.ankle_frame()
-    tw = bones.talus_half_width(leg)
+    af, m = leg.ankle_frame(), leg.mortise()
+    medial = m.plafond_half + m.malleolus_half
     for du in (0.0, 6 * k):  # malleolar screws up into the tibia
-        a, b = af.at(-(tw + 4 * k) + du, 12 * k), af.at(-tw * 0.2 + du, -45 * k)
+        a, b = af.at(-medial + du, m.malleolus_tip - 3 * k), af.at(-medial * 0.25 + du, -45 * k)
         tube(layer, grid, a, b, 2.0, 2.0, mu)
     if item.params["u"][2] < 0.5:  # syndesmotic screw
         v = -_u(item, 3, 20, 35) * k
-        tube(layer, grid, af.at(tw + 14 * k, v), af.at(-tw - 6 * k, v - 4), 2.0, 2.0, mu)
+        tube(layer, grid, af.at(m.fibula_face + 12 * k, v), af.at(-medial, v - 4), 2.0, 2.0, mu)
 
 
 def _fixator(maps, grid, leg: Leg, item: Item, mu: float) -> None:

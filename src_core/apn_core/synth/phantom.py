@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from apn_core.synth import bones
+from apn_core.synth import ankle, bones
 from apn_core.synth.anatomy import Anatomy, Leg
 from apn_core.synth.filters import upsample
 from apn_core.synth.hardware import Hardware, render_hardware
@@ -82,8 +82,9 @@ def leg_bones(layer: np.ndarray, grid: Grid, leg: Leg, hw: Hardware) -> None:
     bones.tibia(layer, grid, leg, cut=cut, spines=not hw.has("knee", leg.side))
     bones.fibula(layer, grid, leg, cut=cut)
     if cut is None:
-        bones.talus(layer, grid, leg)
-        bones.foot(layer, grid, leg)
+        ankle.plafond_lips(layer, grid, leg)
+        ankle.talus(layer, grid, leg)
+        ankle.foot(layer, grid, leg)
 
 
 def soft_tissue(layer: np.ndarray, grid: Grid, a: Anatomy) -> None:
@@ -137,13 +138,4 @@ def soft_tissue(layer: np.ndarray, grid: Grid, a: Anatomy) -> None:
             continue
         tube(layer, grid, tuple(leg.knee), tuple(calf), knee_r, calf_r, mode="max", rounded=True)
         tube(layer, grid, tuple(calf), tuple(leg.ankle), calf_r, 30 * k, mode="max", rounded=True)
-        af = leg.ankle_frame()
-        ellipsoid(
-            layer,
-            grid,
-            af.at(0, 45 * k),
-            (45 * k, 60 * k),
-            70 * k,
-            mode="max",
-            angle_deg=af.angle_deg,
-        )
+        ankle.foot_soft_tissue(layer, grid, leg)

@@ -152,6 +152,48 @@ def tube(
     _combine(layer, sl, values.astype(np.float32), mode)
 
 
+def articular_surface(
+    layer: np.ndarray,
+    grid: Grid,
+    top: tuple[float, float],
+    half_width: float,
+    radius: float,
+    depth: float,
+    height: float,
+    weight: float = 1.0,
+    angle_deg: float = 0.0,
+    concave: bool = False,
+    mode: str = "add",
+    shoulder: float = 0.0,
+) -> None:
+    """A joint surface curved front to back, seen end-on by the beam: a cylinder of ``radius``
+    whose axis runs across the image (rotated by ``angle_deg``), ``2·half_width`` wide, from
+    its apex ``top`` down ``height`` mm. At ``t`` mm below the apex a ray crosses
+    ``c(t) = 2·sqrt(2·r·t − t²)`` mm of the cylinder. Convex (a talar dome): the chord is
+    ``c(t)``, capped at ``2·depth`` (the bone's length along the beam) — it grows softly from
+    the apex instead of starting as a wall. Concave (the lips around a plafond): the bone
+    around the concavity, ``2·depth − c(t)`` (≥ 0). ``shoulder``: rounds the two top corners
+    in the image plane with this radius (mm), as a dome's shoulders are."""
+    t_rad = np.deg2rad(angle_deg)
+    reach = max(half_width, height) + 1.0
+    cx, cy = top[0] + 0.5 * height * -np.sin(t_rad), top[1] + 0.5 * height * np.cos(t_rad)
+    win = grid.window(cx - reach, cx + reach, cy - reach, cy + reach)
+    if win is None:
+        return
+    sl, xs, ys = win
+    dx, dy = xs - top[0], ys - top[1]
+    u = dx * np.cos(t_rad) + dy * np.sin(t_rad)
+    t = -dx * np.sin(t_rad) + dy * np.cos(t_rad)
+    reach_u = half_width
+    if shoulder > 0:
+        r = min(shoulder, half_width)
+        reach_u = half_width - r + np.sqrt(np.clip(r * r - (r - np.minimum(t, r)) ** 2, 0.0, None))
+    inside = (np.abs(u) <= reach_u) & (t >= 0) & (t <= height)
+    chord = 2.0 * np.sqrt(np.clip(2.0 * radius * t - t * t, 0.0, None))
+    chord = np.maximum(2.0 * depth - chord, 0.0) if concave else np.minimum(chord, 2.0 * depth)
+    _combine(layer, sl, (weight * chord * inside).astype(np.float32), mode)
+
+
 def polygon_plate(layer, grid, vertices: np.ndarray, thickness: float, weight: float = 1.0) -> None:
     """A flat plate of uniform thickness with a polygonal outline (lead shields)."""
     xmin, ymin = vertices.min(axis=0)

@@ -24,7 +24,8 @@ class ViewPriors:
 
     top_mm: image top above the higher femoral head centre (at least the head radius + 10).
     bottom_mm: image bottom below the lower ankle centre: small values cut the foot just
-        below the ankle, large ones show whole feet (at least 10).
+        below the ankle, large ones show whole feet and the floor or platform under them
+        (at least 10; real standing films: 93–151 mm, interquartile).
     width_mm: image width of an adult: tight (thighs cut) … wide (air beside the legs).
     off_centre_mm: SD of the legs' sideways offset in the image (landmarks stay inside).
     restricted: probability of a restricted view, of a kind from ``restrictions``: no-hips,
@@ -32,7 +33,7 @@ class ViewPriors:
     """
 
     top_mm: tuple[float, float] = (90.0, 160.0)
-    bottom_mm: tuple[float, float] = (65.0, 100.0)
+    bottom_mm: tuple[float, float] = (60.0, 140.0)
     width_mm: tuple[float, float] = (340.0, 400.0)
     off_centre_mm: float = 8.0
     restricted: float = 0.1
