@@ -19,7 +19,7 @@ from pathlib import Path
 
 def write_points(path: str, data, meta: dict) -> list[str]:
     """Write ``.mrk.json`` (mm, LPS) or, for any other name, a ``landmarks.csv`` table."""
-    from apn_core.annotations import write_landmarks_csv, write_markups
+    from apn_core.annotations import checked_image_name, write_landmarks_csv, write_markups
     from apn_core.errors import FileProblem
     from apn_core.landmarks import DEFAULT_LANDMARKS
     from napari_apn._layers import ImageRef, labels_from_points, spacing_mm
@@ -43,7 +43,9 @@ def write_points(path: str, data, meta: dict) -> list[str]:
         return [str(out)]
     if out.suffix.lower() != ".csv":
         out = out.with_suffix(".csv")
-    labels = labels_from_points(data, names, ref.name_in(out.parent), layer)
+    labels = labels_from_points(
+        data, names, checked_image_name(ref.name_in(out.parent), out), layer
+    )
     labels.spacing = spacing
     write_landmarks_csv(out, [labels], DEFAULT_LANDMARKS)
     return [str(out)]

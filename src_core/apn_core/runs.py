@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from apn_core.config import ConfigError, RunConfig
 from apn_core.errors import FileProblem
+from apn_core.utils import files
 from apn_core.utils.atomic import atomic_path, write_text_atomic
 
 if TYPE_CHECKING:  # torch loads when weights are read or written, not to list runs
@@ -48,7 +49,7 @@ CACHE = "cache"
 TAGS = ("last", "best")
 FORMAT = "napari-apn"
 FORMAT_VERSION = "2"  # 2: one file per checkpoint (state inside); 1: <tag>_state.pt beside
-MAX_CONFIG_BYTES = 1 << 20
+MAX_CONFIG_BYTES = files.MAX_OPTION_BYTES
 _CHUNK = 1 << 20
 
 
@@ -121,16 +122,9 @@ def config_from_file(path: Path, data: Any = None) -> RunConfig:
 
 
 def read_json(path: Path, what: str) -> Any:
-    """A small JSON file's content, or :class:`FileProblem` saying why it cannot be read."""
-    try:
-        size = path.stat().st_size
-        if size > MAX_CONFIG_BYTES:
-            raise FileProblem(path, f"{what} file is {size} bytes; at most {MAX_CONFIG_BYTES}")
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileProblem:
-        raise
-    except (OSError, ValueError, RecursionError) as exc:
-        raise FileProblem(path, f"cannot read the {what} ({exc})") from None
+    """A small JSON file's content, or :class:`FileProblem` saying why it cannot be read
+    (:func:`apn_core.utils.files.read_json`: a regular file of ≤ 1 MiB, bounded depth)."""
+    return files.read_json(path, what, MAX_CONFIG_BYTES)
 
 
 def write_split(run: str | Path, split: dict) -> None:
@@ -161,10 +155,10 @@ def read_log(run: str | Path) -> list[dict]:
     if not path.exists():
         return []
     out = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in files.read_text(path, "training log", files.MAX_TABLE_BYTES).splitlines():
         try:
-            record = json.loads(line)
-        except ValueError:
+            record = files.parse_json(line, path, "training log", allow_constants=True)
+        except FileProblem:
             continue
         if isinstance(record, dict):
             out.append(record)

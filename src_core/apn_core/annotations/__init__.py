@@ -10,11 +10,12 @@ from apn_core.annotations.csv_edit import replace_image_rows
 from apn_core.annotations.labels import ImageLabels
 from apn_core.annotations.landmarks_csv import read_landmarks_csv, write_landmarks_csv
 from apn_core.annotations.napari_points import read_napari_points, write_napari_points
-from apn_core.annotations.paths import normalise_image_path
+from apn_core.annotations.paths import checked_image_name, normalise_image_path
 from apn_core.annotations.slicer import read_markups, write_markups
 
 __all__ = [
     "ImageLabels",
+    "checked_image_name",
     "normalise_image_path",
     "read_landmarks_csv",
     "read_markups",
