@@ -8,6 +8,7 @@ predict the rest, then write the tables. Nothing is counted as done that was not
 
 from __future__ import annotations
 
+import errno
 import logging
 from collections import Counter
 from collections.abc import Callable
@@ -316,15 +317,15 @@ def run_predict_job(
                         (image.name, error.removeprefix(str(image.path)).lstrip(": "))
                     )
                 else:
-                    record = make_record(
-                        image.name,
-                        image.path,
-                        res.prediction,
-                        signature,
-                        res.spacing_from,
-                        overlays,
-                    )
                     try:
+                        record = make_record(
+                            image.name,
+                            image.path,
+                            res.prediction,
+                            signature,
+                            res.spacing_from,
+                            overlays,
+                        )
                         save_result(
                             out,
                             image.name,
@@ -334,19 +335,25 @@ def run_predict_job(
                             res.overlay_base,
                         )
                     except OSError as exc:
-                        summary.error = (
-                            f"{out}: cannot write the results of {image.name} ({exc.strerror or exc}); "
-                            f"stopped after {len(summary.done)} of {len(todo)} image(s) to predict. What "
-                            "was written is complete: fix the output folder (e.g. free disk space) and "
-                            "run the same command again to continue"
-                        )
-                        break
-                    summary.done.append(image.name)
-                    _note_review(summary, image.name, res.prediction.review)
-                    if image.name in why_redo:
-                        summary.redone.append((image.name, why_redo[image.name]))
-                    if res.spacing_note:
-                        summary.spacing_notes.append((image.name, res.spacing_note))
+                        if exc.errno != errno.ENAMETOOLONG:  # the disk or folder: stop here
+                            summary.error = (
+                                f"{out}: cannot write the results of {image.name} ({exc.strerror or exc}); "
+                                f"stopped after {len(summary.done)} of {len(todo)} image(s) to predict. What "
+                                "was written is complete: fix the output folder (e.g. free disk space) and "
+                                "run the same command again to continue"
+                            )
+                            break
+                        summary.failed.append((image.name, _name_too_long(exc)))
+                    except (ValueError, OverflowError) as exc:  # one odd result, not the batch
+                        log.debug("%s: cannot record its result", image.name, exc_info=True)
+                        summary.failed.append((image.name, f"cannot record the result ({exc})"))
+                    else:
+                        summary.done.append(image.name)
+                        _note_review(summary, image.name, res.prediction.review)
+                        if image.name in why_redo:
+                            summary.redone.append((image.name, why_redo[image.name]))
+                        if res.spacing_note:
+                            summary.spacing_notes.append((image.name, res.spacing_note))
                 if progress:
                     progress(n, len(todo))
                 if cancelled is not None and cancelled():
@@ -362,6 +369,13 @@ def run_predict_job(
                 "are complete: run the same command again to write them"
             )
     return summary
+
+
+def _name_too_long(exc: OSError) -> str:
+    return (
+        f"an output file name would be longer than the file system allows "
+        f"({exc.strerror or exc}); rename the image (shorter name) and run again"
+    )
 
 
 def _pair(spacing) -> tuple[float, float] | None:

@@ -25,6 +25,7 @@ import csv
 import io
 import json
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,6 +38,7 @@ from apn_core.inference.batch import SpacingPolicy
 from apn_core.inference.predictor import Prediction
 from apn_core.landmarks import LandmarkSet
 from apn_core.utils.atomic import write_text_atomic
+from apn_core.utils.files import read_text
 
 MARKER_TEXT = (
     "This folder was written by napari-apn ({command}). Folder discovery (apn predict, apn check, "
@@ -77,6 +79,13 @@ def prepare_output_folder(out: str | Path, command: str = "apn predict") -> Path
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise FileProblem(out, "exists and is not a folder; choose another output folder")
+    for sub in SUBFOLDERS:  # where results go: a file there is no full disk
+        if (out / sub).exists() and not (out / sub).is_dir():
+            raise FileProblem(
+                out / sub,
+                f"exists and is not a folder; {command} writes its {SUBFOLDERS[sub]} there — "
+                "move or rename it, or choose another output folder",
+            )
     try:
         out.mkdir(parents=True, exist_ok=True)
         write_text_atomic(out / OUTPUT_MARKER, MARKER_TEXT.format(command=command))
@@ -92,6 +101,9 @@ def _printable(value) -> str:
 
 def _reason(exc: OSError) -> str:
     return exc.strerror or str(exc)
+
+
+SUBFOLDERS = {"predictions": "per-image records", "overlays": "overlay pictures"}
 
 
 def markups_path(out: Path, name: str) -> Path:
@@ -229,12 +241,12 @@ class DamagedRecord(ValueError):
 def read_record(out: Path, name: str) -> dict | None:
     """The record of ``name``, None when there is none; :class:`DamagedRecord` when unusable."""
     path = record_path(out, name)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    if not os.path.lexists(path):
         return None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DamagedRecord(f"unreadable ({exc})") from None
+    try:  # a regular file of bounded size (a FIFO put there must not hang a re-run)
+        text = read_text(path, "record")
+    except FileProblem as exc:
+        raise DamagedRecord(f"unreadable ({exc.problem})") from None
     try:
         record = json.loads(text)
         _validate(record, name)
