@@ -2,7 +2,8 @@
 
 A landmark set is data, not code: another anatomy defines its own list. Throughout the
 project landmark coordinates are arrays of shape ``(K, 2)`` in **(x, y) = (column, row)**
-order, in pixels of the stored image, ``(0, 0)`` being the centre of the top-left pixel.
+order, in pixels of the image as displayed (as stored unless a TIFF/EXIF Orientation turns it,
+:mod:`apn_core.io.orientation`), ``(0, 0)`` being the centre of the top-left pixel.
 A landmark that is not in the image, or not annotated, has ``NaN`` coordinates; whether it
 was annotated at all is kept in a separate boolean mask (see ``apn_core.annotations``).
 """

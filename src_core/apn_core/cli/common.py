@@ -162,9 +162,10 @@ def load_landmarks(path: Path | None) -> LandmarkSet:
         return DEFAULT_LANDMARKS
     from apn_core.utils.files import read_json
 
-    data = read_json(path, "landmark set file")  # a regular file, bounded size and depth
-    try:
-        return LandmarkSet.from_dict(data)
+    try:  # a regular file, bounded size and depth
+        return LandmarkSet.from_dict(read_json(path, "landmark set"))
+    except FileProblem as exc:
+        raise FileProblem(path, f"not a landmark set file ({exc.problem})") from None
     except ValueError as exc:
         raise FileProblem(path, f"not a landmark set file ({exc})") from None
 

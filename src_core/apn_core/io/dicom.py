@@ -5,7 +5,11 @@ Choices (documented in the README):
   Columns × samples × frames) is checked against :class:`~apn_core.io.limits.ImageLimits`
   and, for uncompressed data, the declared pixel-data length against the file's length,
   before anything is decoded.
-- MONOCHROME1 (bone dark as stored) is inverted so bone is bright in every output.
+- JPEG / JPEG 2000 pixel data must declare the header's size in its own codestream, and a
+  Deflated dataset is inflated with a bound (:mod:`apn_core.io.dicom_streams`).
+- MONOCHROME1 (bone dark as stored; any letter case) is inverted so bone is bright in every
+  output; PALETTE COLOR is refused (its values index a colour table); BitsStored must be
+  1..BitsAllocated (0 masked every pixel to "blank").
 - RescaleSlope/Intercept (modality LUT) are applied; they must be finite numbers.
 - Pixels stay the stored integers when no rescale applies (MONOCHROME1 inverted in place,
   in the same type); otherwise they are float32 (see :class:`Radiograph`).

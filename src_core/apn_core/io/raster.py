@@ -55,7 +55,7 @@ def read_raster(path: Path, limits: ImageLimits | None = None) -> Radiograph:
         try:
             image.load()
             stored = _as_array(image)
-            orientation = orientation_code(image.getexif().get(ORIENTATION_TAG, 1))
+            orientation = _exif_orientation(image)
         except Image.DecompressionBombError as exc:
             raise ImageTooLargeError(path, brief_error(exc)) from None
         except (OSError, ValueError, SyntaxError) as exc:
@@ -79,6 +79,15 @@ def read_raster(path: Path, limits: ImageLimits | None = None) -> Radiograph:
         format="PNG" if is_png else "JPEG",
         meta=meta,
     )
+
+
+def _exif_orientation(image) -> int:
+    """The EXIF Orientation code (1 when absent, or when the EXIF block is damaged: a
+    broken thumbnail directory must not cost the radiograph)."""
+    try:
+        return orientation_code(image.getexif().get(ORIENTATION_TAG, 1))
+    except Exception:
+        return 1
 
 
 def _as_array(image) -> np.ndarray:

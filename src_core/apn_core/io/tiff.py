@@ -7,7 +7,12 @@ are refused (a stack of equal pages is "multi-frame"; pages of different sizes a
 with their sizes), since silently using page 1 could measure the wrong image.
 
 Before decoding, the page's declared size is checked against
-:class:`~apn_core.io.limits.ImageLimits` and its strips/tiles must lie inside the file.
+:class:`~apn_core.io.limits.ImageLimits`, its strips/tiles must lie inside the file, hold at
+most :data:`MAX_COMPRESSED_RATIO` × their pixels' bytes compressed, and a zlib or LZMA one
+must not inflate beyond them (checked with a bound: tifffile's own decoder inflates a
+whole strip first). Palette and complex-valued images are refused (read as gray or cast to
+real they would be another image). ``Orientation`` is applied: the pixels are the image as
+displayed (:mod:`apn_core.io.orientation`), the spacing follows the axes.
 
 Spacing comes from XResolution/YResolution with ResolutionUnit INCH or CENTIMETER (pixels
 per unit), or from ImageJ metadata (``unit`` = mm/cm/µm). ResolutionUnit NONE, or the

@@ -69,13 +69,14 @@ def file_tensors(path: str | Path) -> Table:
     with open_regular(path, "weights file") as fh:
         head = fh.read(8)
         if len(head) < 8:
-            raise FileProblem(path, "not a readable safetensors weights file (too short)")
+            reason = "empty file" if not head else "too short"
+            raise FileProblem(path, f"not a readable safetensors weights file ({reason})")
         (size,) = struct.unpack("<Q", head)
         if size > MAX_HEADER_BYTES:
             raise FileProblem(
                 path,
-                f"not a usable safetensors weights file (its header declares {size:,} bytes; "
-                f"at most {MAX_HEADER_BYTES:,})",
+                f"not a readable safetensors weights file (its header declares {size:,} "
+                f"bytes; at most {MAX_HEADER_BYTES:,})",
             )
         text = fh.read(size)
     try:

@@ -238,15 +238,16 @@ def train(
         unlabelled_t = _unlabelled(
             run, config, plan, unlabelled, train_items + val_items, dist, progress
         )
-        if plan.resume:  # the config's networks must fit the checkpoint before they exist
-            trust.check_fits(runs.weights_path(run, "last"), config)
+        checkpoint = None
+        if plan.resume:  # verified, and its networks' fit checked, before they are built
+            may_differ = {f"train.{k}" for k in RESUMABLE_CHANGES}
+            checkpoint = runs.read_resumable(run, config, may_differ)
+            trust.check_fits(checkpoint.path, config)
+            trust.check_values(checkpoint.weights, checkpoint.path)
         trainer = Trainer(
             config, run, train_t, val_t, torch_device, dist, progress, unlabelled_t, started
         )
-        if plan.resume:
-            may_differ = {f"train.{k}" for k in RESUMABLE_CHANGES}
-            checkpoint = runs.read_resumable(run, config, may_differ)
-            trust.check_values(checkpoint.weights, checkpoint.path)
+        if checkpoint is not None:
             trainer.resume(checkpoint)
         elif start is not None:
             trainer.initialise(start.merged_with(weights_of(trainer.nets)))
