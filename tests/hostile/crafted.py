@@ -225,10 +225,12 @@ def measured(argv: list[str], timeout: float = 60.0, env: dict | None = None):
     ``(exit code, stdout + stderr, peak RSS in MB, seconds)``; a run past ``timeout`` is
     killed and reported with exit code ``None``.
 
-    The peak is the child's own ``VmHWM`` (``/proc/PID/status``), read every 5 ms: the
-    ``ru_maxrss`` that ``wait4`` reports includes the parent's size at the fork (Linux keeps
-    the forked copy's high-water mark across ``exec``), so it says more about the test
-    runner than about ``apn``. Elsewhere (no ``/proc``) it falls back to ``ru_maxrss``."""
+    The peak is that of the command's whole process tree (``apn predict`` reads images in
+    DataLoader worker processes): every 10 ms, the larger of the tree's summed ``Pss``
+    (``/proc/PID/smaps_rollup``: pages two processes share, such as torch's libraries,
+    counted once) and any one process's ``VmHWM`` (``/proc/PID/status``). Not ``wait4``'s ``ru_maxrss``:
+    Linux carries the parent's size across fork + exec into it, so it says more about the
+    test runner than about ``apn``. Without ``/proc`` it falls back to ``ru_maxrss``."""
     import resource
     import subprocess
     import tempfile
@@ -237,10 +239,9 @@ def measured(argv: list[str], timeout: float = 60.0, env: dict | None = None):
     with tempfile.TemporaryFile() as log:
         start = time.monotonic()
         proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env)
-        status = Path(f"/proc/{proc.pid}/status")
         peak_kb, code = 0, None
         while True:
-            peak_kb = max(peak_kb, _hwm_kb(status))
+            peak_kb = max(peak_kb, _tree_kb(proc.pid))
             code = proc.poll()
             if code is not None:
                 break
@@ -249,7 +250,7 @@ def measured(argv: list[str], timeout: float = 60.0, env: dict | None = None):
                 proc.wait()
                 code = None
                 break
-            time.sleep(0.005)
+            time.sleep(0.01)
         seconds = time.monotonic() - start
         if not peak_kb:
             peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -258,10 +259,33 @@ def measured(argv: list[str], timeout: float = 60.0, env: dict | None = None):
     return code, output, peak_kb / 1024, seconds
 
 
-def _hwm_kb(status: Path) -> int:
+def _tree_kb(root: int) -> int:
+    """max(summed Pss, largest VmHWM) over ``root`` and its descendants, in kB."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+                parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+    tree, todo = set(), [root]
+    while todo:
+        pid = todo.pop()
+        tree.add(pid)
+        todo.extend(child for child, parent in parents.items() if parent == pid)
+    pss = hwm = 0
+    for pid in tree:
+        pss += _field_kb(f"/proc/{pid}/smaps_rollup", "Pss:")
+        hwm = max(hwm, _field_kb(f"/proc/{pid}/status", "VmHWM:"))
+    return max(pss, hwm)
+
+
+def _field_kb(path: str, key: str) -> int:
+    """A ``key: N kB`` field of a /proc file (0 when absent or unreadable)."""
     try:
-        for line in status.read_text().splitlines():
-            if line.startswith("VmHWM:"):
+        for line in Path(path).read_text().splitlines():
+            if line.startswith(key):
                 return int(line.split()[1])
     except (OSError, ValueError, IndexError):
         pass

@@ -38,6 +38,7 @@ MAX_JSON_DEPTH = 64
 MAX_OPTION_BYTES = 1 << 20  # --config, --landmarks, config.json, split.json: ≤ 1 MiB
 MAX_TABLE_BYTES = 64 << 20  # annotation tables, calibration, records, state: ≤ 64 MiB
 BOM = "\ufeff"
+NONBLOCK = getattr(os, "O_NONBLOCK", 0)  # POSIX; Windows has no FIFOs to block on
 _CHUNK = 1 << 20
 
 
@@ -54,7 +55,7 @@ def open_regular(
     """``open(path, "rb")`` for a regular file only, never blocking on a FIFO."""
     path = Path(path)
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        fd = os.open(path, os.O_RDONLY | NONBLOCK)
     except FileNotFoundError:
         raise error(path, f"{what} not found") from None
     except IsADirectoryError:
@@ -65,8 +66,9 @@ def open_regular(
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
             raise error(path, _describe(mode))
-        if hasattr(os, "set_blocking"):
-            os.set_blocking(fd, True)
+        if NONBLOCK:  # a regular file: reads as usual from here
+            with contextlib.suppress(OSError):
+                os.set_blocking(fd, True)
         fh = os.fdopen(fd, "rb")
     except BaseException:
         os.close(fd)
