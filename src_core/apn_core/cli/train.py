@@ -273,8 +273,6 @@ def run(args) -> int:
 
 
 def _run(args) -> int:
-    from apn_core.train.job import train
-
     sections, used = model_changes(args)
     init = args.init
     if args.resume:
@@ -315,6 +313,8 @@ def _run(args) -> int:
         changes["adversarial"] = False
     if args.batch_size is not None:  # exactly this many on a GPU too, rates unscaled
         changes["gpu_batch_size"] = args.batch_size
+    from apn_core.train.job import train  # torch: after the options and files are checked
+
     reason = train(
         args.data,
         args.out,
