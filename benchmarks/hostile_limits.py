@@ -301,6 +301,7 @@ def _outcome(status, output: str, root: Path) -> str:
     temporary folder hidden."""
     if status is None:
         return "killed at the timeout"
+    output = output.replace("\r", "\n")  # progress bars redraw their line with \r
     lines = [line.strip() for line in output.splitlines() if line.strip()]
     wanted = ("apn: error:", "apn predict: error:", "failed: ", "error [", "apn train: error:")
     errors = [line for line in lines if line.startswith(wanted)]

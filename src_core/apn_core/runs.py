@@ -7,6 +7,7 @@ plugin call these functions; nothing else knows the file names.
     RUN/log.jsonl           one JSON line per epoch
     RUN/split.json          which images trained and which validated (and unlabelled ones)
     RUN/cache/              letterboxed training images (float16; safe to delete)
+    RUN/.apn-lock           held by the apn train writing the run (apn_core.utils.locks)
 
 A checkpoint is one safetensors file, so weights and training state are published
 together by one atomic rename (written to a temporary file, ``fsync``-ed, renamed, the

@@ -162,8 +162,8 @@ def train(
             torch.set_num_threads(training_threads(dist.world))
         plan = plan_run(run, config, resume, train_changes or {}, str(init) if init else None)
         config = plan.config
-        if dist.is_main:  # one writer per run folder: a second `--resume` is refused at once
-            stack.enter_context(folder_lock(run, "run folder"))
+        if dist.is_main and run.is_dir():  # one writer per run: a second `--resume` is refused
+            stack.enter_context(folder_lock(run, "run folder"))  # (a new run: when created)
         barrier(dist)  # every rank checks the run folder before rank 0 writes into it
         progress = Progress(json_lines=json_progress, enabled=dist.is_main)
         if plan.note and dist.is_main:
@@ -208,7 +208,9 @@ def train(
                 "val_data": str(Path(val_data).resolve()) if val_data else None,
             }
             try:
-                run.mkdir(parents=True, exist_ok=True)
+                if not run.is_dir():  # created now, after the data were checked
+                    run.mkdir(parents=True)
+                    stack.enter_context(folder_lock(run, "run folder"))
                 if plan.restart:
                     runs.forget_unstarted(run)
                 runs.save_config(run, config)
