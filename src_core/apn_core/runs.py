@@ -260,16 +260,17 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
         reason = "empty file" if path.stat().st_size == 0 else str(exc).splitlines()[0]
         raise FileProblem(path, f"not a readable safetensors weights file ({reason})") from None
     state = None
-    if "state" in meta:
+    if "state" in meta:  # parsed with bounded depth: _decode recurses over it
+        skeleton = files.parse_json(meta["state"], path, "training state", allow_constants=True)
         try:
-            state = _decode(json.loads(meta["state"]), tensors)
+            state = _decode(skeleton, tensors)
         except (ValueError, KeyError, TypeError) as exc:
             raise FileProblem(path, f"damaged training state in the checkpoint ({exc})") from None
     config = None
     if "config" in meta:
         try:
-            config = json.loads(meta["config"])
-        except ValueError:
+            config = files.parse_json(meta["config"], path, "configuration record")
+        except FileProblem:
             raise FileProblem(path, "damaged configuration record in the checkpoint") from None
     weights = {k: v for k, v in tensors.items() if not k.startswith(_STATE_PREFIX)}
     return Checkpoint(path, weights, state, config, meta)

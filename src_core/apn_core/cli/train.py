@@ -313,6 +313,11 @@ def _run(args) -> int:
         changes["adversarial"] = False
     if args.batch_size is not None:  # exactly this many on a GPU too, rates unscaled
         changes["gpu_batch_size"] = args.batch_size
+    if Path(args.out).is_dir():  # a second writer is told at once, not after torch loads;
+        from apn_core.utils.locks import folder_lock  # train() itself holds the lock
+
+        with folder_lock(args.out, "run folder"):
+            pass
     from apn_core.train.job import train  # torch: after the options and files are checked
 
     reason = train(
