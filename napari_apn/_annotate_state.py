@@ -10,14 +10,15 @@ used last are kept.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from apn_core.annotations import ImageLabels
+from apn_core.errors import ApnError
 from apn_core.landmarks import DEFAULT_LANDMARKS, LandmarkSet
+from apn_core.utils.files import read_json
 
 STATE_FILE = ".apn-annotate.json"
 STATE_FORMAT = "napari-apn-annotate"
@@ -172,8 +173,7 @@ def read_state(root: Path) -> tuple[State, str | None]:
     if not path.exists():
         return State(), None
     try:
-        if path.stat().st_size > MAX_STATE_BYTES:
-            raise ValueError(f"larger than {MAX_STATE_BYTES >> 20} MiB")
-        return State.from_json(json.loads(path.read_text(encoding="utf-8"))), None
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        # a regular file, bounded size and depth: a FIFO must not hang Annotate
+        return State.from_json(read_json(path, "state file", MAX_STATE_BYTES)), None
+    except (ApnError, ValueError) as exc:
         return State(), f"{path}: cannot be used ({exc}); starting afresh"

@@ -21,6 +21,7 @@ visible notification. CSV and JSON files that are not landmark files are decline
 from __future__ import annotations
 
 import csv
+import io
 import logging
 from pathlib import Path
 
@@ -85,19 +86,22 @@ def _read_image(path: Path) -> list[tuple]:
 
 
 def _is_markups(path: Path) -> bool:
-    import json
+    from apn_core.errors import ApnError
+    from apn_core.utils.files import read_json
 
-    try:
-        return isinstance(json.loads(path.read_text(encoding="utf-8")).get("markups"), list)
-    except (OSError, ValueError, AttributeError):
+    try:  # a regular file of bounded size and depth: a FIFO must not hang napari
+        return isinstance(read_json(path, "markups", 64 << 20).get("markups"), list)
+    except (ApnError, AttributeError):
         return False
 
 
 def _csv_kind(path: Path) -> str | None:
-    try:
-        with open(path, encoding="utf-8-sig", newline="") as fh:
-            header = set(next(csv.reader(fh), []))
-    except (OSError, UnicodeDecodeError, csv.Error):
+    from apn_core.errors import ApnError
+    from apn_core.utils.files import read_text
+
+    try:  # a regular file of bounded size: a FIFO must not hang napari
+        header = set(next(csv.reader(io.StringIO(read_text(path, "CSV"), newline="")), []))
+    except (ApnError, csv.Error):
         return None
     if {"image", "landmark", "x", "y"} <= header:
         return "landmarks"

@@ -22,7 +22,7 @@ from pathlib import Path
 
 def write_points(path: str, data, meta: dict) -> list[str]:
     """Write ``.mrk.json`` (mm, LPS) or, for any other name, a ``landmarks.csv`` table."""
-    from apn_core.annotations import write_markups
+    from apn_core.annotations import checked_image_name, write_markups
     from apn_core.errors import FileProblem
     from apn_core.landmarks import DEFAULT_LANDMARKS
     from napari_apn._layers import ImageRef, labels_of, spacing_mm
@@ -47,6 +47,7 @@ def write_points(path: str, data, meta: dict) -> list[str]:
     if out.suffix.lower() != ".csv":
         out = out.with_suffix(".csv")
     labels = labels_of(data, meta.get("features"), meta.get("metadata"), layer)
-    labels.image, labels.spacing = ref.name_in(out.parent), spacing
+    labels.image = checked_image_name(ref.name_in(out.parent), out)
+    labels.spacing = spacing
     save_image(out, labels)
     return [str(out)]

@@ -26,6 +26,7 @@ from typing import Any, ClassVar
 
 from apn_core.errors import ApnError
 from apn_core.landmarks import DEFAULT_LANDMARKS, LandmarkSet
+from apn_core.utils.files import MAX_JSON_DEPTH, json_depth
 
 MAX_INPUT_SIDE = 2048
 
@@ -521,6 +522,10 @@ class RunConfig:
                 value = json.loads(text)
             except ValueError:
                 value = text
+            except RecursionError:
+                raise ConfigError(f"{key.strip()}: the value is nested too deeply") from None
+            if json_depth(value) > MAX_JSON_DEPTH:
+                raise ConfigError(f"{key.strip()}: the value is nested too deeply")
             section, dot, name = key.strip().partition(".")
             if dot:
                 if section not in SECTIONS:

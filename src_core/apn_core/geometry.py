@@ -15,6 +15,8 @@ from apn_core.config import GeometryConfig
 from apn_core.io.contrast import intensity_window
 from apn_core.resample import resample
 
+FLOAT32_SAFE = 1e37  # beyond this, differences of float32 pixel values can overflow
+
 
 @dataclass(frozen=True)
 class Letterbox:
@@ -113,12 +115,18 @@ def normalise_intensity(pixels: np.ndarray, low: float = 0.5, high: float = 99.5
     Percentiles come from a subsample; the mapping runs in place on one float32 copy (a
     full-size radiograph is 20 M pixels: every temporary costs ~80 MB and ~10 ms).
 
+    Values beyond ±:data:`FLOAT32_SAFE` (a float32 TIFF of finite ±3e38) are mapped in
+    float64: in float32 ``hi − lo`` overflows to infinity and every pixel became NaN.
+
     Raises :class:`~apn_core.errors.BlankImageError` for a blank (constant, e.g. all-zero)
     image or one without contrast: dividing by its ~0 range would turn rounding noise into
     an input the network answers with confident garbage. Callers report it per file
     (``BlankImageError(exc.problem, path)``).
     """
     lo, hi = intensity_window(pixels, low, high)
+    if max(abs(lo), abs(hi)) > FLOAT32_SAFE:  # finite ±3e38 pixels: hi − lo overflows
+        out = ((np.asarray(pixels, np.float64) - lo) / (hi - lo)).astype(np.float32)
+        return np.clip(out, 0.0, 1.0, out=out)
     out = np.subtract(pixels, np.float32(lo), dtype=np.float32)
     np.divide(out, np.float32(hi - lo), out=out)
     return np.clip(out, 0.0, 1.0, out=out)

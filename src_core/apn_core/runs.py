@@ -7,6 +7,7 @@ plugin call these functions; nothing else knows the file names.
     RUN/log.jsonl           one JSON line per epoch
     RUN/split.json          which images trained and which validated (and unlabelled ones)
     RUN/cache/              letterboxed training images (float16; safe to delete)
+    RUN/.apn-lock           held by the apn train writing the run (apn_core.utils.locks)
 
 A checkpoint is one safetensors file, so weights and training state are published
 together by one atomic rename (written to a temporary file, ``fsync``-ed, renamed, the
@@ -31,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from apn_core.config import ConfigError, RunConfig
 from apn_core.errors import FileProblem
+from apn_core.utils import files
 from apn_core.utils.atomic import atomic_path, write_text_atomic
 
 if TYPE_CHECKING:  # torch loads when weights are read or written, not to list runs
@@ -47,7 +49,7 @@ CACHE = "cache"
 TAGS = ("last", "best")
 FORMAT = "napari-apn"
 FORMAT_VERSION = "2"  # 2: one file per checkpoint (state inside); 1: <tag>_state.pt beside
-MAX_CONFIG_BYTES = 1 << 20
+MAX_CONFIG_BYTES = files.MAX_OPTION_BYTES
 _CHUNK = 1 << 20
 
 
@@ -120,16 +122,9 @@ def config_from_file(path: Path, data: Any = None) -> RunConfig:
 
 
 def read_json(path: Path, what: str) -> Any:
-    """A small JSON file's content, or :class:`FileProblem` saying why it cannot be read."""
-    try:
-        size = path.stat().st_size
-        if size > MAX_CONFIG_BYTES:
-            raise FileProblem(path, f"{what} file is {size} bytes; at most {MAX_CONFIG_BYTES}")
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileProblem:
-        raise
-    except (OSError, ValueError, RecursionError) as exc:
-        raise FileProblem(path, f"cannot read the {what} ({exc})") from None
+    """A small JSON file's content, or :class:`FileProblem` saying why it cannot be read
+    (:func:`apn_core.utils.files.read_json`: a regular file of ≤ 1 MiB, bounded depth)."""
+    return files.read_json(path, what, MAX_CONFIG_BYTES)
 
 
 def write_split(run: str | Path, split: dict) -> None:
@@ -160,10 +155,10 @@ def read_log(run: str | Path) -> list[dict]:
     if not path.exists():
         return []
     out = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in files.read_text(path, "training log", files.MAX_TABLE_BYTES).splitlines():
         try:
-            record = json.loads(line)
-        except ValueError:
+            record = files.parse_json(line, path, "training log", allow_constants=True)
+        except FileProblem:
             continue
         if isinstance(record, dict):
             out.append(record)
@@ -246,16 +241,17 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
         reason = "empty file" if path.stat().st_size == 0 else str(exc).splitlines()[0]
         raise FileProblem(path, f"not a readable safetensors weights file ({reason})") from None
     state = None
-    if "state" in meta:
+    if "state" in meta:  # parsed with bounded depth: _decode recurses over it
+        skeleton = files.parse_json(meta["state"], path, "training state", allow_constants=True)
         try:
-            state = _decode(json.loads(meta["state"]), tensors)
+            state = _decode(skeleton, tensors)
         except (ValueError, KeyError, TypeError) as exc:
             raise FileProblem(path, f"damaged training state in the checkpoint ({exc})") from None
     config = None
     if "config" in meta:
         try:
-            config = json.loads(meta["config"])
-        except ValueError:
+            config = files.parse_json(meta["config"], path, "configuration record")
+        except FileProblem:
             raise FileProblem(path, "damaged configuration record in the checkpoint") from None
     weights = {k: v for k, v in tensors.items() if not k.startswith(_STATE_PREFIX)}
     return Checkpoint(path, weights, state, config, meta)

@@ -1,6 +1,6 @@
 """Pixel spacing: the one parser and validator for every place a spacing comes from.
 
-A spacing is ``(row_mm, col_mm)``, millimetres per pixel, both positive and finite. The
+A spacing is ``(row_mm, col_mm)``, millimetres per pixel, both positive, finite and plausible. The
 same rules apply to ``--spacing`` on the command line, the ``spacing_mm`` column of
 ``landmarks.csv``, DICOM spacing tags and TIFF resolutions, so a value accepted in one
 place is accepted everywhere and means the same thing:
@@ -8,6 +8,9 @@ place is accepted everywhere and means the same thing:
 - text: one number (square pixels) or two (``row col``), separated by spaces, a comma, a
   semicolon, ``x`` / ``×``, or a backslash (DICOM's multi-value separator):
   ``0.143``, ``0.15 0.14``, ``0.15,0.14``, ``0.15x0.14``, ``0.15\\0.14``;
+- within :data:`MIN_SPACING_MM`–:data:`MAX_SPACING_MM` (1 µm–10 cm a pixel): a DICOM
+  ``PixelSpacing`` of 1e300 or 1e-300, or ``--override-spacing 1e38``, is no spacing
+  at all, and millimetres computed from it overflow to infinity or vanish;
 - numbers in text use plain decimal syntax (:func:`parse_decimal`): no ``1_000``, no
   ``nan``/``inf``, no hexadecimal, ASCII digits only — Python's ``float()`` accepts all of
   these, a data file should not.
@@ -28,6 +31,7 @@ from collections.abc import Sequence
 Spacing = tuple[float, float]
 
 SPACING_TOLERANCE = 0.01  # relative difference at which two spacings disagree
+MIN_SPACING_MM, MAX_SPACING_MM = 1e-3, 100.0  # 1 µm to 10 cm a pixel: beyond, not a radiograph
 
 _DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _SEPARATOR = re.compile(r"\s*[,;xX×\\]\s*|\s+")
@@ -96,7 +100,18 @@ def check_spacing(values: Sequence[float], original: object) -> Spacing:
         raise ValueError(f"spacing {original!r} has {len(values)} values; give one or two")
     if not all(math.isfinite(v) and v > 0 for v in values):
         raise ValueError(f"spacing {original!r} is not positive (mm/px must be > 0)")
+    if not all(MIN_SPACING_MM <= v <= MAX_SPACING_MM for v in values):
+        raise ValueError(
+            f"spacing {_shown(original)} is outside {MIN_SPACING_MM:g}–{MAX_SPACING_MM:g} mm/px "
+            "(a radiograph's pixels are 0.05–1 mm); every millimetre computed from it would "
+            "be meaningless or overflow"
+        )
     return float(values[0]), float(values[1])
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:59] + "…"
 
 
 def spacing_difference(a: Spacing, b: Spacing) -> float:

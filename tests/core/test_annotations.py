@@ -135,7 +135,9 @@ def test_slicer_markups_validate_against_official_schema(tmp_path, shared_dir):
 
 def test_slicer_bad_files(tmp_path):
     (tmp_path / "bad.mrk.json").write_text("{not json")
-    with pytest.raises(AnnotationError, match="not a Slicer markups file"):
+    with pytest.raises(
+        AnnotationError, match=r"cannot read the Slicer markups file \(invalid JSON"
+    ):
         read_markups(tmp_path / "bad.mrk.json", LM, (1, 1))
     doc = {
         "markups": [

@@ -179,7 +179,7 @@ def _tampered(tmp_path, change) -> str:
 def test_malformed_files_are_refused_with_a_reason(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
-    with pytest.raises(FileProblem, match="invalid calibration file"):
+    with pytest.raises(FileProblem, match=r"cannot read the calibration file \(invalid JSON"):
         load_calibrator(bad)
     with pytest.raises(FileProblem, match="not found"):
         load_calibrator(tmp_path / "missing.json")

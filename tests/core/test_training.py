@@ -148,6 +148,7 @@ def test_run_folder_contents(tiny_run):
         "split.json",
         "config.json",
         "cache",
+        ".apn-lock",  # the writer's lock (apn_core.utils.locks), released with the process
     }
     state = runs.load_state(run, "last")  # from the safetensors file itself: nothing pickled
     assert {"optim_generator", "optim_discriminators", "loop"} <= set(state)

@@ -19,7 +19,7 @@ from apn_core.annotations.csv_edit import (
 from apn_core.annotations.labels import ImageLabels
 from apn_core.annotations.landmarks_csv import read_landmarks_csv, write_landmarks_csv
 from apn_core.annotations.napari_points import read_napari_points, write_napari_points
-from apn_core.annotations.paths import normalise_image_path
+from apn_core.annotations.paths import checked_image_name, normalise_image_path
 from apn_core.annotations.slicer import read_markups, write_markups
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "ImageEdit",
     "ImageLabels",
     "Mark",
+    "checked_image_name",
     "normalise_image_path",
     "read_landmarks_csv",
     "read_markups",

@@ -2,35 +2,45 @@
 
 from __future__ import annotations
 
-import os
-import stat
+import csv
+import io
 from pathlib import Path
 
 from apn_core.errors import AnnotationError
+from apn_core.io.text import safe_text
+from apn_core.utils.files import MAX_TABLE_BYTES, read_text
 
-MAX_ANNOTATION_BYTES = 64 * 1024 * 1024  # a landmarks.csv of 100 000 images is ~5 MB
+MAX_ANNOTATION_BYTES = MAX_TABLE_BYTES  # a landmarks.csv of 100 000 images is ~5 MB
 
 
 def read_annotation_text(path: Path) -> str:
-    """The UTF-8 text of an annotation file (a BOM is dropped).
+    """The UTF-8 text of an annotation file (leading byte-order marks dropped).
 
     Refuses, with :class:`AnnotationError`, what is not a regular file (a FIFO would block
-    forever), files over :data:`MAX_ANNOTATION_BYTES`, and text that is not UTF-8.
+    forever), files over :data:`MAX_ANNOTATION_BYTES`, and text that is not UTF-8
+    (:func:`apn_core.utils.files.read_text`).
     """
+    return read_text(path, "annotation file", MAX_ANNOTATION_BYTES, AnnotationError)
+
+
+def csv_rows(path: Path) -> csv.DictReader:
+    """A ``DictReader`` over an annotation CSV whose header has been read and checked.
+
+    A column named twice is refused, naming it: ``DictReader`` would silently keep the
+    last cell of the two (``image,landmark,x,y,x`` read its fifth cell as x).
+    """
+    reader = csv.DictReader(io.StringIO(read_annotation_text(path), newline=""))
     try:
-        st = os.stat(path)
-    except OSError as exc:
-        raise AnnotationError(path, f"cannot read ({exc.strerror or exc})") from None
-    if not stat.S_ISREG(st.st_mode):
-        raise AnnotationError(path, "not a regular file")
-    if st.st_size > MAX_ANNOTATION_BYTES:
-        raise AnnotationError(
-            path,
-            f"{st.st_size:,} bytes; an annotation file is at most {MAX_ANNOTATION_BYTES:,} bytes",
-        )
-    try:
-        return path.read_bytes().decode("utf-8-sig")
-    except OSError as exc:
-        raise AnnotationError(path, f"cannot read ({exc.strerror or exc})") from None
-    except UnicodeDecodeError as exc:
-        raise AnnotationError(path, f"not UTF-8 text (byte {exc.start})") from None
+        header = reader.fieldnames or []
+    except csv.Error as exc:
+        raise AnnotationError(path, f"cannot parse the header ({exc})") from None
+    seen: set[str] = set()
+    for name in header:
+        if name in seen and name.strip():
+            raise AnnotationError(
+                path,
+                f"column {safe_text(name, 40)!r} appears twice in the header; which of the "
+                "two holds the values is ambiguous — remove or rename one",
+            )
+        seen.add(name)
+    return reader

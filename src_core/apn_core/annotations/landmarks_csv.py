@@ -1,7 +1,8 @@
 """``landmarks.csv``: the labelled folder's main annotation table.
 
 Columns ``image,landmark,x,y`` and optionally ``spacing_mm`` and ``occluded``; any other
-column is kept and ignored. ``x`` = column, ``y`` = row, pixels of the stored image,
+column is kept and ignored. ``x`` = column, ``y`` = row, pixels of the image as displayed
+(as stored, unless a TIFF/EXIF Orientation turns it: :mod:`apn_core.io.orientation`),
 ``(0, 0)`` = centre of the top-left pixel. Empty ``x`` and ``y`` = annotated as not in the
 image; no row = not annotated.
 
@@ -10,7 +11,7 @@ Cell syntax, checked strictly (a data file is not Python):
 - ``image``: a path relative to DATA, see :mod:`apn_core.annotations.paths` (absolute
   paths and ``..`` are refused; ``./x.dcm`` is ``x.dcm``);
 - ``x``, ``y``: plain decimal numbers (:func:`apn_core.spacing.parse_decimal`: no
-  ``1_000``, ``nan``, ``inf``);
+  ``1_000``, ``nan``, ``inf``) within ±:data:`MAX_COORDINATE` px;
 - ``spacing_mm``: :func:`apn_core.spacing.parse_spacing` (one number, or ``row col``);
   every row of one image that gives it must give the same value;
 - ``occluded``: ``0/1``, ``true/false``, ``yes/no`` (any case); empty = 0.
@@ -26,13 +27,12 @@ for a folder apn creates (synthetic data, a training folder).
 from __future__ import annotations
 
 import csv
-import io
 import math
 from pathlib import Path
 
 import numpy as np
 
-from apn_core.annotations.files import read_annotation_text
+from apn_core.annotations.files import csv_rows
 from apn_core.annotations.labels import ImageLabels
 from apn_core.annotations.paths import normalise_image_path
 from apn_core.errors import AnnotationError
@@ -44,6 +44,7 @@ from apn_core.utils.atomic import write_text_atomic
 from apn_core.utils.csv_cells import csv_text, restore
 
 REQUIRED_COLUMNS = ("image", "landmark", "x", "y")
+MAX_COORDINATE = 1e6  # px; images are at most 30 000 px a side (apn_core.io.limits)
 OPTIONAL_COLUMNS = ("spacing_mm", "occluded")
 BOOLEAN_WORDS = {"": False, "0": False, "1": True, "false": False, "true": True}
 BOOLEAN_WORDS |= {"no": False, "yes": True}
@@ -61,11 +62,8 @@ def read_landmarks_csv(
     path = Path(path)
     strict = report is None
     report = report if report is not None else Report()
-    reader = csv.DictReader(io.StringIO(read_annotation_text(path), newline=""))
-    try:
-        header = reader.fieldnames or []
-    except csv.Error as exc:
-        raise AnnotationError(path, f"cannot parse the header ({exc})") from None
+    reader = csv_rows(path)
+    header = reader.fieldnames or []
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
         raise AnnotationError(
@@ -177,6 +175,14 @@ class _RowParser:
                 "bad-coordinate",
                 where,
                 f"x={_shown(xs)}, y={_shown(ys)} are not plain finite numbers",
+            )
+            return None
+        if max(abs(xy[0]), abs(xy[1])) > MAX_COORDINATE:  # NaN (absent) compares False
+            self.report.add(
+                "bad-coordinate",
+                where,
+                f"x={_shown(xs)}, y={_shown(ys)} lie beyond ±{MAX_COORDINATE:,.0f} px, far "
+                "outside any image (an error computed from them would overflow)",
             )
             return None
         try:

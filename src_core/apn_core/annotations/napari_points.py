@@ -15,11 +15,10 @@ axis as the row would put every landmark in the wrong place.
 from __future__ import annotations
 
 import csv
-import io
 import re
 from pathlib import Path
 
-from apn_core.annotations.files import read_annotation_text
+from apn_core.annotations.files import csv_rows
 from apn_core.annotations.labels import ImageLabels
 from apn_core.errors import AnnotationError
 from apn_core.io.text import safe_text
@@ -39,7 +38,7 @@ def read_napari_points(path: str | Path, landmarks: LandmarkSet, image: str = ""
     planes of an n-D layer.
     """
     path = Path(path)
-    reader = csv.DictReader(io.StringIO(read_annotation_text(path), newline=""))
+    reader = csv_rows(path)
     rows: list[tuple[int, dict]] = []
     try:
         fields = list(reader.fieldnames or [])

@@ -48,6 +48,17 @@ def normalise_image_path(text: str) -> str:
     return norm
 
 
+def checked_image_name(text: str, table: str | Path) -> str:
+    """``text`` as a row's image path for the table at ``table``, or :class:`FileProblem`:
+    a writer must not write a row its reader would refuse (``../../etc/passwd``)."""
+    from apn_core.errors import FileProblem
+
+    try:
+        return normalise_image_path(text)
+    except ValueError as exc:
+        raise FileProblem(table, f"cannot write a row for this image: {exc}") from None
+
+
 def check_image_file(root: Path, rel: str) -> str | None:
     """Why ``root/rel`` cannot be read as an image file on disk, or ``None`` if it can.
 

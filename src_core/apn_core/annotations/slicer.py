@@ -27,6 +27,7 @@ from apn_core.errors import AnnotationError
 from apn_core.io.text import safe_text
 from apn_core.landmarks import LandmarkSet
 from apn_core.utils.atomic import write_text_atomic
+from apn_core.utils.files import parse_json
 
 SCHEMA_URL = (
     "https://raw.githubusercontent.com/slicer/slicer/master/Modules/Loadable/Markups/"
@@ -177,21 +178,7 @@ POSITION_STATUSES = ("defined", "undefined", "preview")
 
 
 def _load_json(path: Path) -> object:
-    text = read_annotation_text(path)
-    try:
-        return json.loads(text, parse_constant=_reject_constant)
-    except RecursionError:
-        raise AnnotationError(
-            path, "not a Slicer markups file (JSON nested too deeply to read)"
-        ) from None
-    except ValueError as exc:
-        raise AnnotationError(
-            path, f"not a Slicer markups file (invalid JSON: {safe_text(exc, 200)})"
-        ) from None
-
-
-def _reject_constant(name: str) -> float:
-    raise ValueError(f"{name} is not a number in JSON")
+    return parse_json(read_annotation_text(path), path, "Slicer markups file", AnnotationError)
 
 
 def _expect(path: Path, value: object, kind, where: str) -> None:

@@ -109,6 +109,7 @@ def default_output(model: str) -> Path:
 def run(args) -> int:
     from apn_core.dataset import load_labelled_folder
     from apn_core.inference.calibration import fit_calibrator, save_calibrator
+    from apn_core.inference.model_store import resolve, sha256
     from apn_core.inference.review_data import FeatureExtractor, collect
 
     out = args.out or default_output(args.model)
@@ -130,6 +131,7 @@ def run(args) -> int:
     fitted_on = {
         "data": f"{args.data} (+ {', '.join(args.perturb)})" if args.perturb else str(args.data),
         "model": extractor.predictor.name,
+        "weights_sha256": sha256(resolve(args.model).weights),  # checked where it is used
         "pose_discriminator": extractor.has_pose,
         "confidence_discriminator": extractor.has_confidence,
     }

@@ -8,7 +8,6 @@ before anything runs, with exit code 2 and one line naming the option and the pr
 from __future__ import annotations
 
 import argparse
-import json
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -202,9 +201,13 @@ def add_landmarks_option(parser: argparse.ArgumentParser) -> None:
 def load_landmarks(path: Path | None) -> LandmarkSet:
     if path is None:
         return DEFAULT_LANDMARKS
-    try:
-        return LandmarkSet.from_dict(json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    from apn_core.utils.files import read_json
+
+    try:  # a regular file, bounded size and depth
+        return LandmarkSet.from_dict(read_json(path, "landmark set"))
+    except FileProblem as exc:
+        raise FileProblem(path, f"not a landmark set file ({exc.problem})") from None
+    except ValueError as exc:
         raise FileProblem(path, f"not a landmark set file ({exc})") from None
 
 

@@ -10,6 +10,8 @@ with exit code 2 — never a traceback. The codes are :data:`EXIT_CODES`.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import logging
 import os
 import sys
@@ -27,7 +29,8 @@ from apn_core.cli import (
     synth,
     train,
 )
-from apn_core.errors import ApnError
+from apn_core.errors import ApnError, escape_controls
+from apn_core.utils.fsnames import ESCAPE_BYTES
 
 COMMANDS = (demo, synth, importer, bilateral, check, info, train, predict, evaluate, calibrate)
 
@@ -63,7 +66,30 @@ def _error(message: str) -> int:
     return 2
 
 
+def describe_os_error(exc: OSError) -> str:
+    """``<file>: <reason>``, or the reason alone when the error names no file (a full disk
+    met while writing through an open file, a failed ``fsync``)."""
+    exc = _original(exc)
+    lines = str(exc).strip().splitlines()
+    reason = exc.strerror or (lines[0] if lines else "") or type(exc).__name__
+    if exc.errno == errno.ENOSPC:
+        reason += "; free some space (or write elsewhere) and run again"
+    return reason if exc.filename is None else f"{exc.filename}: {reason}"
+
+
+def _original(exc: OSError) -> OSError:
+    """The OSError that carries the errno, when a library re-raised it without one
+    (pydicom's writer wraps it in ``OSError("With tag ... got exception: ...<traceback>")``)."""
+    seen = exc
+    while seen.errno is None and isinstance(seen.__cause__ or seen.__context__, OSError):
+        seen = seen.__cause__ or seen.__context__  # type: ignore[assignment]
+    return seen if seen.errno is not None else exc
+
+
 def main(argv: list[str] | None = None) -> int:
+    for stream in (sys.stdout, sys.stderr):  # a file name that is not UTF-8 prints as \xNN
+        with contextlib.suppress(AttributeError, ValueError):
+            stream.reconfigure(errors=ESCAPE_BYTES)
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -87,9 +113,9 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
         return 0
     except OSError as exc:  # a disk or folder refusing a write: the file and the reason
-        if exc.filename is None or args.verbose:
+        if args.verbose:
             raise
-        return _error(f"{exc.filename}: {exc.strerror or exc}")
+        return _error(escape_controls(describe_os_error(exc)))
 
 
 if __name__ == "__main__":

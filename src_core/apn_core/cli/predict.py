@@ -90,6 +90,10 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    if args.calibration is not None:  # a FIFO, /dev/zero or deep JSON: refused before torch loads
+        from apn_core.utils.files import MAX_TABLE_BYTES, read_json
+
+        read_json(args.calibration, "calibration file", MAX_TABLE_BYTES)
     from apn_core.inference.jobs import run_predict_job
 
     if args.dicomweb:

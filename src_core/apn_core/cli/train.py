@@ -278,9 +278,8 @@ def run(args) -> int:
 
 
 def _run(args) -> int:
-    from apn_core.train.job import train
-
     sections, used = model_changes(args)
+    init = args.init
     if args.resume:
         given = [
             *used,
@@ -289,12 +288,13 @@ def _run(args) -> int:
         ]
         if args.settings:
             given.append("settings")
-        if given:
+        if given and not _repeats_saved(args, sections):
             raise FileProblem(
                 "--resume",
                 f"a run continues with its own configuration; {_options(args, given)} cannot "
                 "change it (start a new run, or --init from this one)",
             )
+        init = None  # the same command again: the options match the run's own settings
         if args.config or args.preset:
             _note(args, "--resume: the run's own config.json is used; --config/--preset ignored")
         config = get_preset("default")  # unused: the run's saved configuration wins
@@ -318,6 +318,13 @@ def _run(args) -> int:
         changes["adversarial"] = False
     if args.batch_size is not None:  # exactly this many on a GPU too, rates unscaled
         changes["gpu_batch_size"] = args.batch_size
+    if Path(args.out).is_dir():  # a second writer is told at once, not after torch loads;
+        from apn_core.utils.locks import folder_lock  # train() itself holds the lock
+
+        with folder_lock(args.out, "run folder"):
+            pass
+    from apn_core.train.job import train  # torch: after the options and files are checked
+
     reason = train(
         args.data,
         args.out,
@@ -328,7 +335,7 @@ def _run(args) -> int:
         spacing=args.spacing,
         json_progress=args.progress == "json",
         device=args.device,
-        init=args.init,
+        init=init,
         unlabelled=args.unlabelled,
         started=STARTED,
     )
@@ -345,6 +352,28 @@ def _run(args) -> int:
             file=sys.stderr,
         )
     return 0
+
+
+def _repeats_saved(args, sections: dict[str, dict]) -> bool:
+    """True when the model, landmark, ``--set`` and ``--init`` options given with
+    ``--resume`` say what the run's ``config.json`` already holds: the command that started
+    the run, repeated with ``--resume``, continues it."""
+    from apn_core import runs
+
+    if not runs.is_run(args.out):
+        return False
+    saved = runs.load_config(args.out)
+    try:
+        candidate = saved.with_settings(args.settings) if args.settings else saved
+        if args.landmarks:
+            candidate = candidate.replace(landmarks=load_landmarks(args.landmarks).to_dict())
+        if sections:
+            candidate = candidate.replace(**sections)
+    except ConfigError:
+        return False
+    if args.init and (saved.init is None or saved.init.model != str(args.init)):
+        return False
+    return candidate.to_dict() == saved.to_dict()
 
 
 def _note(args, message: str) -> None:

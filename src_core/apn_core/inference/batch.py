@@ -220,9 +220,13 @@ def predict_files(
         if good:
             out = predictor.forward(torch.stack([it.tensor for it in good]))
             for j, it in enumerate(good):
-                outputs[id(it)] = predictor.finish(
-                    out.sample(j), it.box, it.spacing, it.spacing_source, str(it.path)
-                )
+                try:
+                    outputs[id(it)] = predictor.finish(
+                        out.sample(j), it.box, it.spacing, it.spacing_source, str(it.path)
+                    )
+                except (ApnError, ValueError, ArithmeticError) as exc:  # this file, not the batch
+                    log.debug("cannot finish %s", it.path, exc_info=True)
+                    it.error = f"{it.path}: cannot measure the prediction ({exc})"
         for it in items:
             yield BatchResult(
                 it.path,

@@ -40,6 +40,7 @@ that is executed; :func:`load_calibrator` refuses anything malformed with one cl
 from __future__ import annotations
 
 import json
+import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,6 +58,7 @@ from apn_core.inference.reliability import (
     flag_rates,
 )
 from apn_core.utils.atomic import write_text_atomic
+from apn_core.utils.files import MAX_TABLE_BYTES, read_json
 from apn_core.utils.json_safe import json_safe
 
 CALIBRATION_FILE = runs.CALIBRATION  # in a run folder, or beside a bundled model
@@ -79,6 +81,7 @@ FALLBACK_DROPS = (  # no flip test; no pixel spacing
     ("flip_mm", "image_flip_mm", "spread_mm"),
 )
 MIN_PER_CLASS = 3  # landmarks needed on each side of the tolerance to fit at all
+log = logging.getLogger(__name__)
 FALSE_FLAG_BUDGET = 0.03  # share of correct calibration landmarks the review flag may take
 RIDGE = 1.0  # ridge penalty (summed log-loss scale) on standardised coefficients: keeps
 # separable data finite, negligible bias once there are hundreds of landmarks
@@ -295,21 +298,43 @@ def save_calibrator(path: str | Path, calibrator: Calibrator) -> Path:
 def load_calibrator(path: str | Path) -> Calibrator:
     """Read a ``calibration.json``; :class:`FileProblem` naming the problem if unusable."""
     path = Path(path)
+    data = read_json(path, "calibration file", MAX_TABLE_BYTES)
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise FileProblem(path, "calibration file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise FileProblem(path, f"unreadable calibration file ({exc})") from None
-    try:
-        data = json.loads(text, parse_constant=_reject_constant)
         return Calibrator.from_dict(data)
     except ValueError as exc:
         raise FileProblem(path, f"invalid calibration file: {exc}") from None
 
 
-def _reject_constant(name: str):
-    raise ValueError(f"{name} is not a number")
+def check_fitted_on(calibrator: Calibrator, path: Path, source, given: bool) -> None:
+    """Refuse a calibration fitted on other weights than ``source``'s (a
+    :class:`~apn_core.inference.model_store.ModelSource`): its probabilities and review
+    threshold describe that model, not this one. Calibrations record the SHA-256 of the
+    weights they were fitted on (``fitted_on.weights_sha256``); one from an older
+    napari-apn that records none, given with ``--calibration``, is used with a warning."""
+    from apn_core.inference.model_store import sha256
+
+    recorded = calibrator.fitted_on.get("weights_sha256")
+    if isinstance(recorded, str) and recorded:
+        digest = sha256(source.weights)
+        if recorded != digest:
+            raise FileProblem(
+                path,
+                f"was fitted on other weights (SHA-256 {recorded[:12]}…) than the model "
+                f"{source.name} (SHA-256 {digest[:12]}…): its probabilities and review "
+                f"threshold describe that model; fit one for this model with "
+                f"apn calibrate DATA --model {source.name.removeprefix('bundled:')}",
+            )
+        return
+    name = calibrator.fitted_on.get("model")
+    if given and name != source.name:
+        fitted = f" (fitted on {name})" if isinstance(name, str) and name else ""
+        log.warning(
+            "%s: records no checksum of the weights it was fitted on%s, so it cannot be "
+            "verified to belong to the model %s; refit it with apn calibrate",
+            path,
+            fitted,
+            source.name,
+        )
 
 
 def _need(ok: bool, problem: str) -> None:

@@ -10,6 +10,7 @@ from every record the folder holds. Nothing is counted as done that was not writ
 
 from __future__ import annotations
 
+import errno
 import logging
 from collections import Counter
 from collections.abc import Callable
@@ -355,16 +356,16 @@ def run_predict_job(
                             (image.name, error.removeprefix(str(image.path)).lstrip(": "))
                         )
                     else:
-                        record = make_record(
-                            image.name,
-                            image.path,
-                            res.prediction,
-                            signature,
-                            res.spacing_from,
-                            overlays,
-                            res.calibration,
-                        )
                         try:
+                            record = make_record(
+                                image.name,
+                                image.path,
+                                res.prediction,
+                                signature,
+                                res.spacing_from,
+                                overlays,
+                                res.calibration,
+                            )
                             save_result(
                                 out,
                                 image.name,
@@ -374,22 +375,28 @@ def run_predict_job(
                                 res.overlay_base,
                             )
                         except OSError as exc:
-                            summary.error = (
-                                f"{out}: cannot write the results of {image.name} ({exc.strerror or exc}); "
-                                f"stopped after {len(summary.done)} of {len(todo)} image(s) to predict. What "
-                                "was written is complete: fix the output folder (e.g. free disk space) and "
-                                "run the same command again to continue"
-                            )
-                            break
-                        summary.done.append(image.name)
-                        _note_review(summary, image.name, res.prediction.review)
-                        if image.name in why_redo:
-                            summary.redone.append((image.name, why_redo[image.name]))
-                        if res.spacing_note:
-                            summary.spacing_notes.append((image.name, res.spacing_note))
-                        if res.spacing_from == "object" and not res.spacing_note:
-                            where = f"from the {res.prediction.spacing_source} on the film"
-                            summary.by_object.append((image.name, where))
+                            if exc.errno != errno.ENAMETOOLONG:  # the disk or folder: stop here
+                                summary.error = (
+                                    f"{out}: cannot write the results of {image.name} ({exc.strerror or exc}); "
+                                    f"stopped after {len(summary.done)} of {len(todo)} image(s) to predict. What "
+                                    "was written is complete: fix the output folder (e.g. free disk space) and "
+                                    "run the same command again to continue"
+                                )
+                                break
+                            summary.failed.append((image.name, _name_too_long(exc)))
+                        except (ValueError, OverflowError) as exc:  # one odd result, not the batch
+                            log.debug("%s: cannot record its result", image.name, exc_info=True)
+                            summary.failed.append((image.name, f"cannot record the result ({exc})"))
+                        else:
+                            summary.done.append(image.name)
+                            _note_review(summary, image.name, res.prediction.review)
+                            if image.name in why_redo:
+                                summary.redone.append((image.name, why_redo[image.name]))
+                            if res.spacing_note:
+                                summary.spacing_notes.append((image.name, res.spacing_note))
+                            if res.spacing_from == "object" and not res.spacing_note:
+                                where = f"from the {res.prediction.spacing_source} on the film"
+                                summary.by_object.append((image.name, where))
                     if progress:
                         progress(n, len(todo))
                     if cancelled is not None and cancelled():
@@ -460,3 +467,10 @@ def _dicom_outputs(summary: PredictSummary, out: Path, sr: bool, images) -> None
         )
         return
     summary.failed.extend(summary.dicom.failed)
+
+
+def _name_too_long(exc: OSError) -> str:
+    return (
+        f"an output file name would be longer than the file system allows "
+        f"({exc.strerror or exc}); rename the image (shorter name) and run again"
+    )

@@ -33,6 +33,7 @@ import csv
 import io
 import json
 import math
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +49,7 @@ from apn_core.landmarks import LandmarkSet
 from apn_core.spacing import format_spacing
 from apn_core.utils.atomic import write_text_atomic
 from apn_core.utils.csv_cells import csv_text
+from apn_core.utils.files import read_text
 from apn_core.utils.json_safe import json_safe
 from apn_core.utils.locks import FolderBusyError, folder_lock
 
@@ -152,6 +154,13 @@ def prepare_output_folder(out: str | Path, command: str = "apn predict") -> Path
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise FileProblem(out, "exists and is not a folder; choose another output folder")
+    for sub in SUBFOLDERS:  # where results go: a file there is no full disk
+        if (out / sub).exists() and not (out / sub).is_dir():
+            raise FileProblem(
+                out / sub,
+                f"exists and is not a folder; {command} writes its {SUBFOLDERS[sub]} there — "
+                "move or rename it, or choose another output folder",
+            )
     try:
         out.mkdir(parents=True, exist_ok=True)
         write_text_atomic(out / OUTPUT_MARKER, MARKER_TEXT.format(command=command))
@@ -167,6 +176,9 @@ def _printable(value) -> str:
 
 def _reason(exc: OSError) -> str:
     return exc.strerror or str(exc)
+
+
+SUBFOLDERS = {"predictions": "per-image records", "overlays": "overlay pictures"}
 
 
 def markups_path(out: Path, name: str) -> Path:
@@ -312,12 +324,12 @@ class DamagedRecord(ValueError):
 def read_record(out: Path, name: str) -> dict | None:
     """The record of ``name``, None when there is none; :class:`DamagedRecord` when unusable."""
     path = record_path(out, name)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    if not os.path.lexists(path):
         return None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DamagedRecord(f"unreadable ({exc})") from None
+    try:  # a regular file of bounded size (a FIFO put there must not hang a re-run)
+        text = read_text(path, "record")
+    except FileProblem as exc:
+        raise DamagedRecord(f"unreadable ({exc.problem})") from None
     try:
         record = json.loads(text)
         _validate(record, name)

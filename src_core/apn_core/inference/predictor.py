@@ -46,13 +46,13 @@ from apn_core import runs
 from apn_core.config import RunConfig
 from apn_core.geometry import Letterbox, network_input
 from apn_core.heatmaps import decode
-from apn_core.inference.calibration import Calibrator, load_calibrator
+from apn_core.inference.calibration import Calibrator, check_fitted_on, load_calibrator
 from apn_core.inference.confidence import heatmap_to_image_xy, landmark_features
 from apn_core.inference.model_store import resolve
 from apn_core.inference.review import blank_measurements, review_landmarks
 from apn_core.io import read_radiograph
 from apn_core.measurements import alignment
-from apn_core.models import build_networks, load_networks
+from apn_core.models import build_networks, load_networks, trust
 from apn_core.models.networks import INFERENCE_OPTIONAL
 from apn_core.presets import get_preset
 
@@ -226,11 +226,15 @@ class Predictor:
         ``calibration``: a ``calibration.json`` to use instead of the one beside the weights
         (``apn calibrate --model default --out FILE`` fits one for the read-only bundled model)."""
         source = resolve(model, tag)
+        trust.check_fits(source.weights, source.config, INFERENCE_OPTIONAL)  # before building
         checkpoint = runs.read_checkpoint(source.weights)
+        trust.check_values(checkpoint.weights, source.weights)
         trained = runs.trained_discriminators(checkpoint, source.config.train.epochs_pretrain)
         given = calibration is not None
         path = Path(calibration) if given else source.weights.parent / runs.CALIBRATION
         calibrator = load_calibrator(path) if given or path.is_file() else None
+        if calibrator is not None:
+            check_fitted_on(calibrator, path, source, given)
         predictor = cls(
             source.config,
             checkpoint.weights,

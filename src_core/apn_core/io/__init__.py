@@ -7,8 +7,10 @@ Untrusted files are checked before they are decoded (:mod:`apn_core.io.limits`).
 
 Modules: ``record`` (the :class:`Radiograph` record), ``radiograph`` (the dispatcher),
 ``dicom`` / ``tiff`` / ``raster`` (format readers; they import ``record``, not the
-dispatcher), ``limits`` (size, truncation and finiteness checks), ``contrast`` (blank-image
-check), ``text`` (file strings made safe to print), ``writers``.
+dispatcher), ``limits`` (size, truncation and finiteness checks), ``codestreams`` and
+``dicom_streams`` (what a decoder will allocate, read before it runs), ``orientation`` (the
+TIFF/EXIF Orientation tag), ``contrast`` (blank-image check), ``text`` (file strings made
+safe to print), ``writers``.
 """
 
 from apn_core.io.limits import ImageLimits

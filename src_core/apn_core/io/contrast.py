@@ -26,7 +26,11 @@ def intensity_window(
     constant, or all but a few pixels share one value.
     """
     sample = pixels[:: max(1, pixels.shape[0] // 512), :: max(1, pixels.shape[1] // 256)]
-    lo, hi = (float(v) for v in np.percentile(sample, [low, high]))
+    with np.errstate(over="ignore", invalid="ignore"):
+        lo, hi = (float(v) for v in np.percentile(sample, [low, high]))
+    if not (np.isfinite(lo) and np.isfinite(hi)) and sample.dtype.kind == "f":
+        # finite float32 values near ±3.4e38: the interpolation overflowed in float32
+        lo, hi = (float(v) for v in np.percentile(sample.astype(np.float64), [low, high]))
     if np.isfinite(lo) and np.isfinite(hi) and hi - lo > RELATIVE_EPS * max(abs(lo), abs(hi)):
         return lo, hi
     vmin, vmax = float(np.min(pixels)), float(np.max(pixels))

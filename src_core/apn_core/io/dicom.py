@@ -5,7 +5,11 @@ Choices (documented in the README):
   Columns × samples × frames) is checked against :class:`~apn_core.io.limits.ImageLimits`
   and, for uncompressed data, the declared pixel-data length against the file's length,
   before anything is decoded.
-- MONOCHROME1 (bone dark as stored) is inverted so bone is bright in every output.
+- JPEG / JPEG 2000 pixel data must declare the header's size in its own codestream, and a
+  Deflated dataset is inflated with a bound (:mod:`apn_core.io.dicom_streams`).
+- MONOCHROME1 (bone dark as stored; any letter case) is inverted so bone is bright in every
+  output; PALETTE COLOR is refused (its values index a colour table); BitsStored must be
+  1..BitsAllocated (0 masked every pixel to "blank").
 - RescaleSlope/Intercept (modality LUT) are applied; they must be finite numbers.
 - Pixels stay the stored integers when no rescale applies (MONOCHROME1 inverted in place,
   in the same type); otherwise they are float32 (see :class:`Radiograph`).
@@ -30,7 +34,12 @@ from pathlib import Path
 import numpy as np
 
 from apn_core.errors import ImageReadError
-from apn_core.io.limits import ImageLimits, check_extent, require_finite
+from apn_core.io.dicom_streams import check_codestream, read_dataset
+from apn_core.io.limits import (
+    ImageLimits,
+    require_finite,
+    require_float32_range,
+)
 from apn_core.io.record import Radiograph, grayscale_hint
 from apn_core.io.text import brief_error, safe_text
 from apn_core.spacing import Spacing, parse_decimal, parse_spacing
@@ -50,12 +59,11 @@ UNDEFINED_LENGTH = 0xFFFFFFFF
 
 def read_dicom(path: Path, limits: ImageLimits | None = None) -> Radiograph:
     """Read one single-frame grayscale DICOM image; see the module docstring."""
-    import pydicom
     from pydicom.errors import InvalidDicomError
 
     limits = limits or ImageLimits.from_env()
     try:
-        ds = pydicom.dcmread(path, force=True, defer_size=DEFER_BYTES)
+        ds, data_size = read_dataset(path, limits, DEFER_BYTES)
     except InvalidDicomError as exc:
         raise ImageReadError(path, f"not a DICOM file ({exc})") from None
     keyword = next((k for k in PIXEL_KEYWORDS if k in ds), None)
@@ -75,12 +83,24 @@ def read_dicom(path: Path, limits: ImageLimits | None = None) -> Radiograph:
             f"colour DICOM ({samples} samples per pixel, {photometric}); a radiograph must be "
             "grayscale: export the grayscale original from the archive, or " + grayscale_hint(path),
         )
+    if photometric.upper() == "PALETTE COLOR":
+        raise ImageReadError(
+            path,
+            "PALETTE COLOR DICOM: its pixel values index a colour lookup table, they are "
+            "not intensities; a radiograph is MONOCHROME1/MONOCHROME2",
+        )
+    bone_dark = photometric.upper() == "MONOCHROME1"  # the code is case-insensitive in practice
+    if photometric != photometric.upper() and "PhotometricInterpretation" in ds:
+        ds.PhotometricInterpretation = photometric.upper()  # what pydicom's decoders accept
     if frames != 1:
         raise ImageReadError(path, f"multi-frame DICOM ({frames} frames); give one frame per file")
+    _check_bits(path, ds)
 
     tsyntax = ds.file_meta.get("TransferSyntaxUID") if hasattr(ds, "file_meta") else None
-    _check_length(path, ds, keyword, rows * cols, tsyntax)
+    _check_length(path, ds, keyword, rows * cols, tsyntax, data_size)
     _check_decoder(path, tsyntax)
+    if tsyntax is not None and tsyntax.is_encapsulated:
+        check_codestream(path, ds, keyword, tsyntax, rows, cols)
     slope, intercept = (
         _number(ds, "RescaleSlope", path, 1.0),
         _number(ds, "RescaleIntercept", path, 0.0),
@@ -99,19 +119,20 @@ def read_dicom(path: Path, limits: ImageLimits | None = None) -> Radiograph:
         raise ImageReadError(
             path, f"expected a {rows} × {cols} image, decoded shape {stored.shape}"
         )
+    require_float32_range(path, stored, slope, intercept)
 
     pixels = None
     if stored.dtype.kind in "ui" and slope == 1.0 and intercept == 0.0:
         pixels = stored  # the common case: no float copy (Radiograph.pixels)
         if "ModalityLUTSequence" in ds:
             pixels = None
-        elif photometric == "MONOCHROME1":
+        elif bone_dark:
             pixels = _inverted_integers(stored, ds)
     if pixels is None:
         pixels = _rescaled(stored, ds, slope, intercept)
         if stored.dtype.kind == "f" or slope != 1.0 or intercept != 0.0:
             require_finite(path, pixels)
-        if photometric == "MONOCHROME1":
+        if bone_dark:
             if stored.dtype.kind == "f":  # no representable range: mirror the data's own
                 lo, hi = float(pixels.min()), float(pixels.max())
             else:
@@ -205,14 +226,36 @@ def _number(ds, keyword: str, path: Path, default: float) -> float:
         ) from None
 
 
-def _check_length(path: Path, ds, keyword: str, n_pixels: int, tsyntax) -> None:
-    """Uncompressed pixel data must be as long as the header says, and inside the file."""
+def _check_bits(path: Path, ds) -> None:
+    """BitsStored within 1..BitsAllocated: ``BitsStored 0`` is a malformed header, and
+    masking the pixels to no bits made every image "blank"."""
+    allocated = _whole(ds, "BitsAllocated", path, default=16)
+    stored = _whole(ds, "BitsStored", path, default=allocated)
+    if not 1 <= stored <= allocated:
+        raise ImageReadError(
+            path,
+            f"malformed DICOM header: BitsStored is {stored} with BitsAllocated {allocated} "
+            "(BitsStored must be 1 to BitsAllocated)",
+        )
+
+
+def _check_length(
+    path: Path, ds, keyword: str, n_pixels: int, tsyntax, data_size: int | None = None
+) -> None:
+    """Uncompressed pixel data must be as long as the header says, and inside the data
+    (``data_size``: the file's bytes, or a Deflated DICOM's inflated ones)."""
     elem = ds.get_item(keyword, keep_deferred=True)
     length = getattr(elem, "length", None)
     tell = getattr(elem, "value_tell", None)
     if length is None or tell is None or length == UNDEFINED_LENGTH:
         return  # encapsulated (compressed) data: the decoder checks its fragments
-    check_extent(path, tell + length, what=f"{keyword} ({length:,} bytes)")
+    size = path.stat().st_size if data_size is None else data_size
+    if tell + length > size:
+        raise ImageReadError(
+            path,
+            f"truncated file: its {keyword} ({length:,} bytes) is declared to end at byte "
+            f"{tell + length:,} but the data has {size:,} bytes",
+        )
     if tsyntax is not None and tsyntax.is_compressed:
         return
     bits = _whole(ds, "BitsAllocated", path, default=16)

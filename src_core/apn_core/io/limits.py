@@ -11,7 +11,8 @@ error, never the machine.
 - **Truncation** (before decoding): pixel data declared to extend past the end of the file.
 - **Non-finite pixels** (after decoding): NaN or ±inf in a float image, or from a rescale,
   are refused with their count — a NaN pixel spreads through the network and every
-  landmark came out "absent".
+  landmark came out "absent". Finite values beyond float32 (float64 pixels near 1e303, a
+  rescale to 1e300) are refused as such.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ MAX_IMAGE_SIDE = 30_000
 MAX_IMAGE_PIXELS = 2**29  # 536 870 912 pixel values = 2 GiB as float32
 ENV_MAX_SIDE = "APN_MAX_IMAGE_SIDE"
 ENV_MAX_PIXELS = "APN_MAX_IMAGE_PIXELS"
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,32 @@ def require_finite(path: Path, pixels: np.ndarray) -> None:
         f"{bad - n_nan:,} infinite); a radiograph's pixels must be numbers — "
         "re-export the image or mask those pixels with a real value",
     )
+
+
+def require_float32_range(
+    path: Path, stored: np.ndarray, slope: float = 1.0, intercept: float = 0.0
+) -> None:
+    """Refuse values that become infinite in float32, apn's working type: float64 pixels
+    near 1e303, or a rescale (``slope``, ``intercept``) that takes the stored values past
+    ±3.4e38. Said as such — they are finite in the file, not "not finite"."""
+    if stored.size == 0 or stored.dtype.kind not in "uif":
+        return
+    if stored.dtype.kind in "ui" and (slope, intercept) == (1, 0):
+        return  # int64 at most: 9.2e18, far inside float32
+    if stored.dtype.kind == "f" and stored.dtype.itemsize <= 4 and (slope, intercept) == (1, 0):
+        return  # float32 already: nothing to overflow
+    if stored.dtype.kind == "f":
+        require_finite(path, stored)
+    with np.errstate(over="ignore", invalid="ignore"):
+        ends = [float(stored.min()) * slope + intercept, float(stored.max()) * slope + intercept]
+    reach = max(abs(v) for v in ends)
+    if reach > FLOAT32_MAX or not np.isfinite(reach):
+        how = "" if (slope, intercept) == (1, 0) else " after RescaleSlope/RescaleIntercept"
+        raise ImageReadError(
+            path,
+            f"pixel values reach {reach:.3g}{how}, beyond ±{FLOAT32_MAX:.3g} (float32, the type "
+            "apn computes in); a radiograph's values are far smaller — re-export the image",
+        )
 
 
 def _env_int(name: str, default: int) -> int:

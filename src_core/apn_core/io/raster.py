@@ -1,5 +1,8 @@
 """PNG and JPEG radiographs via Pillow. These formats carry no physical spacing.
 
+An EXIF ``Orientation`` is applied (the image as displayed, :mod:`apn_core.io.orientation`);
+a 16-bit colour PNG is refused (Pillow reduces it to 8 bits per channel).
+
 Pillow reads the header lazily: the declared size is checked against
 :class:`~apn_core.io.limits.ImageLimits` before any pixel is decoded. The file is opened
 with the format's own Pillow class (the header said which), so apn's documented limit
@@ -15,6 +18,7 @@ import numpy as np
 
 from apn_core.errors import ImageReadError, ImageTooLargeError
 from apn_core.io.limits import ImageLimits, require_finite
+from apn_core.io.orientation import ORIENTATION_TAG, describe, display_pixels, orientation_code
 from apn_core.io.record import Radiograph, as_pixels, to_grayscale
 from apn_core.io.text import brief_error
 
@@ -27,7 +31,14 @@ def read_raster(path: Path, limits: ImageLimits | None = None) -> Radiograph:
 
     limits = limits or ImageLimits.from_env()
     with open(path, "rb") as fh:
-        is_png = fh.read(8) == b"\x89PNG\r\n\x1a\n"
+        head = fh.read(26)
+        is_png = head[:8] == b"\x89PNG\r\n\x1a\n"
+        if is_png and head[12:16] == b"IHDR" and head[24] == 16 and head[25] in (2, 6):
+            raise ImageReadError(  # Pillow would hand over 8 bits of each channel
+                path,
+                "16-bit colour PNG: it would be read reduced to 8 bits per channel; save "
+                "the radiograph as a 16-bit grayscale PNG (or TIFF/DICOM)",
+            )
         fh.seek(0)
         plugin = PngImagePlugin.PngImageFile if is_png else JpegImagePlugin.JpegImageFile
         try:
@@ -44,12 +55,17 @@ def read_raster(path: Path, limits: ImageLimits | None = None) -> Radiograph:
         try:
             image.load()
             stored = _as_array(image)
+            orientation = _exif_orientation(image)
         except Image.DecompressionBombError as exc:
             raise ImageTooLargeError(path, brief_error(exc)) from None
         except (OSError, ValueError, SyntaxError) as exc:
             raise ImageReadError(path, f"cannot decode image data ({brief_error(exc)})") from None
     if stored.ndim == 3:
         stored = to_grayscale(stored, path)
+    meta = {}
+    if orientation != 1:  # EXIF: the image as displayed (apn_core.io.orientation)
+        stored = np.ascontiguousarray(display_pixels(stored, orientation))
+        meta["orientation"] = describe(orientation, "EXIF")
     pixels = as_pixels(stored)  # integers stay integers (Radiograph.pixels)
     if stored.dtype.kind == "f":
         require_finite(path, pixels)
@@ -61,7 +77,17 @@ def read_raster(path: Path, limits: ImageLimits | None = None) -> Radiograph:
         photometric="MONOCHROME2",
         stored_dtype=str(stored.dtype),
         format="PNG" if is_png else "JPEG",
+        meta=meta,
     )
+
+
+def _exif_orientation(image) -> int:
+    """The EXIF Orientation code (1 when absent, or when the EXIF block is damaged: a
+    broken thumbnail directory must not cost the radiograph)."""
+    try:
+        return orientation_code(image.getexif().get(ORIENTATION_TAG, 1))
+    except Exception:
+        return 1
 
 
 def _as_array(image) -> np.ndarray:

@@ -7,7 +7,12 @@ are refused (a stack of equal pages is "multi-frame"; pages of different sizes a
 with their sizes), since silently using page 1 could measure the wrong image.
 
 Before decoding, the page's declared size is checked against
-:class:`~apn_core.io.limits.ImageLimits` and its strips/tiles must lie inside the file.
+:class:`~apn_core.io.limits.ImageLimits`, its strips/tiles must lie inside the file, hold at
+most :data:`MAX_COMPRESSED_RATIO` × their pixels' bytes compressed, and a zlib or LZMA one
+must not inflate beyond them (checked with a bound: tifffile's own decoder inflates a
+whole strip first). Palette and complex-valued images are refused (read as gray or cast to
+real they would be another image). ``Orientation`` is applied: the pixels are the image as
+displayed (:mod:`apn_core.io.orientation`), the spacing follows the axes.
 
 Spacing comes from XResolution/YResolution with ResolutionUnit INCH or CENTIMETER (pixels
 per unit), or from ImageJ metadata (``unit`` = mm/cm/µm). ResolutionUnit NONE, or the
@@ -18,12 +23,27 @@ resolution is reported as invalid (no spacing), never an error that loses the im
 
 from __future__ import annotations
 
+import lzma
+import zlib
 from pathlib import Path
 
 import numpy as np
 
 from apn_core.errors import ImageReadError
-from apn_core.io.limits import ImageLimits, check_extent, require_finite
+from apn_core.io.codestreams import InflateLimitError, inflate_within
+from apn_core.io.limits import (
+    ImageLimits,
+    check_extent,
+    require_finite,
+    require_float32_range,
+)
+from apn_core.io.orientation import (
+    ORIENTATION_TAG,
+    TRANSPOSING,
+    describe,
+    display_pixels,
+    orientation_code,
+)
 from apn_core.io.record import Radiograph, as_pixels, to_grayscale
 from apn_core.io.text import brief_error
 from apn_core.spacing import Spacing, as_spacing
@@ -39,6 +59,8 @@ IMAGEJ_MM_PER_UNIT = {
 }
 SCREEN_DPI = {72.0, 96.0}
 MAX_PAGES = 64  # more pages than this is not a radiograph; don't walk a huge IFD chain
+MAX_COMPRESSED_RATIO = 2  # compressed bytes per pixel byte (LZW's worst case is ~1.5)
+BOUNDED_CODECS = {8: "zlib", 32946: "zlib", 34925: "lzma"}  # TIFF Compression → codec
 REDUCED, MASK = 1, 4  # NewSubfileType bits
 
 
@@ -55,6 +77,8 @@ def read_tiff(path: Path, limits: ImageLimits | None = None) -> Radiograph:
             photometric = page.photometric.name if page.photometric is not None else "MINISBLACK"
             spacing, source = _tiff_spacing(page, tif.imagej_metadata)
             axes = page.axes
+            tag = page.tags.get(ORIENTATION_TAG)
+            orientation = orientation_code(tag.value if tag is not None else 1)
     except ImageReadError:
         raise
     except tifffile.TiffFileError as exc:
@@ -63,8 +87,15 @@ def read_tiff(path: Path, limits: ImageLimits | None = None) -> Radiograph:
         stored = to_grayscale(stored, path, channel_axis=axes.index("S"))
     if stored.ndim != 2:
         raise ImageReadError(path, f"expected a 2-D image, found shape {stored.shape} ({axes})")
+    require_float32_range(path, stored)
+    meta = {}
+    if orientation != 1:  # the image as displayed (apn_core.io.orientation)
+        stored = np.ascontiguousarray(display_pixels(stored, orientation))
+        if spacing is not None and orientation in TRANSPOSING:
+            spacing = (spacing[1], spacing[0])
+        meta["orientation"] = describe(orientation, "TIFF")
     pixels = as_pixels(stored)  # integers stay integers (Radiograph.pixels)
-    if stored.dtype.kind in "fc":
+    if stored.dtype.kind == "f":
         require_finite(path, pixels)
     if photometric == "MINISWHITE":
         pixels = _inverted(pixels)
@@ -76,6 +107,7 @@ def read_tiff(path: Path, limits: ImageLimits | None = None) -> Radiograph:
         photometric=photometric,
         stored_dtype=str(stored.dtype),
         format="TIFF",
+        meta=meta,
     )
 
 
@@ -134,9 +166,55 @@ def _check_declared(page, path: Path, limits: ImageLimits) -> None:
     )
     if page.dtype is None:
         raise ImageReadError(path, "unsupported TIFF sample format")
+    if page.photometric is not None and page.photometric.name == "PALETTE":
+        raise ImageReadError(
+            path,
+            "palette-colour TIFF (pixel values index a colour table); a radiograph is "
+            "grayscale — re-export it as grayscale",
+        )
+    if page.dtype.kind == "c":  # casting to real would silently drop the imaginary part
+        raise ImageReadError(
+            path, f"complex-valued pixels ({page.dtype}); a radiograph is real-valued"
+        )
     ends = [int(o) + int(c) for o, c in zip(page.dataoffsets, page.databytecounts, strict=False)]
     if ends:
         check_extent(path, max(ends), what="pixel data (strips/tiles)")
+    _check_segments(page, path)
+
+
+def _check_segments(page, path: Path) -> None:
+    """Each compressed strip/tile must fit the pixels it declares: at most
+    :data:`MAX_COMPRESSED_RATIO` × their size in compressed bytes (a 1 MB zlib strip for
+    a 64 × 64 image is a bomb, not a radiograph), and a zlib or LZMA one must not inflate
+    beyond them — checked by inflating it with a bound, since tifffile's own decoder
+    inflates all of it first (1 MB → 2 GB) and cuts afterwards."""
+    compression = int(page.compression)
+    if compression == 1:
+        return
+    kind = "tile" if page.is_tiled else "strip"
+    expected = int(np.prod(page.chunks)) * page.dtype.itemsize  # bytes of one segment
+    codec = BOUNDED_CODECS.get(compression)
+    fh = page.parent.filehandle
+    for n, (offset, count) in enumerate(zip(page.dataoffsets, page.databytecounts, strict=False)):
+        if count > MAX_COMPRESSED_RATIO * expected + 1024:
+            raise ImageReadError(
+                path,
+                f"{kind} {n} holds {int(count):,} compressed bytes for {expected:,} bytes of "
+                f"pixels ({page.imagelength} × {page.imagewidth} declared); refusing to decode",
+            )
+        if codec is None or count == 0:
+            continue
+        fh.seek(int(offset))
+        try:
+            inflate_within(fh.read(int(count)), expected, codec)
+        except InflateLimitError:
+            raise ImageReadError(
+                path,
+                f"{kind} {n} inflates to more than the {expected:,} bytes its "
+                f"{' × '.join(map(str, page.chunks))} pixels need; refusing to decode",
+            ) from None
+        except (zlib.error, lzma.LZMAError):
+            continue  # damaged: tifffile's decoder reports it
 
 
 def _tiff_spacing(page, imagej: dict | None) -> tuple[Spacing | None, str]:

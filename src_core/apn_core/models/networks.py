@@ -18,10 +18,10 @@ from apn_core.config import RunConfig
 from apn_core.errors import FileProblem
 from apn_core.models.discriminators import ConfidenceDiscriminator, PoseDiscriminator
 from apn_core.models.hourglass import StackedHourglass
+from apn_core.models.trust import mismatch, table_of
 
 NETWORKS = ("generator", "pose", "confidence")
 INFERENCE_OPTIONAL = ("pose",)  # the bundled model ships generator + confidence only
-_SHOWN = 4  # key names quoted in an error message
 
 
 def build_networks(config: RunConfig) -> nn.ModuleDict:
@@ -53,11 +53,6 @@ def strip_ddp_prefix(weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor
     return out
 
 
-def _names(keys: set[str]) -> str:
-    shown = ", ".join(sorted(keys)[:_SHOWN])
-    return f"{len(keys)} ({shown}{', …' if len(keys) > _SHOWN else ''})"
-
-
 def load_networks(
     nets: nn.ModuleDict,
     weights: dict[str, torch.Tensor],
@@ -67,38 +62,12 @@ def load_networks(
     """Load ``weights`` into ``nets`` strictly; returns the optional networks left out.
 
     ``optional`` networks may be absent as a whole (never in part). Anything else missing,
-    unexpected or of the wrong shape raises :class:`FileProblem` on ``path`` naming a few
-    keys and their counts — a file that does not match is never half-loaded.
+    unexpected, of the wrong shape or of another dtype raises :class:`FileProblem` on
+    ``path`` naming a few keys and their counts — a file that does not match is never
+    half-loaded (:func:`apn_core.models.trust.mismatch`).
     """
     weights = strip_ddp_prefix(weights)
-    expected = {k: v.shape for k, v in nets.state_dict().items()}
-    missing = set(expected) - set(weights)
-    unexpected = set(weights) - set(expected)
-    left_out = [
-        name
-        for name in optional
-        if (own := {k for k in expected if k.startswith(name + ".")})
-        and own <= missing
-        and not any(k.startswith(name + ".") for k in weights)
-    ]
-    for name in left_out:
-        missing -= {k for k in expected if k.startswith(name + ".")}
-    wrong = {
-        k for k in set(expected) & set(weights) if tuple(weights[k].shape) != tuple(expected[k])
-    }
-    problems = []
-    if not weights:
-        problems.append("holds no weights")
-    if missing:
-        problems.append(f"missing {_names(missing)}")
-    if unexpected:
-        problems.append(f"unexpected {_names(unexpected)}")
-    if wrong:
-        k = sorted(wrong)[0]
-        problems.append(
-            f"wrong shape for {_names(wrong)}, e.g. {k} is {tuple(weights[k].shape)} in the file "
-            f"but {tuple(expected[k])} in the model"
-        )
+    problems, left_out = mismatch(table_of(nets.state_dict()), table_of(weights), optional)
     if problems:
         raise FileProblem(
             path, "weights do not match the model in its config.json: " + "; ".join(problems)

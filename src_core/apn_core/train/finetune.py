@@ -32,7 +32,7 @@ from apn_core.config import InitSource, RunConfig
 from apn_core.errors import FileProblem
 from apn_core.inference.model_store import resolve, sha256
 from apn_core.landmarks import LandmarkSet
-from apn_core.models import build_networks, load_networks
+from apn_core.models import build_networks, load_networks, trust
 from apn_core.models.networks import INFERENCE_OPTIONAL, strip_ddp_prefix
 
 MODEL_SECTIONS = ("landmarks", "geometry", "generator", "discriminator", "loss", "decoding")
@@ -88,8 +88,10 @@ def prepare(model: str | Path, config: RunConfig, expect_sha256: str | None = No
                 f"--init needs the source's {section} settings ({theirs}), got {mine}: a "
                 "fine-tuned model keeps its source's network sizes",
             )
+    trust.check_fits(source.weights, source.config, INFERENCE_OPTIONAL)  # before building
     checkpoint = runs.read_checkpoint(source.weights)
     weights = strip_ddp_prefix(checkpoint.weights)
+    trust.check_values(weights, source.weights)
     left_out = load_networks(
         build_networks(source.config), weights, source.weights, INFERENCE_OPTIONAL
     )

@@ -15,8 +15,8 @@ What a run folder ``--out`` may be, and what happens:
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,15 +27,18 @@ from apn_core import __version__, runs
 from apn_core.config import RunConfig
 from apn_core.dataset import find_images, load_labelled_folder, merged_items
 from apn_core.errors import FileProblem
-from apn_core.models import weights_of
+from apn_core.inference.threads import training_threads
+from apn_core.models import trust, weights_of
 from apn_core.train import finetune
 from apn_core.train.data import build_tensors, build_unlabelled, split_indices
 from apn_core.train.distributed import barrier, init_distributed, shutdown
 from apn_core.train.loop import Trainer
 from apn_core.train.progress import Progress
+from apn_core.utils.locks import folder_lock
 
 log = logging.getLogger(__name__)
 RESUMABLE_CHANGES = {"max_minutes", "workers", "stop_after_steps", "epochs_adversarial"}
+_UNSET = object()
 PER_INVOCATION = {"max_minutes": None, "stop_after_steps": None}  # reset on --resume unless given
 
 
@@ -83,6 +86,11 @@ def plan_run(
                 run, "nothing to resume (no run here); start a new run without --resume"
             )
         saved = runs.load_config(run)
+        train_changes = {  # the value the run already has is no change
+            k: v
+            for k, v in train_changes.items()
+            if k in RESUMABLE_CHANGES or getattr(saved.train, k, _UNSET) != v
+        }
         refused = set(train_changes) - RESUMABLE_CHANGES
         if refused:
             raise FileProblem(run, f"cannot change {', '.join(sorted(refused))} when resuming")
@@ -144,18 +152,20 @@ def train(
     started = time.monotonic() if started is None else started
     run = Path(run)
     dist = init_distributed(resolve_device(device))
+    stack = contextlib.ExitStack()
     try:
         torch_device = dist.device
         if torch_device.type == "cuda":
             torch.backends.cudnn.benchmark = True
         else:
             torch.use_deterministic_algorithms(True)
-            threads = os.environ.get("OMP_NUM_THREADS")  # the user's choice wins
-            torch.set_num_threads(
-                int(threads) if threads else max(1, (os.cpu_count() or 1) // dist.world)
-            )
+            # the cores idle now, shared by the ranks (OMP_NUM_THREADS, if set, wins): with
+            # torch's default pool one core busy elsewhere made each step 5-250× slower
+            torch.set_num_threads(training_threads(dist.world))
         plan = plan_run(run, config, resume, train_changes or {}, str(init) if init else None)
         config = plan.config
+        if dist.is_main and run.is_dir():  # one writer per run: a second `--resume` is refused
+            stack.enter_context(folder_lock(run, "run folder"))  # (a new run: when created)
         barrier(dist)  # every rank checks the run folder before rank 0 writes into it
         progress = Progress(json_lines=json_progress, enabled=dist.is_main)
         if plan.note and dist.is_main:
@@ -205,7 +215,9 @@ def train(
                 "val_data": str(Path(val_data).resolve()) if val_data else None,
             }
             try:
-                run.mkdir(parents=True, exist_ok=True)
+                if not run.is_dir():  # created now, after the data were checked
+                    run.mkdir(parents=True)
+                    stack.enter_context(folder_lock(run, "run folder"))
                 if plan.restart:
                     runs.forget_unstarted(run)
                 runs.save_config(run, config)
@@ -235,16 +247,22 @@ def train(
         unlabelled_t = _unlabelled(
             run, config, plan, unlabelled, train_items + val_items, dist, progress
         )
+        checkpoint = None
+        if plan.resume:  # verified, and its networks' fit checked, before they are built
+            may_differ = {f"train.{k}" for k in RESUMABLE_CHANGES}
+            checkpoint = runs.read_resumable(run, config, may_differ)
+            trust.check_fits(checkpoint.path, config)
+            trust.check_values(checkpoint.weights, checkpoint.path)
         trainer = Trainer(
             config, run, train_t, val_t, torch_device, dist, progress, unlabelled_t, started
         )
-        if plan.resume:
-            may_differ = {f"train.{k}" for k in RESUMABLE_CHANGES}
-            trainer.resume(runs.read_resumable(run, config, may_differ))
+        if checkpoint is not None:
+            trainer.resume(checkpoint)
         elif start is not None:
             trainer.initialise(start.merged_with(weights_of(trainer.nets)), start.trained)
         return trainer.fit()
     finally:
+        stack.close()
         shutdown(dist)
 
 

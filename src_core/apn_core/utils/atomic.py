@@ -18,6 +18,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from apn_core.utils.fsnames import bounded_name, encode_text
+
 
 def _read_umask() -> int:
     """The process umask, from /proc where available (no side effect), else set-and-restore."""
@@ -30,6 +32,9 @@ def _read_umask() -> int:
     return mask
 
 
+NAME_MAX = 255  # bytes in one file name on Linux, macOS and Windows file systems
+RANDOM_CHARS = 8  # what tempfile.mkstemp puts between prefix and suffix
+MAX_SUFFIX_BYTES = 16  # ".safetensors", ".json", ".tif": longer tails are not formats
 UMASK = _read_umask()
 FILE_MODE = 0o666 & ~UMASK
 
@@ -46,7 +51,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(
-        prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent
+        prefix=temp_prefix(path), suffix=f".tmp{_kept_suffix(path)}", dir=path.parent
     )
     os.close(fd)
     tmp_path = Path(tmp)
@@ -63,9 +68,31 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     _fsync_dir(path.parent)
 
 
+def temp_prefix(path: Path) -> str:
+    """``.<stem>.`` cut so that the whole temporary name (with mkstemp's 8 random
+    characters and ``.tmp<suffix>``) fits the file system's limit on one name: a legal
+    240-byte file name must not become an illegal 260-byte temporary one."""
+    limit = _name_max(path.parent)
+    room = limit - len(os.fsencode(f".tmp{_kept_suffix(path)}")) - RANDOM_CHARS
+    return bounded_name(f".{path.stem}", ".", max(2, room))
+
+
+def _kept_suffix(path: Path) -> str:
+    """The suffix the temporary name keeps (a format's extension, not a long tail)."""
+    return path.suffix if len(os.fsencode(path.suffix)) <= MAX_SUFFIX_BYTES else ""
+
+
+def _name_max(folder: Path) -> int:
+    try:
+        return int(os.pathconf(folder, "PC_NAME_MAX"))
+    except (AttributeError, OSError, ValueError):
+        return NAME_MAX
+
+
 def write_text_atomic(path: str | Path, text: str) -> None:
-    """Write ``text`` (UTF-8) to ``path`` atomically."""
-    write_bytes_atomic(path, text.encode("utf-8"))
+    """Write ``text`` (UTF-8) to ``path`` atomically; a file name's undecodable bytes
+    in ``text`` are written as ``\\xNN`` (:mod:`apn_core.utils.fsnames`)."""
+    write_bytes_atomic(path, encode_text(text))
 
 
 def write_bytes_atomic(path: str | Path, data: bytes) -> None:

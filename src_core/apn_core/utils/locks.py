@@ -20,6 +20,8 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from apn_core.errors import ApnError
+
 try:  # POSIX only
     import fcntl
 except ImportError:  # pragma: no cover - Windows
@@ -28,8 +30,9 @@ except ImportError:  # pragma: no cover - Windows
 LOCK_NAME = ".apn-lock"
 
 
-class FolderBusyError(RuntimeError):
-    """Another process holds the folder's lock; ``str()`` is the user-facing message."""
+class FolderBusyError(ApnError):
+    """Another process holds the folder's lock; ``str()`` is the user-facing message (an
+    :class:`~apn_core.errors.ApnError`: the CLI prints it and exits 2, napari shows it)."""
 
     def __init__(self, folder: Path, holder: str, what: str) -> None:
         self.folder = folder
