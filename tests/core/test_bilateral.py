@@ -87,3 +87,58 @@ def test_cli_writes_a_labelled_folder_of_composites(tmp_path):
     again = tmp_path / "again"
     assert main(["bilateral", str(src), "--out", str(again), "-n", "4", "--seed", "3"]) == 0
     assert (again / "bilateral_0002.png").read_bytes() == (out / "bilateral_0002.png").read_bytes()
+
+
+def _films(tmp_path):
+    """Three one-leg PNG films as a labelled folder."""
+    from PIL import Image
+
+    src = tmp_path / "films"
+    src.mkdir()
+    labels = []
+    for n in range(3):
+        leg = one_leg("right", 250.0 + 10 * n, 600.0 + 20 * n, n)
+        Image.fromarray(leg.pixels.astype(np.uint8)).save(src / f"f{n}.png")
+        leg.labels.image = f"f{n}.png"
+        labels.append(leg.labels)
+    write_landmarks_csv(src / "landmarks.csv", labels, LM)
+    return src
+
+
+def test_cli_never_replaces_a_labelled_folders_labels(tmp_path, capsys):
+    """An --out holding a landmarks.csv (someone's labels) is refused unless --force."""
+    from apn_core.cli.main import main
+
+    src = _films(tmp_path)
+    labelled = tmp_path / "labelled"
+    labelled.mkdir()
+    hand = "image,landmark,x,y\r\ncase.png,knee_right,10,20\r\n"
+    (labelled / "landmarks.csv").write_bytes(hand.encode())
+    assert main(["bilateral", str(src), "--out", str(labelled), "-n", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "already holds a landmarks.csv" in err and "--force" in err
+    assert (labelled / "landmarks.csv").read_bytes() == hand.encode()
+    assert not list(labelled.glob("bilateral_*"))
+    assert main(["bilateral", str(src), "--out", str(labelled), "-n", "1", "--force"]) == 0
+    assert (labelled / "bilateral_0000.png").is_file()
+
+
+def test_cli_refuses_a_landmark_set_without_legs(tmp_path, capsys):
+    """A set without femur/knee/ankle right/left: one clear error, not a KeyError."""
+    import json
+
+    from apn_core.cli.main import main
+
+    src = _films(tmp_path)  # labelled in the set's names: its films pass the folder check
+    (src / "landmarks.csv").write_text(
+        "image,landmark,x,y,spacing_mm\n"
+        + "".join(f"f{n}.png,a_right,60,300,1.3\n" for n in range(3))
+    )
+    lm = tmp_path / "set.json"
+    lm.write_text(
+        json.dumps({"names": ["a_right", "a_left"], "mirror_pairs": [["a_right", "a_left"]]})
+    )
+    assert main(["bilateral", str(src), "--out", str(tmp_path / "o"), "--landmarks", str(lm)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"apn: error: {lm}: ") and "femur_right" in err, err
+    assert not (tmp_path / "o").exists()

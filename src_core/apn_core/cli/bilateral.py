@@ -5,7 +5,8 @@ leg) beside another one's leg, mirrored where needed, on the right — scaled, l
 intensity-matched as one bilateral exposure would show them
 (:mod:`apn_core.dataset.bilateral`). OUT is a labelled folder (PNG images, landmarks.csv
 with spacing_mm, and bilateral.json naming the two source films of each image); the same
-``--seed`` gives the same images.
+``--seed`` gives the same images. An OUT that already holds a ``landmarks.csv`` (a
+labelled folder: its labels would be replaced) is refused unless ``--force``.
 """
 
 from __future__ import annotations
@@ -34,6 +35,11 @@ def register(sub) -> None:
     p.add_argument("--out", type=Path, required=True, help="labelled folder to write")
     p.add_argument("-n", type=positive_int, help="number of images (default: one per film)")
     p.add_argument("--seed", type=non_negative_int, default=0, help="random seed (default 0)")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="write into a folder that already holds a landmarks.csv (replacing it)",
+    )
     add_spacing_option(p)
     add_landmarks_option(p)
     p.set_defaults(func=run)
@@ -49,18 +55,30 @@ def _stored(pixels: np.ndarray, like: np.dtype) -> np.ndarray:
 def run(args) -> int:
     from apn_core.annotations import write_landmarks_csv
     from apn_core.dataset import load_labelled_folder
-    from apn_core.dataset.bilateral import OneLeg, compose, leg_side
+    from apn_core.dataset.bilateral import OneLeg, compose, leg_side, missing_leg_landmarks
     from apn_core.io import read_radiograph
     from apn_core.utils.atomic import atomic_path, write_text_atomic
 
+    if args.out.resolve() == Path(args.data).resolve():
+        raise FileProblem(args.out, "must not be DATA")
+    if (args.out / "landmarks.csv").exists() and not args.force:
+        raise FileProblem(
+            args.out,
+            "already holds a landmarks.csv (a labelled folder? its labels would be replaced); "
+            "choose a new folder or pass --force",
+        )
     landmarks = load_landmarks(args.landmarks)
+    if missing := missing_leg_landmarks(landmarks):
+        raise FileProblem(
+            args.landmarks,
+            f"apn bilateral composes legs by their femur, knee and ankle landmarks; the set "
+            f"has no {', '.join(missing)}",
+        )
     folder = load_labelled_folder(args.data, landmarks, args.spacing)
     folder.raise_for_errors()
     films = [it for it in folder.items if leg_side(it.labels, landmarks) is not None]
     if len(films) < 2:
         raise FileProblem(args.data, f"{len(films)} one-leg film(s); at least two are needed")
-    if args.out.resolve() == Path(args.data).resolve():
-        raise FileProblem(args.out, "must not be DATA")
     n = args.n or len(films)
     rng = np.random.default_rng(args.seed)
     labels, pairs = [], {}

@@ -27,6 +27,7 @@ from apn_core.annotations.labels import ImageLabels
 from apn_core.landmarks import LandmarkSet
 
 SIDES = ("right", "left")
+PARTS = ("femur", "knee", "ankle")  # a leg's landmarks: f"{part}_{side}"
 LENGTH_SD = 0.02  # relative SD of the second leg's length
 HIP_SD_MM = 4.0  # SD of the hips' height difference
 
@@ -40,13 +41,15 @@ class OneLeg:
     spacing: tuple[float, float]
 
 
+def missing_leg_landmarks(landmarks: LandmarkSet) -> list[str]:
+    """The leg landmarks (``femur_right`` … ``ankle_left``) a composite needs that
+    ``landmarks`` lacks: legs are told apart, levelled and scaled by them."""
+    return [f"{p}_{s}" for s in SIDES for p in PARTS if f"{p}_{s}" not in landmarks]
+
+
 def leg_side(labels: ImageLabels, landmarks: LandmarkSet) -> str | None:
     """The one side whose landmarks are present (None if both or neither)."""
-    have = [
-        s
-        for s in SIDES
-        if any(labels.present[landmarks.index(f"{p}_{s}")] for p in ("femur", "knee", "ankle"))
-    ]
+    have = [s for s in SIDES if any(labels.present[landmarks.index(f"{p}_{s}")] for p in PARTS)]
     return have[0] if len(have) == 1 else None
 
 
@@ -126,7 +129,7 @@ def compose(a: OneLeg, b: OneLeg, landmarks: LandmarkSet, rng: np.random.Generat
         ("right", a, 0, 0, (1, 1)),
         ("left", b, wa, shift, (sx, sy)),
     ):
-        for p in ("femur", "knee", "ankle"):
+        for p in PARTS:
             i = landmarks.index(f"{p}_{side}")
             annotated[i] = leg.labels.annotated[i]
             occluded[i] = leg.labels.occluded[i]
