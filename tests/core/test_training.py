@@ -660,3 +660,17 @@ def test_training_on_two_folders_names_images_by_folder(tmp_path, synth_folder):
     assert len(names) == len(set(names)) == 12
     assert {n.split("/")[0] for n in names} == {"real", "synth"}
     assert split["data"] == [str(a.resolve()), str(b.resolve())]
+
+
+@pytest.mark.parametrize("how", ["twice", "val"])
+def test_a_training_folder_given_twice_or_as_val_is_refused(two_images, tmp_path, capsys, how):
+    """``apn train A A`` (or ``A --val A``) trained each image twice and validated on
+    images it trained on, without a word; refused before the run folder exists."""
+    run = tmp_path / "run"
+    again = [f"{two_images}/"] if how == "twice" else ["--val", str(two_images)]
+    args = ["train", str(two_images), *again, "--out", str(run), "--preset", "tiny"]
+    assert main([*args, "--epochs-pretrain", "1", "--epochs-adversarial", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("apn: error: ") and str(two_images) in err
+    assert ("given twice" if how == "twice" else "both a training folder and the --val") in err
+    assert not run.exists()

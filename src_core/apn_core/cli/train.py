@@ -278,6 +278,9 @@ def run(args) -> int:
 
 
 def _run(args) -> int:
+    from apn_core.dataset import check_training_folders
+
+    check_training_folders(args.data, args.val)
     sections, used = model_changes(args)
     init = args.init
     if args.resume:

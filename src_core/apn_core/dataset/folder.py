@@ -164,6 +164,29 @@ def load_labelled_folder(
     return folder
 
 
+def check_training_folders(data: list[str | Path], val: str | Path | None = None) -> None:
+    """Refuse, with :class:`FileProblem`, a training folder given twice (each image would
+    count twice, and a validation image split off one copy would be trained on in the
+    other) or a ``--val`` folder that is also trained on (validated on its own images)."""
+    seen: dict[Path, Path] = {}
+    for folder in data:
+        key = Path(folder).resolve()
+        if key in seen:
+            raise FileProblem(
+                folder,
+                f"given twice (also as {seen[key]}): its images would be trained on twice "
+                "and validated on what was trained on; give each folder once",
+            )
+        seen[key] = Path(folder)
+    if val is not None and Path(val).resolve() in seen:
+        raise FileProblem(
+            val,
+            "is both a training folder and the --val folder: validation would score images "
+            "the model trained on; leave --val out (a share of the images is held out) or "
+            "give another folder",
+        )
+
+
 def merged_items(folders: list[LabelledFolder]) -> list[LabelledImage]:
     """The images of several labelled folders as one list (training on real and synthetic
     images together). One folder: its items as they are. Several: each image's name gets its

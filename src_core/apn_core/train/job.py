@@ -25,7 +25,12 @@ import torch
 
 from apn_core import __version__, runs
 from apn_core.config import RunConfig
-from apn_core.dataset import find_images, load_labelled_folder, merged_items
+from apn_core.dataset import (
+    check_training_folders,
+    find_images,
+    load_labelled_folder,
+    merged_items,
+)
 from apn_core.errors import FileProblem
 from apn_core.inference.threads import training_threads
 from apn_core.models import trust, weights_of
@@ -190,6 +195,7 @@ def train(
         if plan.resume:
             val_data = _resumed_val_data(run, recorded, val_data, progress, dist)
         datas = [Path(data)] if isinstance(data, str | Path) else [Path(d) for d in data]
+        check_training_folders(datas, val_data)
         folders = [load_labelled_folder(d, config.landmarks, spacing) for d in datas]
         for folder in folders:
             folder.raise_for_errors()
