@@ -325,28 +325,3 @@ def _block(layer: np.ndarray, grid: Grid, anatomy: Anatomy, acc: Accessories) ->
                 slabs.append((float(sole[0]), float(sole[1]), top, 55 * anatomy.scale))
     for x, y0, y1, half in slabs:
         slab(layer, grid, (x, y0), (x, y1), half, depth, weight)
-
-
-def _marker(layer, grid: Grid, letter: str, x: float, y: float, size: float, reversed_: bool):
-    """A lead letter in a plastic holder, ``size`` mm high, centred at (x, y) mm."""
-    s = grid.spacing
-    mask = text_mask(letter, max(round(size / s), 4))
-    if reversed_:
-        mask = mask[:, ::-1]
-    h, w = mask.shape
-    holder = size * 0.35
-    slab(
-        layer,
-        grid,
-        (x, y - size / 2 - holder),
-        (x, y + size / 2 + holder),
-        w * s / 2 + holder,
-        8.0,
-        0.012,
-    )
-    c, r = round((x - grid.x0) / s - w / 2), round((y - grid.y0) / s - h / 2)
-    r0, c0 = max(r, 0), max(c, 0)
-    r1, c1 = min(r + h, grid.shape[0]), min(c + w, grid.shape[1])
-    if r1 <= r0 or c1 <= c0:
-        return
-    layer[r0:r1, c0:c1] += 1.5 * MU_LEAD * mask[r0 - r : r1 - r, c0 - c : c1 - c]
