@@ -11,13 +11,17 @@ from __future__ import annotations
 import unicodedata
 from pathlib import Path
 
+from apn_core.utils.fsnames import shown_name
+
 
 def escape_controls(text: str) -> str:
     """``text`` with control and format characters escaped (``\\n``, ``\\x1b``, ``\\u202e``).
 
     A file name or a DICOM string can carry terminal escape sequences, newlines that fake
     extra output lines, or right-to-left overrides; printed raw they can rewrite what the
-    user sees. Ordinary text, including non-ASCII letters, is unchanged.
+    user sees. Ordinary text, including non-ASCII letters, is unchanged. A byte of a file
+    name that is not UTF-8 (a lone surrogate, PEP 383) is shown as ``\\xNN``, as in the
+    tables (:mod:`apn_core.utils.fsnames`).
     """
     if text.isprintable():
         return text
@@ -27,6 +31,8 @@ def escape_controls(text: str) -> str:
             out.append(ch)
         elif unicodedata.category(ch) in ("Zs",):
             out.append(" ")
+        elif 0xDC80 <= ord(ch) <= 0xDCFF:  # surrogateescape's range: bytes 0x80-0xFF
+            out.append(shown_name(ch))
         else:
             out.append(ch.encode("unicode_escape").decode("ascii"))
     return "".join(out)

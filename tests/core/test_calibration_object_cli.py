@@ -149,3 +149,13 @@ def test_real_oai_film_is_measured_in_mm_by_predict_with_no_option(tmp_path, cap
         rows = list(csv.DictReader(fh))
     assert {r["spacing_source"] for r in rows} == {"ruler"}
     assert all(r["x_mm"] for r in rows if r["present"] == "1")
+
+
+def test_info_names_the_ruler_when_given_spacing_disagrees_with_it(ruler_jpeg, capsys):
+    """A JPEG has no spacing of its own: a --spacing that disagrees with its ruler's was
+    said to differ from "the file's own" (review of wave 3)."""
+    out = info(capsys, ruler_jpeg, "--spacing", "2")
+    assert out["spacing_source"] == "ruler"
+    note = out["spacing_note"]
+    assert "the ruler's on the film" in note and "the ruler's is used" in note, note
+    assert "file" not in note

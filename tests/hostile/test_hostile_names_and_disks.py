@@ -123,6 +123,21 @@ def test_a_name_that_is_not_utf8_is_written_as_given(tmp_path, images, tiny, cap
     assert code == 0 and text.startswith("0 predicted, 1 already done")
 
 
+@posix_only
+def test_a_name_that_is_not_utf8_shows_as_in_the_tables(tmp_path, images, capsys):
+    """``apn info`` and error messages show an undecodable byte as ``\\xNN``, as the tables
+    do (README "Untrusted input"); they showed ``\\udcff``."""
+    good = os.path.join(os.fsencode(tmp_path), b"leg\xff.dcm")
+    shutil.copy(sorted(images.glob("*.dcm"))[0], good)
+    code, text, err = _apn(capsys, "info", os.fsdecode(good))
+    assert code == 0, err
+    assert text.splitlines()[0].endswith("leg\\xff.dcm") and "udcff" not in text, text
+    bad = os.path.join(os.fsencode(tmp_path), b"bad\xfe.png")
+    Path(os.fsdecode(bad)).write_bytes(b"not a PNG")
+    code, _, err = _apn(capsys, "info", os.fsdecode(bad))
+    assert code == 2 and "bad\\xfe.png: " in err and "udcfe" not in err, err
+
+
 # ---------------------------------------------------------------- output folders
 
 

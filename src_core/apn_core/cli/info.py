@@ -16,6 +16,7 @@ import json
 from apn_core.calibration_object import ObjectChoice
 from apn_core.calibration_object.resolve import apply_object
 from apn_core.cli.common import add_calibration_object_options, add_spacing_option
+from apn_core.errors import escape_controls
 from apn_core.io import read_radiograph
 from apn_core.spacing import spacings_disagree
 
@@ -48,15 +49,17 @@ def register(sub) -> None:
 
 def printable(value) -> str:
     """``str(value)`` with every non-printable character (ESC, newlines, bidi controls)
-    written as its escape (``\\x1b``, ``\\n``, ``\\u202e``)."""
-    text = str(value)
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    written as its escape (``\\x1b``, ``\\n``, ``\\u202e``; a file name's byte that is not
+    UTF-8 as ``\\xNN``): :func:`apn_core.errors.escape_controls`."""
+    return escape_controls(str(value))
 
 
 def run(args) -> int:
     radiograph = read_radiograph(args.file)  # the file's own spacing; --spacing is a fallback
     objects = getattr(args, "calibration_object", None) or ObjectChoice("auto")
-    radiograph, found, _ = apply_object(radiograph, objects, getattr(args, "spacing_from", "file"))
+    radiograph, found, by_object = apply_object(
+        radiograph, objects, getattr(args, "spacing_from", "file")
+    )
     given = args.spacing
     note = None
     if given is not None:
@@ -64,7 +67,12 @@ def run(args) -> int:
         if own is None:
             radiograph = radiograph.with_spacing(given, "given (--spacing; the file has none)")
         elif spacings_disagree(own, given):
-            note = f"--spacing {list(given)} differs from the file's own by more than 1 %; the file's is used"
+            whose = f"the {radiograph.spacing_source}'s" if by_object else "the file's"
+            where = "on the film" if by_object else f"own ({radiograph.spacing_source})"
+            note = (
+                f"--spacing {list(given)} differs from {whose} {where}, {list(own)}, by more "
+                f"than 1 %; {whose} is used"
+            )
     summary = radiograph.summary()
     summary["calibration"] = found.as_dict()
     if given is not None:

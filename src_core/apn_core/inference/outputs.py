@@ -42,7 +42,7 @@ import numpy as np
 
 from apn_core.annotations import ImageLabels, write_markups
 from apn_core.dataset import OUTPUT_MARKER
-from apn_core.errors import FileProblem
+from apn_core.errors import FileProblem, escape_controls
 from apn_core.inference.batch import SpacingPolicy
 from apn_core.inference.predictor import Prediction
 from apn_core.landmarks import LandmarkSet
@@ -171,7 +171,7 @@ def prepare_output_folder(out: str | Path, command: str = "apn predict") -> Path
 
 def _printable(value) -> str:
     """Text from a record file (untrusted) with control characters escaped."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(value))
+    return escape_controls(str(value))
 
 
 def _reason(exc: OSError) -> str:
