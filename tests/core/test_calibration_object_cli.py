@@ -96,7 +96,9 @@ def test_predict_without_the_object_fails_the_image_and_says_why(tmp_path, capsy
         ["predict", str(ruler_jpeg), "--out", str(out), "--no-flip", "--calibration-object", "none"]
     )
     assert code == 2
-    assert "no calibration object found" in capsys.readouterr().out
+    text = capsys.readouterr().out  # not "found": with none, the film is not searched
+    assert "not looked for (--calibration-object none); pass --spacing MM" in text, text
+    assert "no calibration object found" not in text
 
 
 def test_rerun_redoes_an_image_made_with_another_calibration_object(tmp_path, capsys, ruler_jpeg):

@@ -347,10 +347,7 @@ def run_predict_job(
                 for n, (image, res) in enumerate(zip(todo, results, strict=True), start=1):
                     error = res.error
                     if error is None and res.prediction.spacing is None:
-                        error = (
-                            "no pixel spacing in the file and no calibration object found on "
-                            "the film; pass --spacing MM (results are in mm)"
-                        )
+                        error = _no_spacing(res.calibration)
                     if error is not None:
                         summary.failed.append(
                             (image.name, error.removeprefix(str(image.path)).lstrip(": "))
@@ -439,6 +436,16 @@ def labelled_spacings(inputs: list[str | Path], landmarks) -> dict[str, tuple[fl
             if lab.spacing is not None and (path.is_dir() or rel == path.name):
                 found.setdefault(str((folder / rel).resolve()), lab.spacing)
     return found
+
+
+def _no_spacing(calibration: dict | None) -> str:
+    """Why an image without a spacing failed: no calibration object was found on the film,
+    or none was looked for (``--calibration-object none``: the record's note says so)."""
+    from apn_core.calibration_object.resolve import NOT_FOUND
+
+    note = (calibration or {}).get("note") or NOT_FOUND
+    why = f"{NOT_FOUND} on the film" if note == NOT_FOUND else f"a calibration object {note}"
+    return f"no pixel spacing in the file and {why}; pass --spacing MM (results are in mm)"
 
 
 def _pair(spacing) -> tuple[float, float] | None:
