@@ -304,3 +304,27 @@ def test_real_oai_outlines_give_plausible_landmarks(shared_dir, tmp_path):
         u, v = hip - knee, ankle - knee
         hka = 180 - np.degrees(np.arccos(np.dot(u, v) / np.linalg.norm(u) / np.linalg.norm(v)))
         assert hka <= 20, path.name
+
+
+def test_check_picture_titles_each_crop_with_its_landmark_name(monkeypatch):
+    """The crops were titled ``hip_right`` while landmarks.csv says ``femur_right``."""
+    from PIL import ImageDraw
+
+    from apn_core.outlines.derive import LegLandmarks
+    from apn_core.outlines.overlay import draw_derivation
+
+    titles = []
+    real = ImageDraw.ImageDraw.text
+
+    def text(self, xy, value, *args, **kwargs):
+        titles.append(value)
+        return real(self, xy, value, *args, **kwargs)
+
+    monkeypatch.setattr(ImageDraw.ImageDraw, "text", text)
+    leg = LegLandmarks(
+        "right", np.array([60.0, 100.0]), np.array([55.0, 500.0]), np.array([62.0, 900.0])
+    )
+    pixels = np.tile(np.arange(128, dtype=np.uint8), (1024, 1))
+    draw_derivation(pixels, [leg], [], "film.png")
+    assert titles == ["femur_right", "knee_right", "ankle_right", "film.png"]
+    assert set(titles[:3]) <= set(DEFAULT_LANDMARKS.names)

@@ -35,7 +35,8 @@ def draw_derivation(
     rows = []
     for leg in legs:
         crops = []
-        for name, xy in (("hip", leg.hip), ("knee", leg.knee), ("ankle", leg.ankle)):
+        # each crop is titled with its landmark's name, as in landmarks.csv (femur_right)
+        for name, xy in (("femur", leg.hip), ("knee", leg.knee), ("ankle", leg.ankle)):
             cx = float(xy[0]) if np.isfinite(xy[0]) else w / 2
             cy = float(xy[1]) if np.isfinite(xy[1]) else h / 2
             x0 = int(np.clip(cx - 2 * half, 0, max(0, w - 4 * half)))
@@ -51,7 +52,7 @@ def draw_derivation(
             for bone, pts in outlines:
                 line = [tr(p) for p in pts]
                 d.line([*line, line[0]], fill=(255, 60, 60) if bone == "femur" else (60, 220, 60))
-            if name == "hip" and leg.head is not None:
+            if name == "femur" and leg.head is not None:
                 (x, y), r = tr(leg.head.centre), leg.head.radius * scale
                 d.ellipse([x - r, y - r, x + r, y + r], outline=(0, 230, 230))
             for p in leg.details.values():
