@@ -38,9 +38,11 @@ EXIT_CODES = """\
 exit codes (every subcommand):
   0        everything asked was done
   1        finished, but some inputs failed or have problems: predict/evaluate with some
-           unreadable or unpredicted images (listed), check found errors
+           unreadable or unpredicted images (listed), import with some files it could not
+           use (listed), check found errors
   2        bad invocation or nothing could be done: a bad option value, a missing or unusable
-           file, folder or model, an output folder that cannot be written, every input failed
+           file, folder or model, an output folder that cannot be written, every input failed,
+           training stopped because the loss became non-finite
   128+N    apn train stopped by signal N (SIGTERM: 143) after saving 'last'; resume with --resume
   130      interrupted (Ctrl-C)"""
 
