@@ -138,6 +138,19 @@ def test_help_lists_the_exit_codes(capsys):
         assert line in out
 
 
+def test_predict_help_states_the_spacing_precedence_and_columns_as_built(capsys):
+    """After the calibration-object merge, ``apn predict --help`` still said "the file's own,
+    the folder's spacing_mm, else --spacing" and listed landmarks.csv without spacing_source."""
+    import re
+
+    code, out, _ = _run(["predict", "--help"], capsys)
+    text = " ".join(out.split())
+    assert code == 0
+    assert "review_reason,spacing_mm,spacing_source" in text
+    order = re.search(r"Pixel spacing: the file's own;.*?--override-spacing", text).group(0)
+    assert order.index("landmarks.csv") < order.index("ruler") < order.index("else --spacing")
+
+
 def test_thresholds_are_parsed_sorted_and_unique():
     from apn_core.cli.common import thresholds_arg
 

@@ -6,7 +6,7 @@ path relative to its INPUT folder (or its file name), extension kept; with sever
 INPUTs it is prefixed by the INPUT's name (``A/case1.dcm``, ``B/case1.dcm``).
 
 Writes DIR/landmarks.csv (image,landmark,x,y,x_mm,y_mm,confidence,present,needs_review,
-review_reason,spacing_mm; absent landmarks have empty coordinates), DIR/measurements.csv
+review_reason,spacing_mm,spacing_source; absent landmarks have empty coordinates), DIR/measurements.csv
 (empty cells, with a note, where a landmark is absent or needs review), a Slicer
 DIR/<name>.mrk.json per image, with --overlays DIR/overlays/<name>.png, with --sr (DICOM
 inputs only; the [dicom] extra) a DICOM SR and presentation state DIR/dicom/<name>.sr.dcm and
@@ -19,7 +19,9 @@ store each SR and presentation state back into its study (STOW-RS) unless it is 
 there. Passwords and tokens come from environment variables, never from the command line.
 
 Pixel spacing: the file's own; for a PNG/JPEG, the spacing_mm its folder's landmarks.csv
-gives it, else --spacing; --override-spacing replaces them all.
+gives it; else a ruler (or, with --calibration-object ball:25mm, a ball) found on the film;
+else --spacing. Where the file has a spacing and the object gives one too, both are
+reported (--spacing-from object uses the object's); --override-spacing replaces them all.
 
 Re-running the same command skips images whose result was made from the same file, model
 (weights and calibration SHA-256) and options; the others are predicted again and the
