@@ -328,3 +328,19 @@ def test_check_picture_titles_each_crop_with_its_landmark_name(monkeypatch):
     draw_derivation(pixels, [leg], [], "film.png")
     assert titles == ["femur_right", "knee_right", "ankle_right", "film.png"]
     assert set(titles[:3]) <= set(DEFAULT_LANDMARKS.names)
+
+
+def test_a_damaged_import_record_is_replaced_not_a_traceback(tmp_path):
+    """``DATA/labelme_import.json`` nested 200k deep (or not a record) was read unbounded:
+    RecursionError traceback after landmarks.csv was already written."""
+    from apn_core.cli.main import main
+
+    src = _leg_folder(tmp_path / "src", ["a"])
+    out = tmp_path / "data"
+    args = ["import", "labelme", str(src), "--out", str(out), "--spacing", "1.32"]
+    assert main(args) == 0
+    record = out / "labelme_import.json"
+    for damaged in ("[" * 200_000 + "]" * 200_000, '"text"', "[1, 2]"):
+        record.write_text(damaged)
+        assert main(args) == 0
+        assert list(json.loads(record.read_text())["images"]) == ["a.png"]

@@ -12,6 +12,7 @@ DIR they stay where they are. Importing again replaces only the imported images'
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 from pathlib import Path
@@ -25,6 +26,8 @@ from apn_core.cli.common import (
     progress_bar,
 )
 from apn_core.errors import AnnotationError, ApnError, FileProblem
+
+log = logging.getLogger(__name__)
 
 OTHER_SIDE = ("absent", "not-annotated")
 RECORD = "labelme_import.json"
@@ -194,6 +197,7 @@ def write_outputs(out: Path, labels: list, records: dict, landmarks, source: Pat
     from apn_core.annotations import ImageEdit, update_landmarks_csv, write_landmarks_csv
     from apn_core.outlines.derive import __doc__ as definitions
     from apn_core.utils.atomic import write_text_atomic
+    from apn_core.utils.files import MAX_TABLE_BYTES, read_json
 
     csv = out / "landmarks.csv"
     if csv.exists():  # the one save path: only these images' rows change
@@ -204,10 +208,12 @@ def write_outputs(out: Path, labels: list, records: dict, landmarks, source: Pat
         write_landmarks_csv(csv, labels, landmarks)
     record_path = out / RECORD
     old = {}
-    if record_path.is_file():
+    if record_path.exists():  # an earlier import's record: kept for the images not imported now
         try:
-            old = json.loads(record_path.read_text(encoding="utf-8")).get("images", {})
-        except (OSError, ValueError, AttributeError):
+            old = read_json(record_path, "import record", MAX_TABLE_BYTES).get("images", {})
+        except (FileProblem, AttributeError) as exc:
+            log.warning("%s: replaced (%s)", record_path, getattr(exc, "problem", "not a record"))
+        if not isinstance(old, dict):
             old = {}
     record = {
         "source": str(source),
