@@ -151,6 +151,25 @@ def test_out_predictions_being_a_file_is_named_as_such(tmp_path, images, tiny, c
     assert "free disk space" not in err
 
 
+@posix_only
+def test_a_fifo_named_landmarks_csv_in_an_output_folder_never_blocks(tmp_path):
+    """The labelled-folder check opened OUT/landmarks.csv with a plain open(): a FIFO there
+    (beside the output marker) hung apn predict before it started."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / ".apn-output").write_text("apn predict\n")
+    os.mkfifo(out / "landmarks.csv")
+    code = (
+        "from apn_core.errors import FileProblem\n"
+        "from apn_core.inference.outputs import check_output_folder\n"
+        f"try:\n    check_output_folder({str(out)!r})\n"
+        "except FileProblem as exc:\n    print(exc)\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    assert "holds a landmarks.csv that apn predict did not write" in res.stdout
+
+
 # ---------------------------------------------------------------- a full disk, no file named
 
 

@@ -49,7 +49,7 @@ from apn_core.landmarks import LandmarkSet
 from apn_core.spacing import format_spacing
 from apn_core.utils.atomic import write_text_atomic
 from apn_core.utils.csv_cells import csv_text
-from apn_core.utils.files import read_text
+from apn_core.utils.files import open_regular, read_text
 from apn_core.utils.json_safe import json_safe
 from apn_core.utils.locks import FolderBusyError, folder_lock
 
@@ -123,10 +123,11 @@ def is_prediction_table(table: Path) -> bool:
     ``confidence``, ``needs_review``). Unreadable: False."""
     if not (table.parent / OUTPUT_MARKER).is_file():
         return False
-    try:
-        with open(table, encoding="utf-8-sig", newline="") as fh:
-            header = next(csv.reader(io.StringIO(fh.readline(1 << 16))), [])
-    except (OSError, UnicodeDecodeError, csv.Error):
+    try:  # a regular file only: a FIFO named landmarks.csv would block the open forever
+        with open_regular(table, LANDMARKS_CSV) as fh:
+            line = fh.readline(1 << 16).decode("utf-8-sig")
+        header = next(csv.reader(io.StringIO(line)), [])
+    except (FileProblem, OSError, UnicodeDecodeError, csv.Error):
         return False
     return set(header) >= PREDICTION_TABLE_COLUMNS
 
