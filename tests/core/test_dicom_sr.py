@@ -10,6 +10,7 @@ flagged/absent paths are exercised end to end through the predict job."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 from pathlib import Path
@@ -444,6 +445,31 @@ def test_non_dicom_inputs_are_refused_before_anything_runs(tmp_path, capsys):
     assert "leg.tif" in err.out and "--sr writes DICOM objects" in err.out
     assert "not a DICOM image" in err.out and "predict it without --sr" in err.out
     assert not (tmp_path / "out" / "predictions").exists()  # nothing was predicted
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX FIFOs")
+def test_a_fifo_or_a_non_dicom_file_for_sr_is_refused_plainly(tmp_path):
+    """``apn predict x.dcm --sr`` with x.dcm a FIFO waited forever in pydicom; a non-DICOM
+    file's reason was pydicom's own text ("Use force=True to force reading")."""
+    import threading
+
+    from apn_core.dicom_out.source import is_dicom_input
+
+    fifo = tmp_path / "x.dcm"
+    os.mkfifo(fifo)
+    result = {}
+    thread = threading.Thread(target=lambda: result.update(why=is_dicom_input(fifo)), daemon=True)
+    thread.start()
+    thread.join(20)
+    if thread.is_alive():  # let the blocked open return, then fail
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        thread.join(10)
+        pytest.fail("is_dicom_input waited on a FIFO")
+    assert "not a regular file" in result["why"]
+    text = tmp_path / "y.dcm"
+    text.write_bytes(b"not a DICOM file at all" * 10)
+    why = is_dicom_input(text)
+    assert "not a DICOM image (no DICOM file header)" in why and "force" not in why, why
 
 
 def test_a_mixed_folder_predicts_the_dicoms_and_fails_the_others(synth, tmp_path, capsys):

@@ -78,8 +78,11 @@ def split_sources(images: list) -> tuple[list, list[tuple[str, str]]]:
 def _stored_uid(path: Path) -> str | None:
     import pydicom
 
-    try:
-        ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["SOPInstanceUID"])
+    from apn_core.utils.files import open_regular
+
+    try:  # a regular file only (a FIFO would block): else it is written anew
+        with open_regular(path, "DICOM output") as fh:
+            ds = pydicom.dcmread(fh, stop_before_pixels=True, specific_tags=["SOPInstanceUID"])
         return str(ds.SOPInstanceUID)
     except Exception:  # missing, damaged, not DICOM: rewrite it
         return None

@@ -54,10 +54,15 @@ def read_source(path: str | Path):
     import pydicom
     from pydicom.errors import InvalidDicomError
 
+    from apn_core.utils.files import open_regular
+
     path = Path(path)
-    try:
-        ds = pydicom.dcmread(path, stop_before_pixels=True)
-    except (InvalidDicomError, OSError, ValueError, EOFError) as exc:
+    try:  # a regular file only: pydicom would wait forever on a FIFO
+        with open_regular(path, "image") as fh:
+            ds = pydicom.dcmread(fh, stop_before_pixels=True)
+    except InvalidDicomError:
+        raise FileProblem(path, NOT_DICOM.format(why="no DICOM file header")) from None
+    except (OSError, ValueError, EOFError) as exc:
         raise FileProblem(path, NOT_DICOM.format(why=f"{type(exc).__name__}: {exc}")) from None
     missing = [k for k in REQUIRED if not str(ds.get(k, "") or "").strip()]
     if missing:
