@@ -22,7 +22,6 @@ python benchmarks/ankle_bias.py /work/data/oai12m/train --model runs/x --limit 8
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 from pathlib import Path
@@ -32,6 +31,8 @@ import numpy as np
 from apn_core.dataset import load_labelled_folder
 from apn_core.inference.predictor import Predictor
 from apn_core.io.radiograph import read_radiograph
+from apn_core.utils.atomic import write_text_atomic
+from apn_core.utils.csv_cells import csv_text
 
 PARTS = ("femur", "knee", "ankle")
 
@@ -116,10 +117,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     rows = offsets(args.model, args.data, args.limit, not args.no_flip)
     if args.csv:
-        with open(args.csv, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
+        fields = list(rows[0])
+        table_rows = [fields, *([r[k] for k in fields] for r in rows)]
+        write_text_atomic(args.csv, csv_text(table_rows))
     table = summary(rows)
     if args.json:
         args.json.write_text(json.dumps(table, indent=1))

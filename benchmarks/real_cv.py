@@ -26,6 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
+from apn_core.utils.atomic import write_text_atomic
+from apn_core.utils.csv_cells import csv_text
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from real_films import REALDATA, agreement, apn, hka_from_points, read_measurements, read_rows
 
@@ -36,10 +39,8 @@ def subset(src: Path, out: Path, names: list[str]) -> Path:
     with (src / "landmarks.csv").open(newline="") as f:
         reader = csv.DictReader(f)
         fields, rows = reader.fieldnames, [r for r in reader if r["image"] in set(names)]
-    with (out / "landmarks.csv").open("w", newline="") as f:
-        w = csv.DictWriter(f, fields)
-        w.writeheader()
-        w.writerows(rows)
+    table = [fields, *([r[k] for k in fields] for r in rows)]
+    write_text_atomic(out / "landmarks.csv", csv_text(table))
     for n in names:
         link = out / n
         if not link.exists():

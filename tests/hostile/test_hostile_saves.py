@@ -50,7 +50,7 @@ def test_odd_rows_are_kept_and_the_stated_one_edited(tmp_path, before, after):
             "not UTF-8 text",
         ),
         (lambda p: os.mkfifo(p), "not a regular file"),
-        (lambda p: p.mkdir(), "not a regular file"),
+        (lambda p: p.mkdir(), "a folder, not a file"),
         (lambda p: p.write_text("name;x;y\na;1;2\n"), "missing column(s) image, landmark, x, y"),
     ],
 )
