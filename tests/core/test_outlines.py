@@ -78,21 +78,10 @@ def test_knee_and_ankle_follow_the_written_definitions():
     # ankle: midpoint of lateral border (18) and malleolar corner (46), half a joint space down
     assert leg.ankle[0] == pytest.approx((18 + 46) / 2, abs=0.5)
     assert leg.ankle[1] == pytest.approx(850 + HALF_ANKLE_JOINT_MM / SPACING, abs=0.05)
-    # knee: on the joint line, between notch and spines weighted so that the one-point HKA
-    # equals the two-point (notch / spines) HKA
-    knee0 = np.array([(NOTCH_X + SPINES_X) / 2, (CONDYLES_Y + PLATEAU_Y) / 2])
-    lf, lt = np.hypot(*(knee0 - HEAD)), np.hypot(*(knee0 - leg.ankle))
-    expected_x = (NOTCH_X * lt + SPINES_X * lf) / (lf + lt)
-    assert leg.knee[0] == pytest.approx(expected_x, abs=0.01)
+    # knee: the interspinous point (the eminence's centroid), on the joint line halfway
+    # between the condyle line (500) and the plateau line (510); the notch is not used
+    assert leg.knee[0] == pytest.approx(SPINES_X, abs=0.05)
     assert leg.knee[1] == pytest.approx((CONDYLES_Y + PLATEAU_Y) / 2, abs=0.05)
-
-    def direction(a, b):
-        return np.degrees(np.arctan2(b[0] - a[0], b[1] - a[1]))
-
-    notch, spines = np.array([NOTCH_X, 505.0]), np.array([SPINES_X, 505.0])
-    two_point = direction(HEAD, notch) - direction(spines, leg.ankle)
-    one_point = direction(HEAD, leg.knee) - direction(leg.knee, leg.ankle)
-    assert one_point == pytest.approx(two_point, abs=0.01)
 
 
 def test_a_mirrored_leg_is_a_left_leg_with_mirrored_landmarks():
@@ -344,3 +333,18 @@ def test_a_damaged_import_record_is_replaced_not_a_traceback(tmp_path):
         record.write_text(damaged)
         assert main(args) == 0
         assert list(json.loads(record.read_text())["images"]) == ["a.png"]
+
+
+def test_import_takes_single_files_too(tmp_path):
+    """``apn import labelme a.json c.json --out D``: a chosen subset of a folder (a calibration
+    split, say), each image at its path below its file's folder."""
+    from apn_core.cli.main import main
+
+    src = _leg_folder(tmp_path / "src", ["a", "b", "c"])
+    out = tmp_path / "some"
+    args = ["import", "labelme", str(src / "a.json"), str(src / "c.json"), "--out", str(out)]
+    assert main([*args, "--spacing", "1.32"]) == 0
+    rows = list(csv.DictReader((out / "landmarks.csv").open()))
+    assert {r["image"] for r in rows} == {"a.png", "c.png"}
+    assert sorted(p.name for p in out.glob("*.png")) == ["a.png", "c.png"]
+    assert main(["import", "labelme", str(tmp_path / "nope.json"), "--out", str(out)]) == 2

@@ -1,12 +1,14 @@
-"""``apn import labelme DIR --out DATA``: a labelled folder from LabelMe annotations.
+"""``apn import labelme INPUT... --out DATA``: a labelled folder from LabelMe annotations.
 
-Every ``*.json`` LabelMe file under DIR (with its image) becomes an image of DATA with its
+Every ``*.json`` LabelMe file under each INPUT folder, and each INPUT file (with its image),
+becomes an image of DATA, at its path below the folder, with its
 landmarks in ``DATA/landmarks.csv``: points labelled with a landmark name are taken as
 drawn; femur/tibia outlines become the hip, knee and ankle centres by the definitions in
 :mod:`apn_core.outlines.derive`. DATA also gets ``labelme_import.json`` (what was derived
 from what, per image) and, with ``--overlays``, one picture per image to check every
 derived landmark by eye. Images are copied (``--link``: symbolically linked); when DATA is
-DIR they stay where they are. Importing again replaces only the imported images' rows.
+the INPUT folder they stay where they are. Importing again replaces only the imported images'
+rows.
 """
 
 from __future__ import annotations
@@ -42,10 +44,14 @@ def register(sub) -> None:
     formats.required = True
     lm = formats.add_parser("labelme", help="LabelMe JSON files (points, femur/tibia outlines)")
     lm.add_argument(
-        "folder", type=Path, help="folder searched (recursively) for LabelMe *.json files"
+        "inputs",
+        type=Path,
+        nargs="+",
+        metavar="INPUT",
+        help="folder searched (recursively) for LabelMe *.json files, or single *.json files",
     )
     lm.add_argument(
-        "--out", type=Path, required=True, help="the labelled folder to write (may be FOLDER)"
+        "--out", type=Path, required=True, help="the labelled folder to write (may be INPUT)"
     )
     add_spacing_option(
         lm, "needed for PNG/JPEG: the ankle lies half a joint space (1.5 mm) below the plafond"
@@ -116,28 +122,41 @@ def _leg_record(leg) -> dict:
     }
 
 
+def _labelme_files(inputs: list[Path], out: Path) -> list[tuple[Path, Path]]:
+    """``(file, root)`` pairs: every LabelMe file under each folder (its root: the folder)
+    and each file given (its root: its own folder). Images keep their path below the root."""
+    found: dict[Path, Path] = {}
+    for given in inputs:
+        path = given.resolve()
+        if path.is_file():
+            found.setdefault(path, path.parent)
+        elif path.is_dir():
+            for p in sorted(path.rglob("*.json")):
+                rel = p.relative_to(path)
+                if (
+                    not any(part.startswith(".") for part in rel.parts)
+                    and out not in p.parents
+                    and p.name != RECORD
+                ):
+                    found.setdefault(p, path)
+        else:
+            raise FileProblem(given, "not found" if not given.exists() else "not a file or folder")
+    if not found:
+        raise FileProblem(", ".join(map(str, inputs)), "no *.json files")
+    return sorted(found.items())
+
+
 def import_labelme(args, update=None) -> tuple[list, dict, list[str]]:
-    """Import every LabelMe file under ``args.folder``; returns (labels, records, failures)."""
+    """Import every LabelMe file of ``args.inputs``; returns (labels, records, failures)."""
     from apn_core.annotations.labelme import read_labelme
     from apn_core.io import read_radiograph
     from apn_core.outlines.labelme_labels import labels_from_labelme
 
-    src = args.folder.resolve()
     out = args.out.resolve()
-    if not src.is_dir():
-        raise FileProblem(args.folder, "not a folder")
     landmarks = load_landmarks(args.landmarks)
-    files = sorted(
-        p
-        for p in src.rglob("*.json")
-        if not any(part.startswith(".") for part in p.relative_to(src).parts)
-        and out not in p.parents
-        and p.name != RECORD
-    )
-    if not files:
-        raise FileProblem(args.folder, "no *.json files")
+    files = _labelme_files(args.inputs, out)
     labels, records, failures = [], {}, []
-    for n, path in enumerate(files, start=1):
+    for n, (path, src) in enumerate(files, start=1):
         try:
             ann = read_labelme(path)
             image = _image_for(ann, path)
@@ -192,7 +211,7 @@ def import_labelme(args, update=None) -> tuple[list, dict, list[str]]:
     return labels, records, failures
 
 
-def write_outputs(out: Path, labels: list, records: dict, landmarks, source: Path) -> None:
+def write_outputs(out: Path, labels: list, records: dict, landmarks, sources: list[Path]) -> None:
     """``landmarks.csv`` (only the imported images' rows replaced) and the import record."""
     from apn_core.annotations import ImageEdit, update_landmarks_csv, write_landmarks_csv
     from apn_core.outlines.derive import __doc__ as definitions
@@ -216,7 +235,7 @@ def write_outputs(out: Path, labels: list, records: dict, landmarks, source: Pat
         if not isinstance(old, dict):
             old = {}
     record = {
-        "source": str(source),
+        "source": [str(p) for p in sources],
         "definitions": definitions,
         "images": {**old, **records},
     }
@@ -232,9 +251,9 @@ def run(args) -> int:
     for problem in failures:
         print(f"failed: {problem}")
     if not labels:
-        raise FileProblem(args.folder, "no LabelMe file could be imported")
+        raise FileProblem(", ".join(map(str, args.inputs)), "no LabelMe file could be imported")
     landmarks = load_landmarks(args.landmarks)
-    write_outputs(args.out, labels, records, landmarks, args.folder)
+    write_outputs(args.out, labels, records, landmarks, args.inputs)
     present = sum(int(lab.present.sum()) for lab in labels)
     absent = sum(int(lab.absent.sum()) for lab in labels)
     noted = {img: r["notes"] for img, r in records.items() if r["notes"]}

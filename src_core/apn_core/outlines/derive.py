@@ -1,23 +1,24 @@
 """The six landmarks from hand-drawn femur and tibia outlines (e.g. LabelMe polygons).
 
-Definitions (the project's, :mod:`apn_core.synth.definitions`, applied to outlines; the
-two-point knee follows the OAI/Cooke long-limb reading that clinical HKA angles come from):
+Definitions (the project's, :mod:`apn_core.synth.definitions`, applied to outlines; checked
+against the OAI central readers' HKA angles, README "Real radiographs"):
 
 femoral head centre
     centre of the circle fitted to the head's contour: the longest circular arc of the
     proximal femur's outline (radius 3–8 % of the femur's length), found by its angular
     coverage and refined by geometric least squares on the points within tolerance.
 knee joint centre
-    on the knee joint line — the middle of the joint space, halfway between the line
-    through the two femoral condyles' lowest points and the line through the medial and
-    lateral tibial plateau — at the lateral position that makes the one-point HKA equal to
-    the two-point HKA of the OAI/Cooke reading (femoral axis: head centre → centre of the
-    intercondylar notch; tibial axis: interspinous point → ankle centre; Sled et al.,
-    Rheumatol Int 2011;31:71–77; Cooke et al., Osteoarthritis Cartilage 2007;15:A35):
-    ``x_K = (x_notch·L_tibia + x_spines·L_femur) / (L_femur + L_tibia)``. The notch centre
-    is the area centroid of the notch between the condyles; the interspinous point the area
-    centroid of the intercondylar eminence above the plateau line (the plateau's centre
-    when the outline draws no eminence).
+    the interspinous point — the midpoint of the tibial spines, taken as the area centroid
+    of the intercondylar eminence above the line through the medial and lateral plateau
+    (the plateau's centre when the outline draws no eminence) — on the knee joint line, the
+    middle of the joint space halfway between the line through the two femoral condyles'
+    lowest points and the plateau line (the one-point knee centre at the tibial spines,
+    Goulston et al., Osteoarthritis Cartilage 2016;24:612–622, method KJC2; Paley 2002).
+    The centre of the intercondylar notch (the area centroid of the notch between the
+    condyles) is derived too (``details["notch"]``): a real notch lies 0–3 mm medial of
+    the spines, and a knee point weighted between notch and spines — the one-point point
+    that equals the two-point (notch / spines) HKA — read the OAI development films'
+    HKA 0.4° more valgus than their readers; the spines agree with them (README).
 ankle joint centre
     midpoint of the tibial plafond — between the tibia's lateral border and the inner corner
     of the medial malleolus, where the distal outline turns down — at the tibiotalar joint
@@ -306,19 +307,9 @@ def derive_leg(
         else:
             leg.notes.append("knee: needs both the femur and the tibia outline")
         return leg
-    xn = fem_notch["notch"][0]
-    xs_ = tib_spines["spines"][0]
-    x0 = 0.5 * (xn + xs_)
+    xk = tib_spines["spines"][0]
     femoral_line = (fem_notch["condyle_a"], fem_notch["condyle_b"])
     tibial_line = (tib_spines["plateau_a"], tib_spines["plateau_b"])
-    y0 = 0.5 * (float(line_at(*femoral_line, x0)) + float(line_at(*tibial_line, x0)))
-    lf = float(np.hypot(*(np.array([x0, y0]) - leg.hip))) if np.all(np.isfinite(leg.hip)) else 0.0
-    lt = (
-        float(np.hypot(*(np.array([x0, y0]) - leg.ankle)))
-        if np.all(np.isfinite(leg.ankle))
-        else 0.0
-    )
-    xk = (xn * lt + xs_ * lf) / (lf + lt) if lf > 0 and lt > 0 else x0
     yk = 0.5 * (float(line_at(*femoral_line, xk)) + float(line_at(*tibial_line, xk)))
     leg.knee = np.array([xk, yk])
     return leg
