@@ -148,7 +148,9 @@ def test_an_aliased_oai_like_ruler_reads_its_spacing(spacing, phase):
 
 
 @pytest.mark.parametrize("spacing", [0.62, 0.87, 1.06, 1.41, 1.58])
-def test_an_aliased_ruler_never_gives_a_wrong_spacing(spacing):
-    """Wherever its ticks fold to: the spacing within 1 %, or none."""
+def test_an_aliased_ruler_reads_its_spacing_or_nothing(spacing):
+    """Wherever its ticks fold to: the spacing within 1 %, or none. (Not everywhere: near
+    spacings where the 1 mm ticks fold onto a line a coarse level could be, this sharp
+    ruler is still misread — ``spacing_object.py --crafted`` counts them; README, Limits.)"""
     estimate = estimate_spacing(oai_like_film(spacing, 1.1, seed=3), "auto")
     assert estimate is None or estimate.spacing_mm == pytest.approx(spacing, rel=0.01)

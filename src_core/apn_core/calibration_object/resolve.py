@@ -131,7 +131,8 @@ def apply_object(
         note = (
             f"the {estimate.object}'s reading {estimate.spacing_mm:.4g} mm/px is refused: "
             f"{source} would put it at a magnification of {expected / estimate.spacing_mm:.3f}, "
-            f"outside {MAGNIFICATION[0]:g}–{MAGNIFICATION[1]:g} (a misread {estimate.object})"
+            f"outside {MAGNIFICATION[0]:g}–{MAGNIFICATION[1]:g} (a misread {estimate.object}, "
+            "or a wrong spacing)"
         )
         log.info("%s: %s", radiograph.path, note)
         return radiograph, ObjectSpacing(None, note=note, refused=True), False

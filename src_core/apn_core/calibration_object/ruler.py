@@ -17,9 +17,10 @@ for ticks finer than two pixels, their aliases); their common base frequency
 (:func:`~.ticks.harmonic_base`) is the ruler's repeating unit, the finest level in it
 (:func:`~.ticks.finest_level`) and the film's length say which unit in mm it is
 (:func:`~.ticks.choose_base`). The strongest line seen directly (not folded) is measured
-segment by segment along the ruler (:func:`~.spectrum.segment_frequency`: a drift of a percent between
-stitched cassettes is averaged, its spread is the uncertainty), and the ruler must be
-seen over ≥ ``min_ticks`` periods and ``min_length_mm`` (a plate's row of screws is not).
+segment by segment along the ruler (:func:`~.spectrum.segment_frequency`: a drift of a
+percent between stitched cassettes is averaged, its spread is the uncertainty), and the
+ruler must be seen over ≥ ``min_ticks`` periods and ``min_length_mm`` (a plate's row of
+screws is not).
 
 Coordinates: ``box`` is ``(row0, row1, col0, col1)`` in pixels of the image given; a
 ruler is assumed to run along the film's long axis (within ~2°), and the pixels square.
