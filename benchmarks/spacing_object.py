@@ -35,8 +35,6 @@ prints Markdown tables and writes ``spacing_object.json`` and ``spacing_object.c
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import os
 import sys
@@ -52,6 +50,7 @@ from apn_core.synth.config import SynthConfig
 from apn_core.synth.generate import generate_case
 from apn_core.synth.storage import CARRIES_SPACING
 from apn_core.utils.atomic import write_text_atomic
+from apn_core.utils.csv_cells import csv_text
 
 CALIBRATION = {  # the calibration benchmark's generator settings (every family)
     "accessories.ruler": 0.55,
@@ -489,11 +488,9 @@ def main(argv=None) -> int:
         write_text_atomic(
             args.out / "spacing_object.json", json.dumps(results, indent=1, default=str)
         )
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows + children)
-        write_text_atomic(args.out / "spacing_object.csv", buf.getvalue())
+        header = list(rows[0])
+        table = [header] + [["" if r[k] is None else r[k] for k in header] for r in rows + children]
+        write_text_atomic(args.out / "spacing_object.csv", csv_text(table))
     return 0
 
 
