@@ -40,7 +40,7 @@ DIRECT_SHARE = 0.5  # of the lines' power a base must explain without folding
 LEVEL_SHARE = 0.6  # share of a band's harmonic power on multiples of n for a level n
 
 BY_LENGTH = "the film's length chose between readings"
-BY_FILE = "the file's spacing chose between readings"
+BY_FILE = "the file's (or the given) spacing chose between readings"
 ONLY = "the one reading that gives a leg film's length"
 
 
