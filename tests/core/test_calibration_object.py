@@ -211,6 +211,33 @@ def test_spacing_from_object_uses_the_objects_and_names_the_files():
     assert "DICOM PixelSpacing" in used.meta["spacing_note"]
 
 
+def test_a_given_spacing_bounds_the_objects_where_the_file_has_none():
+    """--spacing 0.5 (the detector's) and a ruler at 1.1×: within 0.8–1.3, the ruler's
+    spacing is used (before --spacing, as documented); --spacing 2 would put the ruler at
+    4.4×: refused with a note, and the caller's --spacing applies."""
+    film_ = radiograph(with_ruler("5mm", 1.1))
+    used, found, by_object = apply_object(film_, ObjectChoice(), given=(0.5, 0.5))
+    assert by_object and used.spacing[0] == pytest.approx(SPACING / 1.1, rel=0.005)
+    used, found, by_object = apply_object(film_, ObjectChoice(), given=(2.0, 2.0))
+    assert not by_object and used.spacing is None
+    entry = found.as_dict()
+    assert entry["found"] is False and entry["refused"] is True
+    assert "refused" in entry["note"] and "--spacing 2×2 mm/px" in entry["note"]
+    assert "magnification of 4.4" in entry["note"] and "0.8–1.3" in entry["note"]
+    assert "refused" in found.summary_note(used=False)
+
+
+@pytest.mark.parametrize("spacing_from", ["file", "object"])
+def test_a_files_own_spacing_bounds_the_objects(spacing_from):
+    """A DICOM's 0.25 mm/px against a ruler at 0.45 (magnification 0.55): a misread ruler
+    or a wrong tag — the ruler is refused, never used, whatever --spacing-from says."""
+    own = radiograph(with_ruler("5mm", 1.1), (0.25, 0.25), "DICOM PixelSpacing")
+    used, found, by_object = apply_object(own, ObjectChoice(), spacing_from)
+    assert not by_object and used.spacing == (0.25, 0.25)
+    assert found.refused and found.estimate is None
+    assert "the file's 0.25×0.25 mm/px (DICOM PixelSpacing)" in found.note
+
+
 def test_no_object_found_says_so_and_sets_nothing():
     mu, _ = film()
     used, found, by_object = apply_object(radiograph(expose(mu)), ObjectChoice())

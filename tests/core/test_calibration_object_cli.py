@@ -63,6 +63,47 @@ def test_info_text_names_the_object_and_none_looks_for_none(capsys, ruler_jpeg):
     assert out["spacing_mm"] is None and out["calibration"]["found"] is False
 
 
+def test_info_uses_a_given_spacing_as_a_bound_on_the_ruler(capsys, ruler_jpeg):
+    """--spacing 0.5: the ruler (0.446 mm/px, 1.12×) is within 0.8–1.3 of it and used;
+    --spacing 2 would make the ruler 4.5×: refused, with a note, and --spacing applies."""
+    out = info(capsys, ruler_jpeg, "--spacing", "0.5")
+    assert out["spacing_source"] == "ruler"
+    out = info(capsys, ruler_jpeg, "--spacing", "2")
+    assert out["spacing_mm"] == [2.0, 2.0] and out["spacing_source"].startswith("given")
+    assert out["calibration"]["found"] is False and out["calibration"]["refused"] is True
+    assert "refused" in out["calibration"]["note"]
+    assert main(["info", str(ruler_jpeg), "--spacing", "2"]) == 0
+    assert "is refused" in capsys.readouterr().out
+
+
+def test_predict_refuses_a_ruler_implausible_against_the_folders_spacing(
+    tmp_path, capsys, ruler_jpeg
+):
+    """A folder's landmarks.csv spacing_mm counts as the file's own, and bounds the ruler
+    as a DICOM's does; --spacing, for a file without one, too."""
+    import shutil
+
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copy(ruler_jpeg, data / "film.jpg")
+    (data / "landmarks.csv").write_text(
+        "image,landmark,x,y,spacing_mm\nfilm.jpg,knee_left,10,20,2\n"
+    )
+    out = tmp_path / "out"
+    assert main(["predict", str(data), "--out", str(out), "--no-flip"]) in (0, 1)
+    text = capsys.readouterr().out
+    assert "reading was refused" in text
+    record = json.loads((out / "predictions" / "film.jpg.json").read_text())
+    assert record["spacing_from"] == "labels" and record["spacing"] == [2.0, 2.0]
+    assert record["calibration"]["refused"] is True
+    alone = tmp_path / "alone"
+    args = ["predict", str(ruler_jpeg), "--out", str(alone), "--no-flip", "--spacing", "2"]
+    assert main(args) in (0, 1)
+    assert "reading was refused" in capsys.readouterr().out
+    record = json.loads((alone / "predictions" / "film.jpg.json").read_text())
+    assert record["spacing_from"] == "fallback" and record["calibration"]["refused"] is True
+
+
 def test_info_refuses_a_ball_without_a_diameter(capsys, ruler_jpeg):
     with pytest.raises(SystemExit) as exc:
         main(["info", str(ruler_jpeg), "--calibration-object", "ball"])
@@ -155,8 +196,9 @@ def test_real_oai_film_is_measured_in_mm_by_predict_with_no_option(tmp_path, cap
 
 def test_info_names_the_ruler_when_given_spacing_disagrees_with_it(ruler_jpeg, capsys):
     """A JPEG has no spacing of its own: a --spacing that disagrees with its ruler's was
-    said to differ from "the file's own" (review of wave 3)."""
-    out = info(capsys, ruler_jpeg, "--spacing", "2")
+    said to differ from "the file's own" (review of wave 3). A --spacing within the
+    magnification bound of the reading (0.8–1.3 ×) leaves the ruler's in use."""
+    out = info(capsys, ruler_jpeg, "--spacing", str(round(1.1 * SPACING / MAGNIFICATION, 4)))
     assert out["spacing_source"] == "ruler"
     note = out["spacing_note"]
     assert "the ruler's on the film" in note and "the ruler's is used" in note, note

@@ -7,11 +7,13 @@ prediction on a full-size radiograph. It returns a :class:`CalibrationEstimate` 
 in mm/px *at the object*, its uncertainty, where it was found) or ``None``: "no
 calibration object found" — never a guessed number.
 
-``expected_mm`` (a spacing the file carries, at the detector) does not change the
-measured value; it only narrows what may be read: between readings of a ruler whose tick
-size the ruler alone leaves open (5 mm vs 1 cm ticks differ by 2×), the one within a
-plausible magnification (:data:`MAGNIFICATION`) of the file's; for a ball, the sizes that
-magnification allows (a prosthesis head of 32 mm is not a 25 mm ball at 1.3×).
+``expected_mm`` (a spacing the file carries, at the detector, or one the user gave) does
+not change the measured value; it only narrows what may be read: between readings of a
+ruler whose tick size the ruler alone leaves open (5 mm vs 1 cm ticks differ by 2×), the
+one within a plausible magnification (:data:`MAGNIFICATION`) of it; for a ball, the sizes
+that magnification allows (a prosthesis head of 32 mm is not a 25 mm ball at 1.3×). A
+reading outside that range is refused by the caller
+(:func:`~apn_core.calibration_object.resolve.apply_object`), with a note.
 """
 
 from __future__ import annotations
@@ -153,6 +155,12 @@ def _ruler(pixels, work, scale, film_px, expected_mm, settings):
     if reading is None:
         return None
     return "ruler", reading.spacing_mm, reading.uncertainty_mm, _ints(reading.box), reading.reading
+
+
+def plausible_magnification(magnification: float) -> bool:
+    """Whether a file's (or a given) spacing ÷ the object's is a magnification a leg
+    film can have (:data:`MAGNIFICATION`)."""
+    return MAGNIFICATION[0] <= magnification <= MAGNIFICATION[1]
 
 
 def _expected(expected_mm: float | None) -> tuple[float, float] | None:

@@ -12,13 +12,15 @@ bands or in phase and as strong far from the candidate, with its harmonics. JPEG
 block grid is never a candidate.
 
 **Measuring it** (:func:`measure_ruler`, on the ruler's strip at full resolution): the
-sharp, local lines of the strip's bands are the ruler's levels and their harmonics; their
-common base frequency (:func:`~.ticks.harmonic_base`) is the ruler's repeating unit, the
-finest level in it (:func:`~.ticks.finest_level`) and the film's length say which unit in
-mm it is (:func:`~.ticks.choose_base`). The strongest line is measured segment by segment
-along the ruler (:func:`~.spectrum.segment_frequency`: a drift of a percent between
-stitched cassettes is averaged, its spread is the uncertainty), and the ruler must be
-seen over ≥ ``min_ticks`` periods and ``min_length_mm`` (a plate's row of screws is not).
+sharp, local lines of the strip's bands are the ruler's levels and their harmonics (and,
+for ticks finer than two pixels, their aliases); their common base frequency
+(:func:`~.ticks.harmonic_base`) is the ruler's repeating unit, the finest level in it
+(:func:`~.ticks.finest_level`) and the film's length say which unit in mm it is
+(:func:`~.ticks.choose_base`). The strongest line seen directly (not folded) is measured
+segment by segment along the ruler (:func:`~.spectrum.segment_frequency`: a drift of a
+percent between stitched cassettes is averaged, its spread is the uncertainty), and the
+ruler must be seen over ≥ ``min_ticks`` periods and ``min_length_mm`` (a plate's row of
+screws is not).
 
 Coordinates: ``box`` is ``(row0, row1, col0, col1)`` in pixels of the image given; a
 ruler is assumed to run along the film's long axis (within ~2°), and the pixels square.
@@ -45,6 +47,7 @@ from apn_core.calibration_object.ticks import (
     describe,
     finest_level,
     harmonic_base,
+    on_harmonics,
 )
 
 MEASURE_COLUMNS = 48  # columns of the strip the measurement reads (evenly spaced)
@@ -69,7 +72,11 @@ class RulerSettings:
         segment must hold; min_ticks: periods of its strongest line the visible ruler must
         show;
     min_length_mm: the visible ruler must be at least this long (a plate's row of screws,
-        a screw's thread are shorter).
+        a screw's thread are shorter);
+    length_decides: where the ruler's levels leave readings 2× apart (its finer ticks
+        unseen: cut off, or finer than the pixels) and no spacing is known, the reading
+        that makes the film nearer a typical adult long-leg film is taken; ``False``
+        refuses instead (children's films, 0.5–0.7 m long, then read 2×).
     """
 
     bands: int = 64
@@ -83,6 +90,7 @@ class RulerSettings:
     min_periods: float = 10.0
     min_ticks: int = 20
     min_length_mm: float = 100.0
+    length_decides: bool = True
 
 
 @dataclass(frozen=True)
@@ -264,13 +272,16 @@ def measure_ruler(
     if not lines:
         return None
     merged = _merge(lines, length)
-    weights = np.array([ln.power for ln in merged])
-    keep = weights >= BASE_LINE_SHARE * weights.max()
     freqs = np.array([ln.frequency for ln in merged])
+    weights = np.array([ln.power for ln in merged]) / (2 * np.abs(np.sin(np.pi * freqs)))
+    keep = weights >= BASE_LINE_SHARE * weights.max()
     base0 = harmonic_base(freqs[keep], weights[keep], 2.0 / rows, length)
     if base0 is None:
         return None
-    strongest = merged[0]
+    direct = on_harmonics(freqs, base0, length, aliased=False)
+    if not direct.any():
+        return None
+    strongest = merged[int(np.flatnonzero(direct)[0])]  # measured where it is seen directly
     k = max(round(strongest.frequency / base0), 1)
     d = np.diff(profiles, axis=0)
     summed = _in_phase_sum(d, strongest)
@@ -280,7 +291,7 @@ def measure_ruler(
     base_f = f / k
     highest = int(1.0 / (cfg.shortest_period_px * base_f))
     n = finest_level(_harmonic_power(power, base_f, highest), highest)
-    chosen = choose_base(base_f, n, long_side_px, expected)
+    chosen = choose_base(base_f, n, long_side_px, expected, cfg.length_decides)
     if chosen is None:
         return None
     base_mm, how = chosen
@@ -350,10 +361,11 @@ def _strip_lines(
 
 
 def _merge(lines: list[_Line], length: int) -> list[_Line]:
-    """One line per frequency (its strongest band), strongest first."""
+    """One line per frequency (its strongest band), strongest first; lines within 1.5
+    bins are one (a line's side lobes, or a band where it is weaker and shifted)."""
     merged: list[_Line] = []
     for ln in sorted(lines, key=lambda ln: -ln.power):
-        if all(abs(ln.frequency - m.frequency) > 1.0 / length for m in merged):
+        if all(abs(ln.frequency - m.frequency) > 1.5 / length for m in merged):
             merged.append(ln)
     return merged
 

@@ -57,10 +57,10 @@ def printable(value) -> str:
 def run(args) -> int:
     radiograph = read_radiograph(args.file)  # the file's own spacing; --spacing is a fallback
     objects = getattr(args, "calibration_object", None) or ObjectChoice("auto")
-    radiograph, found, by_object = apply_object(
-        radiograph, objects, getattr(args, "spacing_from", "file")
-    )
     given = args.spacing
+    radiograph, found, by_object = apply_object(
+        radiograph, objects, getattr(args, "spacing_from", "file"), given=given
+    )
     note = None
     if given is not None:
         own = radiograph.spacing

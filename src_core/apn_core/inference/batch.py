@@ -5,9 +5,9 @@ the main process runs the network on batches. A file that cannot be read is repo
 Pixel spacing follows one rule everywhere (:class:`SpacingPolicy`): a file's own spacing
 wins; for a file without one (PNG, JPEG), the ``spacing_mm`` its folder's
 ``landmarks.csv`` gives it (which then counts as the file's own), else a calibration object
-on the film (a ruler, a ball: :mod:`apn_core.calibration_object.resolve`), else
-``fallback`` (``--spacing``); ``override`` (``--override-spacing``) replaces every file's
-spacing.
+on the film (a ruler, a ball: :mod:`apn_core.calibration_object.resolve`; one whose
+reading is implausible against ``fallback`` is refused), else ``fallback``
+(``--spacing``); ``override`` (``--override-spacing``) replaces every file's spacing.
 """
 
 from __future__ import annotations
@@ -76,14 +76,16 @@ class SpacingPolicy:
         labelled = self.labelled_spacing(path) if radiograph.spacing is None else None
         if labelled is not None:  # the user's spacing_mm for this image counts as its own
             radiograph = radiograph.with_spacing(labelled, LABELLED_SOURCE)
-        radiograph, found, by_object = apply_object(radiograph, self.objects, self.spacing_from)
+        radiograph, found, by_object = apply_object(
+            radiograph, self.objects, self.spacing_from, given=self.fallback
+        )
         if by_object:
             return radiograph, "object", found.summary_note(used=True), found
         if radiograph.spacing is None:
             if self.fallback is None:
                 return radiograph, "none", None, found
             fallback = radiograph.with_spacing(self.fallback, FALLBACK_SOURCE)
-            return fallback, "fallback", None, found
+            return fallback, "fallback", found.summary_note(used=False), found
         notes = [found.summary_note(used=False) or ""]
         if self.fallback is not None and spacings_disagree(radiograph.spacing, self.fallback):
             if labelled is not None:
