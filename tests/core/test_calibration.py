@@ -426,3 +426,23 @@ def test_an_untrained_confidence_discriminator_never_feeds_the_confidence(tiny_r
         expected = np.sqrt(peak * out.confidence_d.numpy()) if trained else peak
         np.testing.assert_allclose(result.confidence, expected, rtol=1e-6)
         assert np.isnan(result.features[:, FEATURES.index("c")]).all() != trained
+
+
+def test_apn_calibrate_takes_several_folders(tiny_run, tmp_path, capsys):
+    """Issue 20: real and synthetic calibration films together (``apn calibrate A B``)."""
+    import shutil
+
+    from apn_core.dataset import load_labelled_folder
+    from apn_core.inference.review_data import FeatureExtractor, collect
+
+    data, run = tiny_run
+    rows = collect(FeatureExtractor.load(run), load_labelled_folder(data))
+    tolerance = float(np.median(rows.error_mm[np.isfinite(rows.error_mm)]))  # errors each side
+    a, b = shutil.copytree(data, tmp_path / "real"), shutil.copytree(data, tmp_path / "synth")
+    out = tmp_path / "calibration.json"
+    cmd = ["calibrate", str(a), str(b), "--model", str(run), "--out", str(out)]
+    args = _parse([*cmd, "--tolerance", f"{tolerance:.6f}"])
+    args.func(args)
+    cal = load_calibrator(out)
+    assert cal.fitted_on["images"] == 12  # twice one folder's (test above: 6)
+    assert str(a) in cal.fitted_on["data"] and str(b) in cal.fitted_on["data"]

@@ -39,7 +39,13 @@ def register(sub) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("data", type=Path, help="labelled folder the model was not trained on")
+    p.add_argument(
+        "data",
+        type=Path,
+        nargs="+",
+        help="labelled folder(s) the model was not trained on (several: used together, e.g. "
+        "real and synthetic films)",
+    )
     p.add_argument("--model", default="default", help="run folder or 'default' (bundled)")
     p.add_argument(
         "--out", type=Path, help="calibration file to write (default RUN/calibration.json)"
@@ -107,19 +113,22 @@ def default_output(model: str) -> Path:
 
 
 def run(args) -> int:
-    from apn_core.dataset import load_labelled_folder
+    from apn_core.dataset import LabelledFolder, load_labelled_folder, merged_items
     from apn_core.inference.calibration import fit_calibrator, save_calibrator
     from apn_core.inference.model_store import resolve, sha256
     from apn_core.inference.review_data import FeatureExtractor, collect
 
     out = args.out or default_output(args.model)
     landmarks = load_landmarks(args.landmarks)
-    folder = load_labelled_folder(args.data, landmarks, args.spacing)
-    folder.raise_for_errors()
+    folders = [load_labelled_folder(d, landmarks, args.spacing) for d in args.data]
+    for one in folders:
+        one.raise_for_errors()
+    folder = LabelledFolder(folders[0].root, landmarks, merged_items(folders))
+    where = " ".join(map(str, args.data))
     extractor = FeatureExtractor.load(args.model)
     if extractor.predictor.landmarks != landmarks.names:
         raise FileProblem(
-            args.data,
+            where,
             f"the model finds {', '.join(extractor.predictor.landmarks)}, not the folder's landmark set",
         )
     tolerance = args.tolerance or extractor.predictor.config.loss.tolerance_mm
@@ -129,7 +138,7 @@ def run(args) -> int:
     finally:
         close()
     fitted_on = {
-        "data": f"{args.data} (+ {', '.join(args.perturb)})" if args.perturb else str(args.data),
+        "data": f"{where} (+ {', '.join(args.perturb)})" if args.perturb else where,
         "model": extractor.predictor.name,
         "weights_sha256": sha256(resolve(args.model).weights),  # checked where it is used
         "pose_discriminator": extractor.has_pose,
@@ -138,7 +147,7 @@ def run(args) -> int:
     try:
         cal = fit_calibrator(data, tolerance, args.method, args.recall, fitted_on, args.false_flags)
     except ValueError as exc:
-        raise FileProblem(args.data, str(exc)) from None
+        raise FileProblem(where, str(exc)) from None
     save_calibrator(out, cal)
     q = cal.quality
     print(
