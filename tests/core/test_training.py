@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -52,7 +53,8 @@ def test_tiny_model_overfits_two_images_below_5_mm(two_images, tmp_path):
     cfg = _tiny(epochs_pretrain=80, epochs_adversarial=0, lr=5e-3, validate_every=10).replace(
         augment={"enabled": False}, geometry={"height": 128, "width": 48}
     )
-    assert train(two_images, tmp_path / "run", cfg, val_data=two_images) == "done"
+    same_images = shutil.copytree(two_images, tmp_path / "same")  # one folder as both is refused
+    assert train(two_images, tmp_path / "run", cfg, val_data=same_images) == "done"
     log = runs.read_log(tmp_path / "run")
     assert len(log) == 80
     validated = [r for r in log if "val_n" in r]
