@@ -159,3 +159,27 @@ def test_an_image_with_no_landmark_needs_review_with_one_whole_image_reason():
     assert not review.needs_review.any()
     assert review.image_needs_review
     assert len(review.image_reasons) == 1 and "no landmark found" in review.image_reasons[0]
+
+
+def test_no_landmark_image_claims_no_landmark_likely_present():
+    """Issue 20: the shipped model called each absent landmark of a chest film "0.91-1.00
+    likely in the image": a presence probability calibrated on long-leg films does not
+    apply to an image with no landmark at all; the image is the one finding."""
+    from apn_core.inference.plausibility import check_plausibility
+    from apn_core.inference.review import review_image
+    from apn_core.landmarks import DEFAULT_LANDMARKS
+
+    absent = np.zeros(6, bool)
+    findings = check_plausibility(np.full((6, 2), np.nan), absent, (0.5, 0.5), DEFAULT_LANDMARKS)
+    high = np.full(6, 0.95)
+    review = review_image(DEFAULT_LANDMARKS.names, absent, None, None, high, 0.5, findings)
+    assert not review.needs_review.any() and not any(review.reasons)
+    assert np.isnan(review.p_present).all()
+    assert review.image_needs_review
+    one_found = absent.copy()
+    one_found[0] = True  # a film with one landmark in view: absent ones may be likely present
+    xy = np.full((6, 2), np.nan)
+    xy[0] = (100.0, 100.0)
+    findings = check_plausibility(xy, one_found, (0.5, 0.5), DEFAULT_LANDMARKS)
+    review = review_image(DEFAULT_LANDMARKS.names, one_found, None, None, high, 0.5, findings)
+    assert "likely in the image" in review.reasons[1]

@@ -5,7 +5,9 @@ A landmark **needs review** when any of these holds:
 - it is reported present and its calibrated ``p_within ≤ threshold`` (the calibrator's
   review threshold) → ``"low confidence 0.31"``;
 - it is reported absent but its calibrated ``p_present ≥ presence_threshold`` →
-  ``"reported absent, but 0.62 likely in the image"``;
+  ``"reported absent, but 0.62 likely in the image"`` (not on an image where no landmark
+  was found at all — a chest or hand film: its ``p_present`` is not reported (NaN) and the
+  image, not each landmark, is the finding);
 - an anatomical plausibility check implicates it (pinned to it, or — when the check
   cannot tell which — to each landmark it names) → the check's reason.
 
@@ -121,6 +123,11 @@ def review_image(
         if p_present is None
         else np.asarray(p_present, dtype=np.float64).reshape(k)
     )
+    if any(f.check == "no_landmark" for f in findings):
+        # p_present was calibrated on long-leg films, where "absent" means outside the
+        # field of view; on an image with no landmark at all (a chest or hand film) it
+        # answers a question that does not apply: not reported, the image is the finding
+        pp = np.full(k, np.nan)
     reasons: list[list[str]] = [[] for _ in range(k)]
     for i in range(k):
         if present[i] and threshold is not None and np.isfinite(pw[i]) and pw[i] <= threshold:
