@@ -38,6 +38,7 @@ ALIAS_MAX = 1.5  # cycles/px: finer detail is too blurred to fold back visibly
 SUBHARMONIC_GAIN = 0.1  # a smaller base must explain this much more to be preferred
 DIRECT_SHARE = 0.5  # of the lines' power a base must explain without folding
 LEVEL_SHARE = 0.6  # share of a band's harmonic power on multiples of n for a level n
+LEVEL_STRENGTH = 0.25  # of the most power any band holds on multiples of n, for a level n
 
 BY_LENGTH = "the film's length chose between readings"
 BY_FILE = "the file's (or the given) spacing chose between readings"
@@ -129,7 +130,13 @@ def on_harmonics(
 
 def finest_level(amplitudes: np.ndarray, highest: int) -> int:
     """The largest ``n`` of :data:`LEVELS` (≤ ``highest``) for which some band holds
-    :data:`LEVEL_SHARE` of its harmonic power on multiples of ``n``; 1 when none does.
+    :data:`LEVEL_SHARE` of its harmonic power on multiples of ``n``, and at least
+    :data:`LEVEL_STRENGTH` of the most any band holds there; 1 when none does.
+
+    The finest ticks are seen where they are strong: a weak band at the ruler's edge
+    (past the ticks' ends, where JPEG ringing or a sharpening halo leaves mostly the 2nd
+    harmonic of 5 px ticks) would otherwise make a level of its own, and whether the
+    strip takes in that band depends on a few px of where the search put its box.
 
     ``amplitudes``: ``(harmonics, bands)``, the profile's power at harmonics 1, 2, … of the
     base above the spectral floor (≥ 0), for the bands that show the ruler."""
@@ -139,8 +146,9 @@ def finest_level(amplitudes: np.ndarray, highest: int) -> int:
     for n in LEVELS:
         if n > highest:
             break
-        share = amplitudes[k % n == 0].sum(axis=0) / np.maximum(total, 1e-30)
-        if np.any(share >= LEVEL_SHARE):
+        on = amplitudes[k % n == 0].sum(axis=0)
+        share = on / np.maximum(total, 1e-30)
+        if np.any((share >= LEVEL_SHARE) & (on >= LEVEL_STRENGTH * on.max())):
             best = n
     return best
 
