@@ -37,31 +37,6 @@ def pytest_configure(config):
 
 SHARED = REPO.parent / "shared"
 
-# The bundled model was trained on the first generator's ankle; the generator now draws the
-# real films' ankle and foot (issue 20 item 4, docs/ankle_investigation.md), and the bundled
-# model puts those phantoms' ankles ~20 mm low — the failure it shows on real films. These
-# tests measure the bundled model on freshly rendered phantoms, so they fail until it is
-# retrained on the current generator (issue 20 item 2). Strict: once it is, they report
-# XPASS as a failure and this list must go.
-BUNDLED_MODEL_PREDATES_THE_ANKLE = (
-    "tests/core/test_bundled_model.py::test_bundled_model_reaches_documented_accuracy",
-    "tests/core/test_bundled_model.py::test_bundled_model_holds_up_on_the_family_it_never_saw",
-    "tests/core/test_bundled_model.py::test_demo_main_job",
-    "tests/plugin/test_detect.py::test_detect_on_sample_twice_gives_six_points_near_truth_without_duplicates",
-    "tests/plugin/test_detect.py::test_detect_on_a_layer_without_spacing_gives_positions_but_no_mm",
-    "tests/plugin/test_annotate.py::test_the_least_certain_image_comes_first_and_predictions_are_cached",
-    "tests/plugin/test_annotate.py::test_least_certain_first_sorts_by_the_uncertainty_column",
-    "tests/plugin/test_alignment.py::test_a_flagged_landmark_is_not_measured_until_it_is_moved",
-    "tests/core/test_calibration.py::test_a_clean_folder_gets_a_way_forward_and_perturb_standard_takes_it",
-)
-
-
-def pytest_collection_modifyitems(config, items) -> None:
-    for item in items:
-        if item.nodeid.split("[")[0] in BUNDLED_MODEL_PREDATES_THE_ANKLE:
-            reason = "bundled model predates the generator's ankle (see tests/conftest.py)"
-            item.add_marker(pytest.mark.xfail(strict=True, reason=reason))
-
 
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:

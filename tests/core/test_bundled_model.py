@@ -12,6 +12,7 @@ from apn_core.inference import Predictor
 from apn_core.inference.batch import predict_files
 from apn_core.inference.evaluate import evaluate
 from apn_core.inference.model_store import BUNDLED, BUNDLED_DIR, BUNDLED_WEIGHTS, resolve
+from apn_core.presets import get_preset
 from apn_core.synth import SynthConfig, write_synthetic_folder
 
 # The README's numbers are from 200 images; these bounds leave room for a small test set.
@@ -33,7 +34,12 @@ def test_bundled_model_is_registered_with_a_checksum():
     source = resolve("default")  # verifies the checksum
     assert source.weights == BUNDLED_DIR / folder / BUNDLED_WEIGHTS
     assert source.weights.stat().st_size < 5e6  # small enough to ship
-    assert source.config.preset == "default"
+    assert source.config.preset in ("default", "finetune")  # finetune: from the default
+    default = get_preset("default")
+    assert (source.config.generator, source.config.discriminator) == (
+        default.generator,
+        default.discriminator,
+    )  # the default architecture, whatever input size it was trained at
 
 
 def test_bundled_model_reaches_documented_accuracy(fresh_set):

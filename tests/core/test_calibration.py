@@ -89,7 +89,7 @@ def test_held_out_probabilities_match_observed_frequencies():
 
 def test_threshold_flags_the_target_share_of_errors():
     data = synthetic(seed=3)
-    cal = fit_calibrator(data, 10.0, recall_target=0.95, false_flag_budget=0.0)
+    cal = fit_calibrator(data, 10.0, recall_target=0.95, false_flag_budget=0.0, max_false_flags=1.0)
     p = cal.probability(data.features)
     wrong = ~data.within(10.0)
     assert (p[wrong] <= cal.threshold).mean() >= 0.95
@@ -97,6 +97,25 @@ def test_threshold_flags_the_target_share_of_errors():
     assert cal.quality["false_flag_rate"] == pytest.approx((p[~wrong] <= cal.threshold).mean())
     # the smallest such threshold: anything lower misses the target
     assert (p[wrong] < cal.threshold).mean() < 0.95
+
+
+def test_the_review_never_flags_more_correct_landmarks_than_its_ceiling():
+    """Issue 20: on hard calibration data the recall target alone flagged 27 % of the
+    correct landmarks (an HKA for 12 % of real legs); the ceiling wins over the target and
+    the recall it reaches is what is stored. A reported-absent landmark is called likely
+    present only above an even chance."""
+    data = synthetic(seed=3, absent=600)
+    p_free = fit_calibrator(data, 10.0, max_false_flags=1.0)
+    cal = fit_calibrator(data, 10.0, max_false_flags=0.02)
+    p = cal.probability(data.features)
+    wrong = ~data.within(10.0)
+    right = ~wrong & data.reported_present
+    wrong &= data.reported_present
+    assert p_free.quality["false_flag_rate"] > 0.02  # the target alone asks for more
+    assert (p[right] <= cal.threshold).mean() <= 0.02
+    assert cal.quality["recall"] == pytest.approx((p[wrong] <= cal.threshold).mean())
+    assert cal.quality["recall"] < p_free.quality["recall"]
+    assert cal.presence_threshold >= 0.5
 
 
 def test_choose_threshold_and_auroc_on_known_numbers():
@@ -311,10 +330,12 @@ def test_budget_threshold_takes_at_most_its_share_of_correct_landmarks():
     assert budget_threshold(prob, wrong, 1.0) == 0.95
 
 
-def test_threshold_is_the_larger_of_recall_and_budget():
+def test_threshold_is_the_larger_of_recall_and_budget_under_the_ceiling():
     data = synthetic(seed=8)
-    strict = fit_calibrator(data, 10.0, false_flag_budget=0.0)
-    loose = fit_calibrator(data, 10.0, false_flag_budget=0.5)
+    strict = fit_calibrator(data, 10.0, false_flag_budget=0.0, max_false_flags=1.0)
+    loose = fit_calibrator(data, 10.0, false_flag_budget=0.5, max_false_flags=1.0)
+    capped = fit_calibrator(data, 10.0, false_flag_budget=0.5, max_false_flags=0.02)
+    assert capped.threshold < strict.threshold and capped.quality["false_flag_rate"] <= 0.02
     assert strict.threshold == strict.quality["threshold_for_recall_target"]
     assert loose.threshold > strict.threshold and loose.quality["false_flag_rate"] <= 0.5
     assert loose.quality["recall"] >= strict.quality["recall"] >= 0.95

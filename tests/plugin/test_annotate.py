@@ -255,7 +255,7 @@ def test_uncertainty_is_one_minus_the_lowest_present_confidence():
 
 @pytest.fixture
 def images_only(template, tmp_path) -> tuple[Path, str]:
-    """Three images, no landmarks.csv; the ankles of one are hidden under a blank band."""
+    """Three images, no landmarks.csv; one is cut above its ankles (a restricted view)."""
     out = tmp_path / "images"
     out.mkdir()
     names = image_names(template)[:3]
@@ -266,7 +266,7 @@ def images_only(template, tmp_path) -> tuple[Path, str]:
     radiograph = read_radiograph(out / hard)
     pixels = radiograph.pixels.copy()
     ankle = int(np.nanmin(truth.xy[4:, 1]))
-    pixels[ankle - 15 : ankle + 15, :] = pixels.min()
+    pixels = pixels[: ankle - 40]  # a model may well place ankles under a blank band
     (out / hard).unlink()
     write_tiff(out / "synth_7_0001.tif", pixels.astype(np.float32), radiograph.spacing)
     return out, "synth_7_0001.tif"
@@ -494,5 +494,5 @@ def test_least_certain_first_sorts_by_the_uncertainty_column(annotate, images_on
     w = annotate(folder, order="least certain first")
     shown = [float(w.table.item(r, 2).text()) for r in range(w.table.rowCount())]
     assert shown == sorted(shown, reverse=True) and len(set(shown)) > 1
-    assert shown[0] >= 2.0  # the image with both ankles hidden: two absent
+    assert shown[0] >= 2.0  # the image cut above its ankles: two absent
     assert Uncertainty(0.9, 0).value < Uncertainty(0.1, 1).value == 1.1

@@ -76,6 +76,13 @@ def register(sub) -> None:
         "just above the recall threshold (default 0.03)",
     )
     p.add_argument(
+        "--max-false-flags",
+        type=fraction,
+        default=0.02,
+        help="share of correct landmarks the review flag may never exceed on DATA, whatever "
+        "--recall or --false-flags ask (default 0.02; the recall reached is printed)",
+    )
+    p.add_argument(
         "--perturb",
         type=perturbation_kinds,
         default=(),
@@ -145,7 +152,15 @@ def run(args) -> int:
         "confidence_discriminator": extractor.has_confidence,
     }
     try:
-        cal = fit_calibrator(data, tolerance, args.method, args.recall, fitted_on, args.false_flags)
+        cal = fit_calibrator(
+            data,
+            tolerance,
+            args.method,
+            args.recall,
+            fitted_on,
+            args.false_flags,
+            args.max_false_flags,
+        )
     except ValueError as exc:
         raise FileProblem(where, str(exc)) from None
     save_calibrator(out, cal)

@@ -19,7 +19,7 @@ from apn_core.errors import FileProblem
 
 BUNDLED_DIR = Path(__file__).resolve().parents[1] / "bundled"
 BUNDLED = {  # key → (folder under apn_core/bundled, sha256 of model.safetensors)
-    "default": ("default", "5e54461ac08e6b24a5126e4d4b2bfe334a4534a93e88cd660d15b22d1781d82d"),
+    "default": ("default", "ec178b38797659ae9961bc2c13d895eb7dedfcc64be89ae8b7ead717cf078828"),
 }
 BUNDLED_WEIGHTS = "model.safetensors"
 
