@@ -103,8 +103,9 @@ def test_write_perturbed_folder_is_a_labelled_folder(synth_folder, tmp_path):
 
 
 def test_standard_kinds_are_those_of_the_bundled_calibration():
-    """``apn calibrate --perturb standard`` reproduces the shipped calibration's data: the
-    kinds its fitted_on names (and the benchmark's calibration half)."""
+    """``apn calibrate --perturb standard,no_leg_thigh,no_leg_shank`` reproduces the shipped
+    calibration's data: the kinds its fitted_on names (``standard`` is the benchmark's
+    calibration half; the two one-leg cuts teach it the leg that is not there)."""
     import json
 
     from apn_core.inference.model_store import BUNDLED_DIR
@@ -112,7 +113,7 @@ def test_standard_kinds_are_those_of_the_bundled_calibration():
 
     fitted = json.loads((BUNDLED_DIR / "default" / "calibration.json").read_text())["fitted_on"]
     shipped = fitted["data"].split("(+ ")[1].rstrip(")").split(", ")
-    assert list(STANDARD) == shipped and len(STANDARD) == 10
+    assert [*STANDARD, "no_leg_thigh", "no_leg_shank"] == shipped and len(STANDARD) == 10
     assert parse_kinds("standard") == STANDARD and parse_kinds("none") == ()
     assert parse_kinds("gamma_4, blur_2px,gamma_4") == ("gamma_4", "blur_2px")
     with pytest.raises(ValueError, match="unknown perturbation 'sepia'; use standard, none"):

@@ -538,7 +538,8 @@ def test_finetune_from_the_bundled_model_starts_from_it_and_records_it(two_image
     args += ["--lr", "1e-12", "--stop-after-steps", "1", "--val-fraction", "0", "--batch-size", "2"]
     assert main(args) == 0
     config = runs.load_config(run)
-    assert config.preset == "finetune" and config.geometry == get_preset("default").geometry
+    bundled = runs.load_config(BUNDLED_DIR / BUNDLED["default"][0])
+    assert config.preset == "finetune" and config.geometry == bundled.geometry
     init = config.init
     assert (init.model, init.source, init.reinitialised) == (
         "default",
