@@ -2,8 +2,9 @@
 decode-only (``pydicom.dcmread(path).pixel_array``), read (``read_radiograph``),
 preprocess, network + decode, total, the ratio total / decode-only, and the memory one
 prediction adds (peak resident memory above what the process held before it) against the
-pixel data's size — for ``default``, ``default`` + flip (shipped) and ``seed``, on 1 and 2
-threads; median over runs.
+pixel data's size — for ``default``, ``default`` + flip, ``seed`` and the shipped model
+(``bundled``: the bundled weights, its 768 × 192 input, flip and calibrated review), on 1
+and 2 threads; median over runs.
 
 Each (model, threads) runs in its own fresh process on the same 16-bit DICOM
 (~7300×2800 at 0.143 mm/px, rendered by the synthetic generator). Untrained weights time
@@ -53,7 +54,7 @@ def measure(preset: str, path: str, runs: int, flip: bool, threads: int) -> dict
     from apn_core.io import read_radiograph
 
     torch.set_num_threads(threads)
-    p = Predictor.from_preset(preset)
+    p = Predictor.load("default") if preset == "bundled" else Predictor.from_preset(preset)
     p.flip_test = flip
     stages: dict[str, list[float]] = {k: [] for k in STAGES}
     pixel_mb = 0.0
@@ -114,7 +115,12 @@ def main() -> None:
         size_mb = Path(path).stat().st_size / 1e6
         results = {}
         for threads in thread_counts:
-            for preset, flip in (("default", False), ("default", True), ("seed", False)):
+            for preset, flip in (
+                ("default", False),
+                ("default", True),
+                ("seed", False),
+                ("bundled", True),
+            ):
                 cmd = [
                     sys.executable,
                     __file__,

@@ -26,9 +26,9 @@ model that is right on every clean image makes none.
 :data:`NO_LEG` crops a film to the middle of the thighs or shanks — no landmark left in it:
 the true negatives of "probably in the image" (a chest or hand film is no leg either).
 
-:data:`STANDARD` is the set the bundled model's calibration was fitted with (every other
-robustness kind and every other severe kind; the rest stay unseen, to test it):
-``apn calibrate DATA --perturb standard``. Each image's perturbation is seeded by its
+:data:`STANDARD` is the set the bundled model's calibration was fitted with, with the two
+:data:`NO_LEG` cuts (every other robustness kind and every other severe kind; the rest stay
+unseen, to test it): ``apn calibrate DATA --perturb standard,no_leg_thigh,no_leg_shank``. Each image's perturbation is seeded by its
 index, so a rerun gives the same images. ``benchmarks/perturbations.py`` writes perturbed
 labelled folders.
 """

@@ -10,10 +10,12 @@ was not trained on, as varied as the ones it will see, with some it gets wrong.
 A model that is right on every image of DATA gives nothing to learn from ("0 of 70 beyond
 10 mm"): ``--perturb standard`` adds each image under ten perturbations that make models
 fail now and then (JPEG, gamma, contrast windows, MONOCHROME1, rotation, crops, bone dark
-without the declaration, noise), as the bundled model's calibration was fitted:
+without the declaration, noise); the bundled model's calibration adds two one-leg cuts:
 
     apn synth calib -n 40 --seed 3000 --spacing 0.5 --exclude-family cr-film
     apn calibrate calib --model default --perturb standard --out calibration.json
+    apn calibrate oai_cal bil_cal calib --model default \
+        --perturb standard,no_leg_thigh,no_leg_shank --out calibration.json
 """
 
 from __future__ import annotations

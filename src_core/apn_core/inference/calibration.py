@@ -448,8 +448,8 @@ def fit_calibrator(
             f"within: need at least {MIN_PER_CLASS} of each to calibrate: "
             + (
                 "the model makes too few errors here to learn what one looks like; add "
-                "perturbed copies of the images (apn calibrate --perturb standard, as the "
-                "bundled model's calibration was fitted) or harder images"
+                "perturbed copies of the images (apn calibrate --perturb standard; the "
+                "bundled model's calibration was fitted so) or harder images"
                 if n_wrong < MIN_PER_CLASS
                 else "add images the model gets right"
             )
