@@ -25,22 +25,11 @@ def jpeg_export(tmp_path_factory) -> np.ndarray:
     """The plugin's batch test's first film (synth_3_0000.jpg): a JPEG export at 1 mm/px,
     5 mm ticks repeating every cm beside the left leg."""
     from PIL import Image
+    from ruler_exports import jpeg_exports_with_ruler
 
-    from apn_core.synth.config import SynthConfig
     from apn_core.synth.generate import write_synthetic_folder
 
-    config = SynthConfig(
-        spacing_mm=1.0,
-        families=("export-8bit",),
-        restricted_fraction=0.0,
-        overrides={
-            "storage.formats": "jpeg",
-            "accessories.ruler": 1.0,
-            "accessories.ruler_places": "left,right",
-            "accessories.ruler_partial": 0.0,
-            "accessories.ruler_styles": "5mm,numbered",
-        },
-    )
+    config = jpeg_exports_with_ruler()
     folder = write_synthetic_folder(tmp_path_factory.mktemp("export"), 1, seed=3, config=config)
     return np.asarray(Image.open(folder / "synth_3_0000.jpg").convert("L"))
 

@@ -164,21 +164,11 @@ def _spacing_sources(out) -> set[str]:
 
 def test_batch_measures_jpeg_exports_by_their_ruler(make_napari_viewer, qtbot, tmp_path):
     """Batch runs apn predict's job: a folder of JPEG exports with rulers, no option typed."""
-    from apn_core.synth.config import SynthConfig
+    from ruler_exports import jpeg_exports_with_ruler
+
     from apn_core.synth.generate import write_synthetic_folder
 
-    config = SynthConfig(
-        spacing_mm=1.0,
-        families=("export-8bit",),
-        restricted_fraction=0.0,
-        overrides={
-            "storage.formats": "jpeg",
-            "accessories.ruler": 1.0,
-            "accessories.ruler_places": "left,right",
-            "accessories.ruler_partial": 0.0,
-            "accessories.ruler_styles": "5mm,numbered",
-        },
-    )
+    config = jpeg_exports_with_ruler()
     folder = write_synthetic_folder(tmp_path / "in", 2, seed=3, config=config)
     (folder / "landmarks.csv").unlink()  # exports arrive without their spacing
     widget = _batch(make_napari_viewer(), qtbot, folder, tmp_path / "out")
