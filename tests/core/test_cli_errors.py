@@ -151,6 +151,15 @@ def test_predict_help_states_the_spacing_precedence_and_columns_as_built(capsys)
     assert order.index("landmarks.csv") < order.index("ruler") < order.index("else --spacing")
 
 
+def test_calibrate_help_keeps_its_example_lines_and_explains_the_false_flag_ceiling(capsys):
+    """The docstring's backslash continuation joined the bundled calibration's example into
+    one line with a run of spaces ("--model default         --perturb ...")."""
+    code, out, _ = _run(["calibrate", "--help"], capsys)
+    assert code == 0
+    assert "--model default \\\n        --perturb standard,no_leg_thigh,no_leg_shank" in out
+    assert "never more than ``--max-false-flags`` (2 %)" in out
+
+
 def test_thresholds_are_parsed_sorted_and_unique():
     from apn_core.cli.common import thresholds_arg
 

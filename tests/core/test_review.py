@@ -67,7 +67,8 @@ def test_without_calibration_only_plausibility_flags():
     assert r.needs_review.tolist() == [False, False, True, False, True, True]
     assert r.reason("knee_right") == "femur_right 0.98× the tibia"
     assert r.reason("ankle_left") == "tibia right 370 mm vs left 410 mm"
-    r = review_image(NAMES, present, np.full(6, 0.2), 0.5, findings=[pinned, scale])
+    unsure = np.array([0.9, 0.2, 0.2, 0.2, 0.2, 0.2])  # one sure: the film is read
+    r = review_image(NAMES, present, unsure, 0.5, findings=[pinned, scale])
     assert (
         r.reason("knee_right")
         == "low confidence 0.20; femur_right 0.98× the tibia; leg_right 2833 mm is too long"
@@ -183,3 +184,28 @@ def test_no_landmark_image_claims_no_landmark_likely_present():
     findings = check_plausibility(xy, one_found, (0.5, 0.5), DEFAULT_LANDMARKS)
     review = review_image(DEFAULT_LANDMARKS.names, one_found, None, None, high, 0.5, findings)
     assert "likely in the image" in review.reasons[1]
+
+
+def test_an_image_whose_only_landmarks_are_low_confidence_is_a_whole_image_finding():
+    """A hand-like or noise image made the shipped model place one femoral head at
+    p_within 0.09–0.36 (flagged) and call an absent ankle "0.56 likely in the image": with
+    no landmark found with confidence, the image is the finding, as when none is found."""
+    from apn_core.inference.plausibility import check_plausibility
+
+    one_found = np.zeros(6, bool)
+    one_found[1] = True
+    xy = np.full((6, 2), np.nan)
+    xy[1] = (194.0, 294.0)
+    findings = check_plausibility(xy, one_found, (0.2, 0.2), DEFAULT_LANDMARKS)
+    pw = np.array([np.nan, 0.32, np.nan, np.nan, np.nan, np.nan])
+    pp = np.array([0.3, np.nan, 0.1, 0.1, 0.56, 0.3])
+    review = review_image(NAMES, one_found, pw, 0.6, pp, 0.5, findings)
+    assert not any("likely in the image" in r for r in review.reasons)
+    assert np.isnan(review.p_present).all()
+    assert len(review.image_reasons) == 1
+    assert review.image_reasons[0].startswith("no landmark found with confidence")
+    assert review.reason("femur_left").startswith("low confidence 0.32")
+    # one confident landmark is a film the model reads: absent ones may be likely present
+    confident = review_image(NAMES, one_found, pw * 0 + 0.9, 0.6, pp, 0.5, findings)
+    assert confident.image_reasons == []
+    assert "0.56 likely in the image" in confident.reason("ankle_right")

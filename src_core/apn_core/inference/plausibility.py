@@ -66,6 +66,10 @@ NO_LANDMARK = (
     "no landmark found: not a long-leg radiograph of hips, knees and ankles, or one the "
     "model cannot read"
 )
+NO_CONFIDENT_LANDMARK = (
+    "no landmark found with confidence: not a long-leg radiograph of hips, knees and "
+    "ankles, or one the model cannot read"
+)
 
 
 @dataclass(frozen=True)

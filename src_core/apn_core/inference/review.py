@@ -6,7 +6,8 @@ A landmark **needs review** when any of these holds:
   review threshold) → ``"low confidence 0.31"``;
 - it is reported absent but its calibrated ``p_present ≥ presence_threshold`` →
   ``"reported absent, but 0.62 likely in the image"`` (not on an image where no landmark
-  was found at all — a chest or hand film: its ``p_present`` is not reported (NaN) and the
+  was found at all, or none with confidence — a chest or hand film, where the model may
+  still place one low-confidence point: its ``p_present`` is not reported (NaN) and the
   image, not each landmark, is the finding);
 - an anatomical plausibility check implicates it (pinned to it, or — when the check
   cannot tell which — to each landmark it names) → the check's reason.
@@ -26,7 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from apn_core.inference.plausibility import Finding
+from apn_core.inference.plausibility import NO_CONFIDENT_LANDMARK, Finding
 
 SEP = "; "
 LEG_KEYS = ("hka_deg", "mad_mm", "length_mm", "femur_mm", "tibia_mm")
@@ -123,6 +124,13 @@ def review_image(
         if p_present is None
         else np.asarray(p_present, dtype=np.float64).reshape(k)
     )
+    findings = list(findings)
+    low = present & np.isfinite(pw) & (pw <= threshold) if threshold is not None else None
+    if low is not None and present.any() and (low == present).all():
+        # every landmark found is below the review threshold: on a hand or a noise image
+        # the model still places a point or two, and the film is no more read than one
+        # where it found nothing
+        findings.append(Finding("no_landmark", NO_CONFIDENT_LANDMARK, names))
     if any(f.check == "no_landmark" for f in findings):
         # p_present was calibrated on long-leg films, where "absent" means outside the
         # field of view; on an image with no landmark at all (a chest or hand film) it
