@@ -13,37 +13,17 @@ from pathlib import Path
 
 import pytest
 
-from apn_core.cli.main import main
 from apn_core.utils import atomic
 from apn_core.utils.atomic import write_text_atomic
+from tests.hostile.cli import make_tiny_run, run_apn
 
 posix_only = pytest.mark.skipif(sys.platform == "win32", reason="POSIX file names")
-
-
-def _apn(capsys, *argv) -> tuple[int, str, str]:
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as exc:
-        code = exc.code
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory) -> Path:
     """An untrained ``tiny`` run folder (these tests are about files, and it is fast)."""
-    import torch
-
-    from apn_core import runs
-    from apn_core.models import build_networks
-    from apn_core.presets import get_preset
-
-    run = tmp_path_factory.mktemp("tiny") / "run"
-    run.mkdir()
-    runs.save_config(run, get_preset("tiny"))
-    torch.manual_seed(0)
-    runs.save_checkpoint(run, "best", build_networks(get_preset("tiny")).state_dict(), {})
-    return run
+    return make_tiny_run(tmp_path_factory.mktemp("tiny"))
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +39,7 @@ def images(tmp_path_factory) -> Path:
 
 
 def _predict(capsys, tiny, *args) -> tuple[int, str, str]:
-    return _apn(capsys, "predict", "--model", tiny, "--workers", "0", "--no-flip", *args)
+    return run_apn(capsys, "predict", "--model", tiny, "--workers", "0", "--no-flip", *args)
 
 
 # ---------------------------------------------------------------- long names
@@ -129,12 +109,12 @@ def test_a_name_that_is_not_utf8_shows_as_in_the_tables(tmp_path, images, capsys
     do (README "Untrusted input"); they showed ``\\udcff``."""
     good = os.path.join(os.fsencode(tmp_path), b"leg\xff.dcm")
     shutil.copy(sorted(images.glob("*.dcm"))[0], good)
-    code, text, err = _apn(capsys, "info", os.fsdecode(good))
+    code, text, err = run_apn(capsys, "info", os.fsdecode(good))
     assert code == 0, err
     assert text.splitlines()[0].endswith("leg\\xff.dcm") and "udcff" not in text, text
     bad = os.path.join(os.fsencode(tmp_path), b"bad\xfe.png")
     Path(os.fsdecode(bad)).write_bytes(b"not a PNG")
-    code, _, err = _apn(capsys, "info", os.fsdecode(bad))
+    code, _, err = run_apn(capsys, "info", os.fsdecode(bad))
     assert code == 2 and "bad\\xfe.png: " in err and "udcfe" not in err, err
 
 
@@ -194,15 +174,17 @@ def _assert_clear(code: int, err: str) -> None:
 
 def test_a_full_disk_in_synth_and_demo_is_one_clear_line(tmp_path, monkeypatch, capsys):
     _disk_fills_at(monkeypatch, lambda name: name.endswith(".dcm"))
-    code, _, err = _apn(capsys, "synth", tmp_path / "s", "-n", "1", "--seed", "1", "--spacing", "2")
+    code, _, err = run_apn(
+        capsys, "synth", tmp_path / "s", "-n", "1", "--seed", "1", "--spacing", "2"
+    )
     _assert_clear(code, err)
-    code, _, err = _apn(capsys, "demo", "--out", tmp_path / "demo")
+    code, _, err = run_apn(capsys, "demo", "--out", tmp_path / "demo")
     _assert_clear(code, err)
 
 
 def test_a_full_disk_in_evaluate_is_one_clear_line(tmp_path, images, monkeypatch, capsys):
     _disk_fills_at(monkeypatch, lambda name: "apn-output" not in name)
-    code, _, err = _apn(
+    code, _, err = run_apn(
         capsys, "evaluate", images, "--pred", images / "landmarks.csv", "--out", tmp_path / "e"
     )
     _assert_clear(code, err)
@@ -215,7 +197,9 @@ def test_a_full_disk_in_calibrate_is_one_clear_line(tmp_path, images, tiny, monk
     bundled = calibration.load_calibrator(BUNDLED_DIR / "default" / "calibration.json")
     monkeypatch.setattr(calibration, "fit_calibrator", lambda *a, **k: bundled)  # no fitting
     _disk_fills_at(monkeypatch, lambda name: True)
-    code, _, err = _apn(capsys, "calibrate", images, "--model", tiny, "--out", tmp_path / "c.json")
+    code, _, err = run_apn(
+        capsys, "calibrate", images, "--model", tiny, "--out", tmp_path / "c.json"
+    )
     _assert_clear(code, err)
 
 
@@ -236,7 +220,7 @@ def small_disk(tmp_path):
 
 
 def test_a_real_full_disk_in_synth_is_one_clear_line(small_disk, capsys):
-    code, _, err = _apn(
+    code, _, err = run_apn(
         capsys, "synth", small_disk / "s", "-n", "4", "--seed", "1", "--spacing", "0.5"
     )
     assert code == 2 and err.startswith("apn: error: ") and "No space left" in err, err

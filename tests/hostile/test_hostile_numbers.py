@@ -10,46 +10,27 @@ import pytest
 import tifffile
 
 from apn_core.annotations import read_landmarks_csv
-from apn_core.cli.main import main
 from apn_core.errors import AnnotationError, ImageReadError, NonFinitePixelsError
 from apn_core.geometry import network_input
 from apn_core.io import read_radiograph, write_dicom
 from apn_core.landmarks import DEFAULT_LANDMARKS as LM
 from apn_core.presets import get_preset
 from apn_core.synth import SynthConfig, write_synthetic_folder
-
-
-def _apn(capsys, *argv) -> tuple[int, str, str]:
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as exc:
-        code = exc.code
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+from tests.hostile.cli import make_tiny_run, run_apn
 
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     """An untrained ``tiny`` run folder: these tests are about numbers, and it is fast."""
-    import torch
-
-    from apn_core import runs
-    from apn_core.models import build_networks
-
-    run = tmp_path_factory.mktemp("tiny") / "run"
-    run.mkdir()
-    runs.save_config(run, get_preset("tiny"))
-    torch.manual_seed(0)
-    runs.save_checkpoint(run, "best", build_networks(get_preset("tiny")).state_dict(), {})
-    return run
+    return make_tiny_run(tmp_path_factory.mktemp("tiny"))
 
 
 @pytest.mark.parametrize("option", ["--override-spacing", "--spacing"])
 @pytest.mark.parametrize("value", ["1e38", "1e-300"])
 def test_an_absurd_spacing_option_is_refused_naming_it(tmp_path, capsys, option, value):
-    code, _, err = _apn(capsys, "info", tmp_path / "x.dcm", "--spacing", value)
+    code, _, err = run_apn(capsys, "info", tmp_path / "x.dcm", "--spacing", value)
     if option == "--override-spacing":
-        code, _, err = _apn(
+        code, _, err = run_apn(
             capsys, "predict", tmp_path / "x.dcm", "--out", tmp_path / "o", option, value
         )
     assert code == 2 and f"argument {option}: spacing '{value}' is outside 0.001–100 mm/px" in err
@@ -75,7 +56,7 @@ def test_one_file_with_an_absurd_spacing_never_costs_the_batch(tmp_path, tiny, c
     ds.PixelSpacing = ds.ImagerPixelSpacing = ["1e300", "1e300"]
     ds.save_as(bad)
     out = tmp_path / "out"
-    code, text, _ = _apn(
+    code, text, _ = run_apn(
         capsys, "predict", data, "--out", out, "--model", tiny, "--workers", "0", "--no-flip",
         "--calibration-object", "none",  # the film's ruler would give it a spacing
     )  # fmt: skip
@@ -138,6 +119,6 @@ def test_coordinates_beyond_any_image_are_refused_where_they_enter(tmp_path, cap
     pred.write_text("\n".join([lines[0], ",".join(cells), *lines[2:]]) + "\n")
     with pytest.raises(AnnotationError, match="beyond ±1,000,000 px"):
         read_landmarks_csv(pred, LM)
-    code, text, err = _apn(capsys, "evaluate", data, "--pred", pred, "--out", tmp_path / "ev")
+    code, text, err = run_apn(capsys, "evaluate", data, "--pred", pred, "--out", tmp_path / "ev")
     assert code == 2 and "x='1e308'" in err and "beyond ±1,000,000 px" in err
     assert "– ± –" not in text

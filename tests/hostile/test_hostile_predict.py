@@ -16,6 +16,7 @@ from apn_core.cli.main import main
 from apn_core.inference import outputs
 from apn_core.inference.outputs import markups_path, read_record, record_path
 from apn_core.synth import SynthConfig, write_synthetic_folder
+from tests.hostile.cli import make_tiny_run, run_apn
 
 
 @pytest.fixture(scope="module")
@@ -28,30 +29,10 @@ def data(tmp_path_factory) -> Path:
     )
 
 
-def _apn(capsys, *argv: str) -> tuple[int, str, str]:
-    try:
-        code = main(list(argv))
-    except SystemExit as exc:
-        code = exc.code
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory) -> Path:
     """An untrained ``tiny`` run folder: these tests are about files, and it is fast."""
-    import torch
-
-    from apn_core import runs
-    from apn_core.models import build_networks
-    from apn_core.presets import get_preset
-
-    run = tmp_path_factory.mktemp("tiny") / "run"
-    run.mkdir()
-    runs.save_config(run, get_preset("tiny"))
-    torch.manual_seed(0)
-    runs.save_checkpoint(run, "best", build_networks(get_preset("tiny")).state_dict(), {})
-    return run
+    return make_tiny_run(tmp_path_factory.mktemp("tiny"))
 
 
 @pytest.fixture
@@ -59,7 +40,9 @@ def predict(capsys, tiny):
     """``apn predict ARGS`` in-process with the tiny model → (exit code, stdout, stderr)."""
 
     def run(*args: str) -> tuple[int, str, str]:
-        return _apn(capsys, "predict", "--workers", "0", "--no-flip", "--model", str(tiny), *args)
+        return run_apn(
+            capsys, "predict", "--workers", "0", "--no-flip", "--model", str(tiny), *args
+        )
 
     return run
 
@@ -256,12 +239,12 @@ def test_info_escapes_control_characters_from_the_file(tmp_path, data, capsys):
     ds.PatientID = "\x1b]0;pwned\x07\u202eevil"
     crafted = tmp_path / "crafted\x1b[2J.dcm"
     ds.save_as(crafted, enforce_file_format=True)
-    code, out, _ = _apn(capsys, "info", str(crafted))
+    code, out, _ = run_apn(capsys, "info", str(crafted))
     assert code == 0
     assert not any(c in out for c in "\x1b\r\x07\u202e")
     assert "\\x1b[31m\\nFAKE-LINE\\r\\x07" in out  # shown escaped, on its own line
     assert all(line.startswith(("  ", str(tmp_path))) for line in out.splitlines())
-    code, out, _ = _apn(capsys, "info", str(crafted), "--json")
+    code, out, _ = run_apn(capsys, "info", str(crafted), "--json")
     assert code == 0 and "\x1b" not in out and ("\\u001b[31m" in out or "\\\\x1b[31m" in out)
 
 
