@@ -63,20 +63,10 @@ def test_two_leg_film_is_refused():
 
 
 def test_cli_writes_a_labelled_folder_of_composites(tmp_path):
-    from PIL import Image
-
     from apn_core.cli.main import main
     from apn_core.dataset import load_labelled_folder
 
-    src = tmp_path / "films"
-    src.mkdir()
-    labels = []
-    for n in range(3):
-        leg = one_leg("right", 250.0 + 10 * n, 600.0 + 20 * n, n)
-        Image.fromarray(leg.pixels.astype(np.uint8)).save(src / f"f{n}.png")
-        leg.labels.image = f"f{n}.png"
-        labels.append(leg.labels)
-    write_landmarks_csv(src / "landmarks.csv", labels, LM)
+    src = _films(tmp_path)
     out = tmp_path / "two"
     assert main(["bilateral", str(src), "--out", str(out), "-n", "4", "--seed", "3"]) == 0
     folder = load_labelled_folder(out, LM)
