@@ -35,10 +35,12 @@ perturbations), (a) alone flagged 27 % of the correct ones and left an HKA for 1
 the real OAI test legs; on the OAI development films the legs flagged at a 3–10 % ceiling
 had HKA errors against the readers no larger than the others (0.42° vs 0.46°): false
 alarms. The ceiling trades recall on the calibration data (78 % of the errors at 2 %, the
-bundled model) for numbers a clinician can use; the recall reached is stored beside it. A landmark reported absent needs review when
-``p_present ≥ presence_threshold``, the largest that flags ≥ ``recall_target`` of the
-present landmarks reported absent, within the same ceiling on the truly absent ones and
-never below :data:`PRESENCE_FLOOR` (a flag saying "0.02 likely in the image" says nothing).
+bundled model) for numbers a clinician can use; the recall reached is stored beside it.
+
+A landmark reported absent needs review when ``p_present ≥ presence_threshold``, the
+largest that flags ≥ ``recall_target`` of the present landmarks reported absent, within
+the same ceiling on the truly absent ones and never below :data:`PRESENCE_FLOOR` (a flag
+saying "0.02 likely in the image" says nothing).
 
 The file (``calibration.json``) is plain JSON: numbers and names from fixed lists, nothing
 that is executed; :func:`load_calibrator` refuses anything malformed with one clear error.
