@@ -191,25 +191,30 @@ def _edge(poly: np.ndarray, y_range: tuple[float, float], lower: bool):
 def condyles(femur: np.ndarray) -> dict[str, tuple[float, float]]:
     """The two condyles' joint surface levels and the notch centre of a femur outline."""
     ys = femur[:, 1]
-    height = ys.max() - ys.min()
-    xs, e = _edge(femur, (ys.max() - DISTAL_FEMUR * height, ys.max()), lower=True)
-    if len(xs) < 8:
-        raise OutlineError("the distal femur outline is too narrow to find the condyles")
-    c1, c2 = _compartments(xs, e)
-    notch_x = _central_centroid(xs, e, c1, c2)
-    return {"condyle_a": c1, "condyle_b": c2, "notch": (notch_x, float(line_at(c1, c2, notch_x)))}
+    band = (ys.max() - DISTAL_FEMUR * (ys.max() - ys.min()), ys.max())
+    c1, c2, notch = _knee_surface(femur, band, True, "distal femur", "condyles")
+    return {"condyle_a": c1, "condyle_b": c2, "notch": notch}
 
 
 def plateau(tibia: np.ndarray) -> dict[str, tuple[float, float]]:
     """Plateau levels (one per compartment) and the interspinous point of a tibia outline."""
     ys = tibia[:, 1]
-    height = ys.max() - ys.min()
-    xs, e = _edge(tibia, (ys.min(), ys.min() + PROXIMAL_TIBIA * height), lower=False)
+    band = (ys.min(), ys.min() + PROXIMAL_TIBIA * (ys.max() - ys.min()))
+    p1, p2, spines = _knee_surface(tibia, band, False, "proximal tibia", "plateau")
+    return {"plateau_a": p1, "plateau_b": p2, "spines": spines}
+
+
+def _knee_surface(
+    outline: np.ndarray, band: tuple[float, float], lower: bool, part: str, sought: str
+) -> tuple[tuple[float, float], tuple[float, float], tuple[float, float]]:
+    """One side of the knee joint: its two compartments' surface points and the central
+    point (notch or spines: the centroid between them) on the line joining them."""
+    xs, e = _edge(outline, band, lower=lower)
     if len(xs) < 8:
-        raise OutlineError("the proximal tibia outline is too narrow to find the plateau")
-    p1, p2 = _compartments(xs, e)
-    spine_x = _central_centroid(xs, e, p1, p2)
-    return {"plateau_a": p1, "plateau_b": p2, "spines": (spine_x, float(line_at(p1, p2, spine_x)))}
+        raise OutlineError(f"the {part} outline is too narrow to find the {sought}")
+    a, b = _compartments(xs, e)
+    x = _central_centroid(xs, e, a, b)
+    return a, b, (x, float(line_at(a, b, x)))
 
 
 def plafond(tibia: np.ndarray) -> dict[str, tuple[float, float]]:
